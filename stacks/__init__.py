@@ -1,0 +1,1 @@
+"""Build the deletion-alarms CloudFormation templates with troposphere and awacs."""

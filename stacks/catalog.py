@@ -1,0 +1,234 @@
+"""The detection catalog: every detection this product deploys, defined once, as data.
+
+Each entry documents itself like a guard rule (detects, source records, fires when, not covered, what
+to do) and carries the CloudWatch Logs filter pattern that is the single definition of what it
+matches. Templates, tests, the README and the tools all read these entries; nothing else spells a
+pattern. Adding a detection is one entry here plus its sample records under ``tests/corpus/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Service(Enum):
+    """The AWS service whose CloudTrail records a detection reads."""
+
+    KMS = "kms"
+    SECRETS_MANAGER = "secretsmanager"
+
+    @property
+    def event_source(self) -> str:
+        """CloudTrail's ``eventSource`` for this service."""
+        return f"{self.value}.amazonaws.com"
+
+    @property
+    def subject(self) -> str:
+        """The noun used in logical IDs and parameter names (``KmsKey``, ``Secret``)."""
+        return {"kms": "KmsKey", "secretsmanager": "Secret"}[self.value]
+
+
+class Kind(Enum):
+    """What a detection signals; ``DetectionMode`` selects detections by kind."""
+
+    ACCESS = "Access"  # something still uses a key or secret that is pending deletion
+    DELETION = "Deletion"  # someone disables a key or schedules a deletion
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detection: what it means, how it matches, and what a responder should do."""
+
+    name: str
+    """Stable identifier and logical-ID prefix (``<Subject><Role>``); renaming replaces resources."""
+    title: str
+    service: Service
+    kind: Kind
+    filter_pattern: str
+    """CloudWatch Logs filter pattern (JSON form): the single definition of what this matches."""
+    detects: str
+    source_records: str
+    fires_when: str
+    not_covered: str
+    what_to_do: str
+
+    @property
+    def alarm_description(self) -> str:
+        """Text for the alarm's description and notification: what happened and what to do."""
+        return f"{self.title}. {self.fires_when} What to do: {self.what_to_do}"
+
+
+KMS_CONSOLE = "KMS console > Customer managed keys (Region of the alarm)"
+SECRETS_CONSOLE = "Secrets Manager console > Secrets > Preferences: show secrets scheduled for deletion"
+
+KMS_KEY_PENDING_DELETION_USE = Detection(
+    name="KmsKeyPendingDeletionUse",
+    title="A KMS key that is pending deletion is still being used",
+    service=Service.KMS,
+    kind=Kind.ACCESS,
+    # Match the message, not the error code: KMS answers KMSInvalidStateException or
+    # DisabledException for a pending-deletion key, and external key stores reuse
+    # KMSInvalidStateException for unrelated failures. The second alternative covers the
+    # multi-Region primary whose exact wording (pending replica deletion) AWS does not publish.
+    # Only KMS's own record counts: S3 and other callers log their own failure with
+    # eventSource of their service.
+    filter_pattern=(
+        '{ ($.eventSource = "kms.amazonaws.com") && '
+        '(($.errorMessage = "* is pending deletion*") || '
+        '($.errorMessage = "* is pending replica deletion*")) }'
+    ),
+    detects="Any KMS operation that fails because its key is scheduled for deletion.",
+    source_records=(
+        "CloudTrail records with eventSource kms.amazonaws.com and errorMessage "
+        "'<key ARN> is pending deletion.' (errorCode KMSInvalidStateException or DisabledException), "
+        "from any caller, including AWS services such as S3 or EBS acting for a principal."
+    ),
+    fires_when=(
+        "Something called KMS with a key that is scheduled for deletion: an application, user or "
+        "AWS service still depends on it, and the deletion is probably a mistake."
+    ),
+    not_covered=(
+        "Successful calls on the key (DescribeKey, GetKeyPolicy, List*, CancelKeyDeletion); calls "
+        "that never reach KMS; records over 256 KB, which CloudTrail does not deliver to CloudWatch "
+        "Logs or EventBridge; a trail that excludes KMS events or read events."
+    ),
+    what_to_do=(
+        f"Open the {KMS_CONSOLE}, find the key in the CloudTrail record (errorMessage), and if it is "
+        "still needed run: aws kms cancel-key-deletion --key-id <key ARN>, then aws kms enable-key "
+        "--key-id <key ARN>."
+    ),
+)
+
+SECRET_PENDING_DELETION_USE = Detection(
+    name="SecretPendingDeletionUse",
+    title="A Secrets Manager secret that is marked for deletion is still being used",
+    service=Service.SECRETS_MANAGER,
+    kind=Kind.ACCESS,
+    # Both wordings AWS has used; wildcards around the apostrophe-free part so that either
+    # apostrophe form matches. InvalidRequestException alone is not enough: it is used for many
+    # unrelated failures.
+    filter_pattern=(
+        '{ ($.eventSource = "secretsmanager.amazonaws.com") && '
+        '(($.errorMessage = "*because it was marked for deletion*") || '
+        '($.errorMessage = "*currently marked deleted*")) }'
+    ),
+    detects=(
+        "Any Secrets Manager operation (GetSecretValue, PutSecretValue, UpdateSecret, RotateSecret, "
+        "...) that fails because the secret is marked for deletion."
+    ),
+    source_records=(
+        "CloudTrail records with eventSource secretsmanager.amazonaws.com, errorCode "
+        "InvalidRequestException and errorMessage 'You can't perform this operation on the secret "
+        "because it was marked for deletion.' or the older 'You tried to perform the operation on a "
+        "secret that's currently marked deleted.'"
+    ),
+    fires_when=(
+        "Something tried to read or change a secret that is scheduled for deletion: an application "
+        "or user still depends on it, and the deletion is probably a mistake."
+    ),
+    not_covered=(
+        "DescribeSecret and RestoreSecret (they succeed); CreateSecret reusing the name of a deleted "
+        "secret; secrets already deleted for good (ResourceNotFoundException); records over 256 KB; "
+        "a trail that does not log read events."
+    ),
+    what_to_do=(
+        f"Open the {SECRETS_CONSOLE}, find the secret named in the CloudTrail record "
+        "(requestParameters.secretId), and if it is still needed run: "
+        "aws secretsmanager restore-secret --secret-id <secret ARN>."
+    ),
+)
+
+KMS_KEY_DISABLE_OR_DELETION = Detection(
+    name="KmsKeyDisableOrDeletion",
+    title="A KMS key was disabled or scheduled for deletion",
+    service=Service.KMS,
+    kind=Kind.DELETION,
+    # Exactly the pattern Security Hub CloudWatch.7 (CIS AWS Foundations 3.7 / 4.7) requires,
+    # character for character: adding anything makes the control fail.
+    filter_pattern=(
+        "{($.eventSource=kms.amazonaws.com) && "
+        "(($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}"
+    ),
+    detects="Every DisableKey and ScheduleKeyDeletion call, successful, failed or denied.",
+    source_records=(
+        "CloudTrail records with eventSource kms.amazonaws.com and eventName DisableKey or "
+        "ScheduleKeyDeletion; requestParameters.pendingWindowInDays gives the grace period."
+    ),
+    fires_when=(
+        "Someone disabled a KMS key or scheduled its deletion (or tried to: denied attempts count). "
+        "Data encrypted under the key is lost for good when the waiting period ends."
+    ),
+    not_covered=(
+        "DeleteImportedKeyMaterial; deletion of a multi-Region replica's primary in another Region "
+        "(watch that Region too); the final DeleteKey at the end of the window."
+    ),
+    what_to_do=(
+        f"Check in the {KMS_CONSOLE} that the change was intended; if not, run: aws kms "
+        "cancel-key-deletion --key-id <key ARN>, then aws kms enable-key --key-id <key ARN>."
+    ),
+)
+
+SECRET_DELETION = Detection(
+    name="SecretDeletion",
+    title="A Secrets Manager secret was scheduled for deletion",
+    service=Service.SECRETS_MANAGER,
+    kind=Kind.DELETION,
+    filter_pattern=(
+        '{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "DeleteSecret") }'
+    ),
+    detects=(
+        "Every DeleteSecret call, with a recovery window or ForceDeleteWithoutRecovery, successful, "
+        "failed or denied."
+    ),
+    source_records=(
+        "CloudTrail records with eventSource secretsmanager.amazonaws.com and eventName "
+        "DeleteSecret; requestParameters.recoveryWindowInDays or forceDeleteWithoutRecovery, "
+        "responseElements.deletionDate."
+    ),
+    fires_when=(
+        "Someone scheduled a secret for deletion (or tried to). With ForceDeleteWithoutRecovery the "
+        "secret is gone at once and cannot be restored."
+    ),
+    not_covered=(
+        "RemoveRegionsFromReplication, which deletes replica secrets at once; deletion of the "
+        "secret's KMS key (see the KMS detections)."
+    ),
+    what_to_do=(
+        f"Check in the {SECRETS_CONSOLE} that the deletion was intended; if not, run: "
+        "aws secretsmanager restore-secret --secret-id <secret ARN>."
+    ),
+)
+
+DETECTIONS: tuple[Detection, ...] = (
+    KMS_KEY_PENDING_DELETION_USE,
+    SECRET_PENDING_DELETION_USE,
+    KMS_KEY_DISABLE_OR_DELETION,
+    SECRET_DELETION,
+)
+
+
+def by_name(name: str) -> Detection:
+    """Return the detection called ``name``; raise KeyError naming the known ones otherwise."""
+    for detection in DETECTIONS:
+        if detection.name == name:
+            return detection
+    known = ", ".join(d.name for d in DETECTIONS)
+    raise KeyError(f"unknown detection {name!r}; known: {known}")
+
+
+# DetectionMode parameter values and the kinds of detection each one deploys.
+DETECTION_MODES: dict[str, frozenset[Kind]] = {
+    "AccessAndDeletion": frozenset({Kind.ACCESS, Kind.DELETION}),
+    "AccessOnly": frozenset({Kind.ACCESS}),
+    "DeletionOnly": frozenset({Kind.DELETION}),
+}
+DEFAULT_DETECTION_MODE = "AccessAndDeletion"
+
+
+def detections_for_mode(mode: str) -> tuple[Detection, ...]:
+    """The detections a stack deploys in ``mode``; raise ValueError naming the allowed modes."""
+    if mode not in DETECTION_MODES:
+        allowed = ", ".join(DETECTION_MODES)
+        raise ValueError(f"DetectionMode {mode!r} is not one of: {allowed}")
+    return tuple(d for d in DETECTIONS if d.kind in DETECTION_MODES[mode])

@@ -1,0 +1,87 @@
+"""The artifacts in dist/: which templates exist, how they are rendered, linted and checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from troposphere import Template
+
+from stacks import docs
+from stacks.workload import make_workload_template
+
+INLINE_TEMPLATE_LIMIT_BYTES = 51_200  # CloudFormation's limit for a template body sent inline
+
+
+class BuildError(Exception):
+    """A build step failed; the message is meant for the user, on one line."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file of dist/ and the function that builds its template."""
+
+    filename: str
+    make: Callable[[], Template]
+
+
+WORKLOAD_FILE = "deletion-alarms.json"
+ARTIFACTS: tuple[Artifact, ...] = (
+    Artifact(WORKLOAD_FILE, make_workload_template),
+)
+
+
+def render(template: Template) -> str:
+    """Deterministic JSON: sorted keys, fixed indentation, trailing newline."""
+    return json.dumps(template.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_all() -> dict[str, str]:
+    """Every dist/ file name mapped to its content, as the code produces it now."""
+    return {a.filename: render(a.make()) for a in ARTIFACTS}
+
+
+def render_readme(readme: str, rendered: dict[str, str]) -> str:
+    """The README with its generated sections (parameter table, detection reference) refreshed."""
+    readme = docs.replace_section(
+        readme, "parameters", docs.parameter_table(json.loads(rendered[WORKLOAD_FILE])))
+    return docs.replace_section(readme, "detections", docs.detection_reference())
+
+
+def lint(body: str) -> list[str]:
+    """cfn-lint findings for a template body across every Region cfn-lint knows, as text."""
+    from cfnlint.api import ManualArgs, lint as cfn_lint  # heavy import: only when linting
+    from cfnlint.helpers import REGIONS
+
+    matches = cfn_lint(body, config=ManualArgs(regions=REGIONS, include_checks=["I"]))
+    return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
+
+
+def stale_files(dist: Path, rendered: dict[str, str]) -> list[str]:
+    """Names of dist/ files that differ from ``rendered``, are missing, or are not built."""
+    stale = [name for name, body in rendered.items()
+             if not (dist / name).is_file() or (dist / name).read_text() != body]
+    extra = [p.name for p in sorted(dist.glob("*.json")) if p.name not in rendered]
+    return sorted(stale + extra)
+
+
+def write_all(dist: Path, rendered: dict[str, str]) -> None:
+    """Write the rendered files to dist/, only once every one of them passed its checks."""
+    dist.mkdir(parents=True, exist_ok=True)
+    for name, body in rendered.items():
+        (dist / name).write_text(body)
+    for p in dist.glob("*.json"):
+        if p.name not in rendered:
+            p.unlink()
+
+
+def check_artifact(name: str, body: str) -> None:
+    """Raise BuildError when a rendered template is too large to deploy inline or lints dirty."""
+    size = len(body.encode())
+    if size > INLINE_TEMPLATE_LIMIT_BYTES:
+        raise BuildError(f"{name} is {size} bytes, over the {INLINE_TEMPLATE_LIMIT_BYTES}-byte inline limit")
+    findings = lint(body)
+    if findings:
+        raise BuildError(f"{name} fails cfn-lint: " + "; ".join(findings))

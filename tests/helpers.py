@@ -1,0 +1,84 @@
+"""Assertion helpers over a template dict, in the style of CDK assertions, and a small evaluator
+of CloudFormation conditions so tests can ask which resources a parameter set deploys."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def resources_of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, dict]:
+    """Logical ID -> resource, for every resource of ``resource_type``."""
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def has_properties(resource: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
+    """True when every key of ``expected`` is in the resource's Properties with that value."""
+    props = resource.get("Properties", {})
+    return all(props.get(k) == v for k, v in expected.items())
+
+
+def parameter_values(template: Mapping[str, Any], **overrides: str) -> dict[str, str]:
+    """The parameters' defaults, with ``overrides``; a parameter without default must be given."""
+    values = {name: p["Default"] for name, p in template["Parameters"].items() if "Default" in p}
+    values.update(overrides)
+    return values
+
+
+class ConditionEvaluator:
+    """Evaluates Fn::Equals/And/Or/Not, Condition and Ref over parameter values."""
+
+    def __init__(self, template: Mapping[str, Any], params: Mapping[str, str]) -> None:
+        self.template = template
+        self.params = dict(params)
+        self.params.setdefault("AWS::Region", "us-east-1")
+        self.params.setdefault("AWS::AccountId", "111122223333")
+        self.params.setdefault("AWS::Partition", "aws")
+
+    def value(self, expr: Any) -> Any:
+        if isinstance(expr, dict) and len(expr) == 1:
+            (fn, arg), = expr.items()
+            if fn == "Ref":
+                return self.params[arg]
+            if fn == "Condition":
+                return self.condition(arg)
+            if fn == "Fn::Equals":
+                return str(self.value(arg[0])) == str(self.value(arg[1]))
+            if fn == "Fn::And":
+                return all(self.value(a) for a in arg)
+            if fn == "Fn::Or":
+                return any(self.value(a) for a in arg)
+            if fn == "Fn::Not":
+                return not self.value(arg[0])
+            if fn == "Fn::Join":
+                return arg[0].join(str(self.value(a)) for a in arg[1])
+            if fn == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if fn == "Fn::Contains":
+                return str(self.value(arg[1])) in [str(self.value(a)) for a in self.value(arg[0])]
+            if fn == "Fn::EachMemberEquals":
+                return all(str(self.value(a)) == str(self.value(arg[1])) for a in self.value(arg[0]))
+            raise NotImplementedError(fn)
+        if isinstance(expr, list):
+            return [self.value(a) for a in expr]
+        return expr
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template["Conditions"][name]))
+
+    def deployed(self) -> set[str]:
+        """Logical IDs of the resources created with these parameter values."""
+        return {
+            name for name, res in self.template["Resources"].items()
+            if "Condition" not in res or self.condition(res["Condition"])
+        }
+
+    def failed_rules(self) -> list[str]:
+        """Names of the template Rules whose assertions fail (with their messages)."""
+        failed = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.value(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self.value(assertion["Assert"]):
+                    failed.append(f"{name}: {assertion.get('AssertDescription', '')}")
+        return failed

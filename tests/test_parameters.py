@@ -1,0 +1,116 @@
+"""Parameters: constraints accept good values and reject bad ones; the console metadata is complete."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+
+from tests.helpers import ConditionEvaluator, parameter_values
+
+
+def accepts(parameter: dict, value: str) -> bool:
+    """CloudFormation's checks of a String parameter value (AllowedPattern is a whole match)."""
+    if "AllowedValues" in parameter and value not in parameter["AllowedValues"]:
+        return False
+    if "AllowedPattern" in parameter and not re.fullmatch(parameter["AllowedPattern"], value):
+        return False
+    if len(value) < int(parameter.get("MinLength", 0)):
+        return False
+    return len(value) <= int(parameter.get("MaxLength", 4096))
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("security-team@example.com", True),
+    ("first.last+alerts@mail.example.com", True),
+    ("o'brien@example.co.uk", True),
+    ("", False),
+    ("security-team", False),
+    ("security-team@", False),
+    ("@example.com", False),
+    ("a@example", False),
+    ("a b@example.com", False),
+    ("a@exa mple.com", False),
+    ("a@example.com\nb@example.com", False),
+    ("a@example.com,b@example.com", False),
+    ("x" * 250 + "@example.com", False),
+])
+def test_notification_email(workload, value: str, ok: bool) -> None:
+    assert accepts(workload["Parameters"]["NotificationEmail"], value) is ok
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("aws-cloudtrail-logs-111122223333", True),
+    ("aws-controltower/CloudTrailLogs", True),
+    ("/aws/cloudtrail/org#1.log_group", True),
+    ("a" * 512, True),
+    ("", False),
+    ("a" * 513, False),
+    ("trail logs", False),
+    ("trail:logs", False),  # ':' lies between '.' and '_': a naive [.-_] range would let it in
+    ("trail@logs", False),
+    ("trail*", False),
+    ("tráil", False),
+])
+def test_cloudtrail_log_group_name(workload, value: str, ok: bool) -> None:
+    assert accepts(workload["Parameters"]["CloudTrailLogGroupName"], value) is ok
+
+
+def test_detection_mode_values(workload) -> None:
+    p = workload["Parameters"]["DetectionMode"]
+    assert p["AllowedValues"] == ["AccessAndDeletion", "AccessOnly", "DeletionOnly"]
+    assert p["Default"] == "AccessAndDeletion"
+
+
+def test_alarm_period_defaults_to_one_minute(workload) -> None:
+    p = workload["Parameters"]["AlarmPeriodSeconds"]
+    assert p["Type"] == "Number" and p["Default"] == "60"
+    assert all(int(v) % 60 == 0 for v in p["AllowedValues"])  # standard-resolution metrics
+
+
+def test_every_parameter_is_described_constrained_labelled_and_grouped(workload) -> None:
+    interface = workload["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for g in interface["ParameterGroups"] for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(workload["Parameters"])
+    assert len(grouped) == len(set(grouped))
+    for name, p in workload["Parameters"].items():
+        assert p.get("Description"), name
+        assert interface["ParameterLabels"][name]["default"], name
+        assert {"AllowedValues", "AllowedPattern"} & set(p), f"{name} is unconstrained"
+        if "AllowedPattern" in p:
+            assert p.get("ConstraintDescription"), name
+        if "Default" in p and "AllowedValues" in p:
+            assert p["Default"] in p["AllowedValues"]
+
+
+@pytest.mark.parametrize(("mode", "kms", "secrets", "expected"), [
+    ("AccessAndDeletion", "Enabled", "Enabled",
+     {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse", "KmsKeyDisableOrDeletion", "SecretDeletion"}),
+    ("AccessOnly", "Enabled", "Enabled", {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}),
+    ("DeletionOnly", "Enabled", "Enabled", {"KmsKeyDisableOrDeletion", "SecretDeletion"}),
+    ("AccessAndDeletion", "Enabled", "Disabled", {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion"}),
+    ("AccessAndDeletion", "Disabled", "Enabled", {"SecretPendingDeletionUse", "SecretDeletion"}),
+    ("AccessOnly", "Disabled", "Enabled", {"SecretPendingDeletionUse"}),
+    ("DeletionOnly", "Enabled", "Disabled", {"KmsKeyDisableOrDeletion"}),
+    ("AccessAndDeletion", "Disabled", "Disabled", set()),
+])
+def test_conditions_select_detections(workload, mode, kms, secrets, expected) -> None:
+    params = parameter_values(workload, DetectionMode=mode, KmsKeyMonitoring=kms, SecretMonitoring=secrets)
+    deployed = ConditionEvaluator(workload, params).deployed()
+    alarms = {d.removesuffix("Alarm") for d in deployed if d.endswith("Alarm")}
+    filters = {d.removesuffix("MetricFilter") for d in deployed if d.endswith("MetricFilter")}
+    assert alarms == filters == expected
+
+
+def test_condition_names_read_as_predicates(workload) -> None:
+    for name in workload["Conditions"]:
+        assert re.match(r"(Detect|Watch|Use|Create|Has|Is|Send|Notify)[A-Z]", name), name
+
+
+def test_every_combination_deploys_the_topic(workload) -> None:
+    for mode, kms, secrets in itertools.product(
+            workload["Parameters"]["DetectionMode"]["AllowedValues"], ["Enabled", "Disabled"],
+            ["Enabled", "Disabled"]):
+        params = parameter_values(workload, DetectionMode=mode, KmsKeyMonitoring=kms, SecretMonitoring=secrets)
+        assert "AlertTopic" in ConditionEvaluator(workload, params).deployed()
