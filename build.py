@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Build, check and test the deletion-alarms templates.
 
-    python build.py              write every template to dist/ (linted), print a summary
-    python build.py --check      exit 1, naming the files, when dist/ differs from the code
+    python build.py                      write every template to dist/ (linted), print a summary
+    python build.py --check              exit 1, naming the files, when dist/ differs from the code
+    python build.py test-patterns        prove every detection on the labelled CloudTrail corpus
+    python build.py test-patterns --live ... and compare with AWS's own TestMetricFilter verdicts
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from stacks.errors import UserError  # noqa: E402  (after the path is set)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,7 +34,50 @@ def make_parser() -> argparse.ArgumentParser:
                         help="rebuild in memory and fail when dist/ differs (writes nothing)")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist",
                         help="output folder (default: dist/ next to this file)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    test = commands.add_parser(
+        "test-patterns", help="prove every detection's filter pattern on labelled records",
+        description="Run every detection's filter pattern over the labelled CloudTrail corpus, "
+        "print a matrix of expected and actual verdicts, and exit 1 on any mismatch.")
+    test.add_argument("--corpus", type=Path, default=ROOT / "tests" / "corpus",
+                      help="folder of labelled sample files (default: tests/corpus)")
+    test.add_argument("--live", action="store_true",
+                      help="also send the records to the CloudWatch Logs TestMetricFilter API and "
+                      "report every verdict where AWS differs from the offline engine")
+    add_aws_options(test)
     return parser
+
+
+def add_aws_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="AWS profile (default: the usual AWS sources)")
+    parser.add_argument("--region", help="AWS Region (default: from the profile or AWS_REGION)")
+    parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)  # tests and emulators
+
+
+def test_patterns(args: argparse.Namespace) -> int:
+    from stacks.catalog import DETECTIONS
+    from stacks.patterntest import format_matrix, load_samples, local_verdicts
+
+    try:
+        samples = load_samples(args.corpus)
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"cannot read the corpus in {args.corpus}: {error}") from None
+    verdicts = local_verdicts(samples, DETECTIONS)
+    print(format_matrix(verdicts))
+    failed = any(not v.ok for v in verdicts)
+    if args.live:
+        from stacks import awsclient, live
+
+        session = awsclient.make_session(args.profile, args.region)
+        logs = awsclient.make_client(session, "logs", args.endpoint_url)
+        disagreements = live.compare_with_aws(logs, samples, DETECTIONS)
+        for d in disagreements:
+            print(f"AWS differs: {d.detection} on {d.cls}: ours {d.ours}, AWS {d.aws}")
+        print(f"live: {len(samples)} records x {len(DETECTIONS)} patterns sent to TestMetricFilter; "
+              f"{len(disagreements)} disagreements")
+        failed = failed or bool(disagreements)
+    return 1 if failed else 0
 
 
 def build(args: argparse.Namespace) -> int:
@@ -61,11 +108,10 @@ def build(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    from stacks.distribution import BuildError
-
+    commands = {None: build, "test-patterns": test_patterns}
     try:
-        return build(args)
-    except BuildError as error:
+        return commands[args.command](args)
+    except UserError as error:
         print(f"build.py: error: {error}", file=sys.stderr)
         return 1
 

@@ -10,12 +10,13 @@ from typing import Callable
 from troposphere import Template
 
 from stacks import docs
+from stacks.errors import UserError
 from stacks.workload import make_workload_template
 
 INLINE_TEMPLATE_LIMIT_BYTES = 51_200  # CloudFormation's limit for a template body sent inline
 
 
-class BuildError(Exception):
+class BuildError(UserError):
     """A build step failed; the message is meant for the user, on one line."""
 
 

@@ -9,17 +9,15 @@ from typing import Any
 import pytest
 
 from stacks.distribution import render
+from stacks.patterntest import Sample, load_samples
 from stacks.workload import make_workload_template
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 
 
-def load_corpus() -> list[dict[str, Any]]:
-    """Every labelled record of tests/corpus/*.json: class, expect, why, record."""
-    cases: list[dict[str, Any]] = []
-    for path in sorted(CORPUS_DIR.glob("*.json")):
-        cases.extend(json.loads(path.read_text()))
-    return cases
+def load_corpus() -> list[Sample]:
+    """Every labelled record of tests/corpus/*.json."""
+    return load_samples(CORPUS_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -29,5 +27,5 @@ def workload() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def corpus() -> list[dict[str, Any]]:
+def corpus() -> list[Sample]:
     return load_corpus()

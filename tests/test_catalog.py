@@ -59,19 +59,19 @@ def test_modes() -> None:
 
 
 def test_corpus_labels_name_real_detections_and_cover_each_one() -> None:
-    labels = [name for case in CASES for name in case["expect"]]
+    labels = [name for case in CASES for name in case.expect]
     assert set(labels) <= set(NAMES)
     for name in NAMES:
         assert labels.count(name) >= 3, f"{name} has fewer than 3 positive records"
-    assert sum(1 for c in CASES if not c["expect"]) >= 15
-    classes = [c["class"] for c in CASES]
+    assert sum(1 for c in CASES if not c.expect) >= 15
+    classes = [c.cls for c in CASES]
     assert len(classes) == len(set(classes))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["class"] for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.cls for c in CASES])
 def test_each_record_triggers_exactly_its_detections(case) -> None:
-    got = {d.name for d in DETECTIONS if compile_pattern(d.filter_pattern).matches(case["record"])}
-    assert got == set(case["expect"]), case["why"]
+    got = {d.name for d in DETECTIONS if compile_pattern(d.filter_pattern).matches(case.record)}
+    assert got == set(case.expect), case.why
 
 
 @pytest.mark.parametrize(("mode", "kms", "secrets"), list(itertools.product(
@@ -89,12 +89,12 @@ def test_deployed_metric_filters_prove_out_in_every_configuration(workload, mode
               and {"kms": kms, "secretsmanager": secrets}[d.service.value] == "Enabled"}
     assert set(filters) == wanted
     for case in CASES:
-        got = {name for name, f in filters.items() if f.matches(case["record"])}
-        assert got == set(case["expect"]) & wanted, case["class"]
+        got = {name for name, f in filters.items() if f.matches(case.record)}
+        assert got == set(case.expect) & wanted, case.cls
 
 
 def test_access_detections_ignore_the_error_code() -> None:
     """Both error codes KMS uses for a pending-deletion key appear among the positive records."""
-    codes = {c["record"].get("errorCode") for c in CASES if "KmsKeyPendingDeletionUse" in c["expect"]}
+    codes = {c.record.get("errorCode") for c in CASES if "KmsKeyPendingDeletionUse" in c.expect}
     assert {"KMSInvalidStateException", "DisabledException"} <= codes
     assert all(d.kind in Kind for d in DETECTIONS)
