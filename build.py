@@ -103,6 +103,10 @@ def build(args: argparse.Namespace) -> int:
     for name, body in rendered.items():
         resources = len(json.loads(body).get("Resources", {}))
         print(f"{name:<32} {len(body.encode()):>7} bytes {resources:>4} resources  lint: clean")
+    from stacks.cost import cost_table
+
+    print("\nFixed monthly cost per account and Region (USD, us-east-1 prices):")
+    print(cost_table())
     return 0
 
 

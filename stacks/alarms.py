@@ -10,7 +10,7 @@ from troposphere.logs import MetricFilter, MetricTransformation
 
 from stacks.catalog import Detection
 from stacks.notifications import NotificationRefs
-from stacks.parameters import ParameterRefs, detection_condition
+from stacks.parameters import ParameterRefs, alarm_condition
 
 METRIC_NAMESPACE = "DeletionAlarms/${AWS::StackName}"
 
@@ -20,6 +20,23 @@ class AlarmRefs:
     """The alarms added, by detection name."""
 
     alarms: dict[str, Alarm]
+
+
+def make_first_record_alarm(title: str, condition: str, actions: list[Ref], **metric: object) -> Alarm:
+    """An alarm that fires on the first data point >= 1 in one period (missing data is not
+    breaching: no records means nothing happened). ``metric`` names the metric, statistic,
+    period, description and alarm name."""
+    return Alarm(
+        title,
+        Condition=condition,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=actions,
+        **metric,
+    )
 
 
 def metric_filter_id(detection: Detection) -> str:
@@ -36,14 +53,11 @@ def add_metric_alarms(
     notifications: NotificationRefs,
     detections: tuple[Detection, ...],
 ) -> AlarmRefs:
-    """Add a metric filter and an alarm for each detection, under the detection's Condition.
-
-    An alarm fires on the first matching record (Sum >= 1 in one period); missing data is
-    not breaching, since no records means nothing happened.
-    """
+    """Add a metric filter and an alarm (Sum of matching records >= 1 in one period) for each
+    detection that has one, under the detection's Condition."""
     alarms: dict[str, Alarm] = {}
-    for detection in detections:
-        condition = detection_condition(detection)
+    for detection in (d for d in detections if d.metric_alarm):
+        condition = alarm_condition(detection)
         template.add_resource(MetricFilter(
             metric_filter_id(detection),
             Condition=condition,
@@ -56,9 +70,8 @@ def add_metric_alarms(
                 Unit="Count",
             )],
         ))
-        alarm = template.add_resource(Alarm(
-            alarm_id(detection),
-            Condition=condition,
+        alarm = template.add_resource(make_first_record_alarm(
+            alarm_id(detection), condition, [notifications.topic_arn],
             # The stack name makes the alarm name unique among the stacks of one Region.
             AlarmName=Sub(f"${{AWS::StackName}}-{detection.name}"),
             AlarmDescription=detection.alarm_description,
@@ -66,12 +79,6 @@ def add_metric_alarms(
             MetricName=detection.name,
             Statistic="Sum",
             Period=Ref(params.alarm_period_seconds),
-            EvaluationPeriods=1,
-            DatapointsToAlarm=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            TreatMissingData="notBreaching",
-            AlarmActions=[notifications.topic_arn],
             OKActions=[notifications.topic_arn],
         ))
         template.add_output(Output(

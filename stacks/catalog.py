@@ -34,6 +34,7 @@ class Kind(Enum):
 
     ACCESS = "Access"  # something still uses a key or secret that is pending deletion
     DELETION = "Deletion"  # someone disables a key or schedules a deletion
+    RECOVERY = "Recovery"  # a deletion was cancelled: the "resolved" notice (EventBridge only)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Detection:
     fires_when: str
     not_covered: str
     what_to_do: str
+    metric_alarm: bool = True
+    """Also deployed as a metric filter and alarm (recovery notices exist only as rules)."""
 
     @property
     def alarm_description(self) -> str:
@@ -200,11 +203,49 @@ SECRET_DELETION = Detection(
     ),
 )
 
+KMS_KEY_DELETION_CANCELLED = Detection(
+    name="KmsKeyDeletionCancelled",
+    title="Resolved: the deletion of a KMS key was cancelled",
+    service=Service.KMS,
+    kind=Kind.RECOVERY,
+    filter_pattern=(
+        '{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "CancelKeyDeletion") && '
+        "($.errorCode NOT EXISTS) }"
+    ),
+    detects="Every successful CancelKeyDeletion.",
+    source_records="CloudTrail records with eventSource kms.amazonaws.com, eventName "
+    "CancelKeyDeletion and no errorCode.",
+    fires_when="Someone cancelled a scheduled key deletion: the key is back, in the Disabled state.",
+    not_covered="Failed or denied cancellations (the deletion is still scheduled).",
+    what_to_do="Enable the key again if applications need it: aws kms enable-key --key-id <key ARN>.",
+    metric_alarm=False,
+)
+
+SECRET_RESTORED = Detection(
+    name="SecretRestored",
+    title="Resolved: a Secrets Manager secret was restored",
+    service=Service.SECRETS_MANAGER,
+    kind=Kind.RECOVERY,
+    filter_pattern=(
+        '{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "RestoreSecret") && '
+        "($.errorCode NOT EXISTS) }"
+    ),
+    detects="Every successful RestoreSecret.",
+    source_records="CloudTrail records with eventSource secretsmanager.amazonaws.com, eventName "
+    "RestoreSecret and no errorCode.",
+    fires_when="Someone restored a secret that was scheduled for deletion: it can be used again.",
+    not_covered="Failed or denied restores (the deletion is still scheduled).",
+    what_to_do="Nothing, if the restore was intended; check that applications read the secret again.",
+    metric_alarm=False,
+)
+
 DETECTIONS: tuple[Detection, ...] = (
     KMS_KEY_PENDING_DELETION_USE,
     SECRET_PENDING_DELETION_USE,
     KMS_KEY_DISABLE_OR_DELETION,
     SECRET_DELETION,
+    KMS_KEY_DELETION_CANCELLED,
+    SECRET_RESTORED,
 )
 
 
@@ -217,7 +258,8 @@ def by_name(name: str) -> Detection:
     raise KeyError(f"unknown detection {name!r}; known: {known}")
 
 
-# DetectionMode parameter values and the kinds of detection each one deploys.
+# DetectionMode parameter values and the kinds of detection each one deploys. Recovery notices
+# are not a mode's choice: they have their own switch.
 DETECTION_MODES: dict[str, frozenset[Kind]] = {
     "AccessAndDeletion": frozenset({Kind.ACCESS, Kind.DELETION}),
     "AccessOnly": frozenset({Kind.ACCESS}),
@@ -226,9 +268,16 @@ DETECTION_MODES: dict[str, frozenset[Kind]] = {
 DEFAULT_DETECTION_MODE = "AccessAndDeletion"
 
 
-def detections_for_mode(mode: str) -> tuple[Detection, ...]:
-    """The detections a stack deploys in ``mode``; raise ValueError naming the allowed modes."""
+def detections_for_mode(mode: str, recovery: bool = True) -> tuple[Detection, ...]:
+    """The detections a stack deploys in ``mode`` (with the recovery notices unless
+    ``recovery`` is false); raise ValueError naming the allowed modes."""
     if mode not in DETECTION_MODES:
         allowed = ", ".join(DETECTION_MODES)
         raise ValueError(f"DetectionMode {mode!r} is not one of: {allowed}")
-    return tuple(d for d in DETECTIONS if d.kind in DETECTION_MODES[mode])
+    kinds = DETECTION_MODES[mode] | ({Kind.RECOVERY} if recovery else set())
+    return tuple(d for d in DETECTIONS if d.kind in kinds)
+
+
+def metric_alarm_detections() -> tuple[Detection, ...]:
+    """The detections that the CloudWatch Logs engine deploys as metric filters and alarms."""
+    return tuple(d for d in DETECTIONS if d.metric_alarm)

@@ -10,6 +10,7 @@ from typing import Callable
 from troposphere import Template
 
 from stacks import docs
+from stacks.cost import cost_table
 from stacks.errors import UserError
 from stacks.workload import make_workload_template
 
@@ -35,8 +36,9 @@ ARTIFACTS: tuple[Artifact, ...] = (
 
 
 def render(template: Template) -> str:
-    """Deterministic JSON: sorted keys, fixed indentation, trailing newline."""
-    return json.dumps(template.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Deterministic JSON: sorted keys, one value per line without indentation (diffable, yet
+    small enough to deploy inline), trailing newline."""
+    return json.dumps(template.to_dict(), sort_keys=True, indent=0, ensure_ascii=False) + "\n"
 
 
 def render_all() -> dict[str, str]:
@@ -48,7 +50,8 @@ def render_readme(readme: str, rendered: dict[str, str]) -> str:
     """The README with its generated sections (parameter table, detection reference) refreshed."""
     readme = docs.replace_section(
         readme, "parameters", docs.parameter_table(json.loads(rendered[WORKLOAD_FILE])))
-    return docs.replace_section(readme, "detections", docs.detection_reference())
+    readme = docs.replace_section(readme, "detections", docs.detection_reference())
+    return docs.replace_section(readme, "cost", cost_table())
 
 
 def lint(body: str) -> list[str]:

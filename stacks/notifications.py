@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from awacs import sns as sns_actions
 from awacs.aws import (
     Allow,
+    ArnEquals,
     ArnLike,
     Condition,
     PolicyDocument,
@@ -14,10 +15,10 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import AccountId, Ref, Sub, Template
+from troposphere import AccountId, If, Ref, Sub, Template
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
-from stacks.parameters import ParameterRefs
+from stacks.parameters import CREATE_DELIVERY_QUEUE, ParameterRefs
 
 
 @dataclass(frozen=True)
@@ -31,26 +32,32 @@ class NotificationRefs:
         return Ref(self.topic)
 
 
-def make_topic_policy_document(topic: Topic) -> PolicyDocument:
-    """Topic policy: only CloudWatch alarms of this account may publish."""
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="AllowCloudWatchAlarmsOfThisAccount",
-                Effect=Allow,
-                Principal=Principal("Service", "cloudwatch.amazonaws.com"),
-                Action=[sns_actions.Publish],
-                Resource=[Ref(topic)],
-                Condition=Condition([
-                    StringEquals("aws:SourceAccount", AccountId),
-                    ArnLike(
-                        "aws:SourceArn",
-                        Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"),
-                    ),
-                ]),
-            ),
-        ],
+def _publish_statement(sid: str, service: str, topic: Topic, *conditions: object) -> Statement:
+    """Allow ``service`` to publish to the topic on behalf of this account only."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("Service", f"{service}.amazonaws.com"),
+        Action=[sns_actions.Publish],
+        Resource=[Ref(topic)],
+        Condition=Condition([StringEquals("aws:SourceAccount", AccountId), *conditions]),
+    )
+
+
+def make_topic_policy_document(topic: Topic, rule_arns: list[If]) -> If:
+    """Topic policy: only this account's CloudWatch alarms and this stack's EventBridge rules
+    may publish. With no rule deployed there is no rule ARN to name, so the rules' statement
+    is left out."""
+    alarms = _publish_statement(
+        "AllowCloudWatchAlarmsOfThisAccount", "cloudwatch", topic,
+        ArnLike("aws:SourceArn",
+                Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*")))
+    rules = _publish_statement(
+        "AllowThisStacksEventBridgeRules", "events", topic, ArnEquals("aws:SourceArn", rule_arns))
+    return If(
+        CREATE_DELIVERY_QUEUE,
+        PolicyDocument(Version="2012-10-17", Statement=[alarms, rules]),
+        PolicyDocument(Version="2012-10-17", Statement=[alarms]),
     )
 
 
@@ -68,9 +75,13 @@ def add_notifications(template: Template, params: ParameterRefs) -> Notification
         Protocol="email",
         Endpoint=Ref(params.notification_email),
     ))
+    return NotificationRefs(topic)
+
+
+def add_topic_policy(template: Template, notifications: NotificationRefs, rule_arns: list[If]) -> None:
+    """Add the topic policy, once the rules that may publish are known."""
     template.add_resource(TopicPolicy(
         "AlertTopicPolicy",
-        Topics=[Ref(topic)],
-        PolicyDocument=make_topic_policy_document(topic),
+        Topics=[notifications.topic_arn],
+        PolicyDocument=make_topic_policy_document(notifications.topic, rule_arns),
     ))
-    return NotificationRefs(topic)

@@ -82,3 +82,40 @@ class ConditionEvaluator:
                 if not self.value(assertion["Assert"]):
                     failed.append(f"{name}: {assertion.get('AssertDescription', '')}")
         return failed
+
+
+_PATH_PART = __import__("re").compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+
+
+def json_path(document: Any, path: str) -> Any:
+    """Resolve an EventBridge InputPathsMap path ($.a.b[0].c); None when any step is missing."""
+    value = document
+    for name, index in _PATH_PART.findall(path[1:]):
+        if index:
+            if not isinstance(value, list) or int(index) >= len(value):
+                return None
+            value = value[int(index)]
+        else:
+            if not isinstance(value, dict) or name not in value:
+                return None
+            value = value[name]
+    return value
+
+
+def render_input_transformer(transformer: Mapping[str, Any], event: Mapping[str, Any],
+                             rule_name: str = "deletion-alarms-Rule-EXAMPLE", missing: str = "") -> str:
+    """The text EventBridge sends for a template of quoted lines: each placeholder replaced by its
+    value (``missing`` when the event lacks it), each line read as the JSON string it is."""
+    import json
+    import re
+
+    values = {name: json_path(event, path) for name, path in transformer.get("InputPathsMap", {}).items()}
+    values["aws.events.rule-name"] = rule_name
+
+    def substitute(match: "re.Match[str]") -> str:
+        value = values[match.group(1)]
+        text = missing if value is None else (value if isinstance(value, str) else json.dumps(value))
+        return json.dumps(text)[1:-1]  # inserted into a quoted string: JSON-escaped
+
+    rendered = re.sub(r"<([^<>]+)>", substitute, transformer["InputTemplate"])
+    return "\n".join(json.loads(line) for line in rendered.splitlines())

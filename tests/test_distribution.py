@@ -34,7 +34,7 @@ def test_readme_generated_sections_equal_the_build() -> None:
 def test_template_is_deterministic_sorted_json(name: str) -> None:
     body = RENDERED[name]
     assert body == distribution.render_all()[name]
-    assert body == json.dumps(json.loads(body), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert body == json.dumps(json.loads(body), sort_keys=True, indent=0, ensure_ascii=False) + "\n"
 
 
 @pytest.mark.parametrize("name", sorted(RENDERED))

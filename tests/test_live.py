@@ -57,9 +57,9 @@ def test_reports_where_aws_differs() -> None:
     with Stubber(logs) as stubber:
         respond_like_our_engine(stubber, samples, flip="kms-decrypt-pending-deletion-by-s3")
         found = live.compare_with_aws(logs, samples, DETECTIONS)
-    assert {(d.detection, d.ours, d.aws) for d in found if d.cls == "kms-decrypt-pending-deletion-by-s3"} == {
-        ("KmsKeyPendingDeletionUse", True, False), ("SecretPendingDeletionUse", False, True),
-        ("KmsKeyDisableOrDeletion", False, True), ("SecretDeletion", False, True)}
+    flipped = {(d.detection, d.ours, d.aws) for d in found if d.cls == "kms-decrypt-pending-deletion-by-s3"}
+    assert flipped == {(d.name, d.name == "KmsKeyPendingDeletionUse", d.name != "KmsKeyPendingDeletionUse")
+                       for d in DETECTIONS}
     assert all(d.cls == "kms-decrypt-pending-deletion-by-s3" for d in found)
 
 

@@ -45,7 +45,7 @@ def test_notification_email(workload, value: str, ok: bool) -> None:
     ("aws-controltower/CloudTrailLogs", True),
     ("/aws/cloudtrail/org#1.log_group", True),
     ("a" * 512, True),
-    ("", False),
+    ("", True),  # allowed by the pattern; the Rule below rejects it for metric filters
     ("a" * 513, False),
     ("trail logs", False),
     ("trail:logs", False),  # ':' lies between '.' and '_': a naive [.-_] range would let it in
@@ -55,6 +55,29 @@ def test_notification_email(workload, value: str, ok: bool) -> None:
 ])
 def test_cloudtrail_log_group_name(workload, value: str, ok: bool) -> None:
     assert accepts(workload["Parameters"]["CloudTrailLogGroupName"], value) is ok
+
+
+@pytest.mark.parametrize(("engine", "log_group", "ok"), [
+    ("EventBridge", "", True),
+    ("EventBridge", "aws-cloudtrail-logs", True),
+    ("CloudWatchLogs", "aws-cloudtrail-logs", True),
+    ("Both", "aws-cloudtrail-logs", True),
+    ("CloudWatchLogs", "", False),
+    ("Both", "", False),
+])
+def test_rule_requires_a_log_group_for_metric_filters(workload, engine, log_group, ok) -> None:
+    params = parameter_values(workload, NotificationEmail="a@example.com", DetectionEngine=engine,
+                              CloudTrailLogGroupName=log_group)
+    failed = ConditionEvaluator(workload, params).failed_rules()
+    assert (failed == []) is ok
+    for message in failed:
+        assert "CloudTrailLogGroupName is required" in message and "EventBridge" in message
+
+
+def test_detection_engine_values(workload) -> None:
+    p = workload["Parameters"]["DetectionEngine"]
+    assert p["AllowedValues"] == ["EventBridge", "CloudWatchLogs", "Both"]
+    assert p["Default"] == "EventBridge"
 
 
 def test_detection_mode_values(workload) -> None:
@@ -84,9 +107,12 @@ def test_every_parameter_is_described_constrained_labelled_and_grouped(workload)
             assert p["Default"] in p["AllowedValues"]
 
 
+ALL_FOUR = {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse", "KmsKeyDisableOrDeletion", "SecretDeletion"}
+RECOVERY = {"KmsKeyDeletionCancelled", "SecretRestored"}
+
+
 @pytest.mark.parametrize(("mode", "kms", "secrets", "expected"), [
-    ("AccessAndDeletion", "Enabled", "Enabled",
-     {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse", "KmsKeyDisableOrDeletion", "SecretDeletion"}),
+    ("AccessAndDeletion", "Enabled", "Enabled", ALL_FOUR),
     ("AccessOnly", "Enabled", "Enabled", {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}),
     ("DeletionOnly", "Enabled", "Enabled", {"KmsKeyDisableOrDeletion", "SecretDeletion"}),
     ("AccessAndDeletion", "Enabled", "Disabled", {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion"}),
@@ -95,12 +121,25 @@ def test_every_parameter_is_described_constrained_labelled_and_grouped(workload)
     ("DeletionOnly", "Enabled", "Disabled", {"KmsKeyDisableOrDeletion"}),
     ("AccessAndDeletion", "Disabled", "Disabled", set()),
 ])
-def test_conditions_select_detections(workload, mode, kms, secrets, expected) -> None:
-    params = parameter_values(workload, DetectionMode=mode, KmsKeyMonitoring=kms, SecretMonitoring=secrets)
+@pytest.mark.parametrize("engine", ["EventBridge", "CloudWatchLogs", "Both"])
+@pytest.mark.parametrize("recovery", ["Enabled", "Disabled"])
+def test_conditions_select_detections(workload, mode, kms, secrets, expected, engine, recovery) -> None:
+    params = parameter_values(workload, DetectionMode=mode, KmsKeyMonitoring=kms, SecretMonitoring=secrets,
+                              DetectionEngine=engine, RecoveryNotices=recovery)
     deployed = ConditionEvaluator(workload, params).deployed()
-    alarms = {d.removesuffix("Alarm") for d in deployed if d.endswith("Alarm")}
+    alarms = {d.removesuffix("Alarm") for d in deployed if d.endswith("Alarm") and "Delivery" not in d}
     filters = {d.removesuffix("MetricFilter") for d in deployed if d.endswith("MetricFilter")}
-    assert alarms == filters == expected
+    rules = {d.removesuffix("Rule") for d in deployed if d.endswith("Rule")}
+    metric_engine = engine in ("CloudWatchLogs", "Both")
+    event_engine = engine in ("EventBridge", "Both")
+    assert alarms == filters == (expected if metric_engine else set())
+    recovery_rules = {"KmsKeyDeletionCancelled"} if kms == "Enabled" else set()
+    recovery_rules |= {"SecretRestored"} if secrets == "Enabled" else set()
+    wanted_rules = expected | (recovery_rules if recovery == "Enabled" else set())
+    assert rules == (wanted_rules if event_engine else set())
+    # the delivery queue and its alarm exist exactly when a rule does
+    assert ("AlertDeliveryDeadLetterQueue" in deployed) is bool(rules)
+    assert ("AlertDeliveryDeadLetterQueueAlarm" in deployed) is bool(rules)
 
 
 def test_condition_names_read_as_predicates(workload) -> None:
@@ -113,4 +152,5 @@ def test_every_combination_deploys_the_topic(workload) -> None:
             workload["Parameters"]["DetectionMode"]["AllowedValues"], ["Enabled", "Disabled"],
             ["Enabled", "Disabled"]):
         params = parameter_values(workload, DetectionMode=mode, KmsKeyMonitoring=kms, SecretMonitoring=secrets)
-        assert "AlertTopic" in ConditionEvaluator(workload, params).deployed()
+        deployed = ConditionEvaluator(workload, params).deployed()
+        assert {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription"} <= deployed

@@ -1,0 +1,55 @@
+"""Fixed monthly cost of a deployment, per account and Region, by configuration.
+
+Prices are AWS's us-east-1 list prices in USD (other Regions differ a little). Only what a stack
+costs by existing is counted; per-event charges are nil for these volumes (EventBridge rules on AWS
+service events are free, the first 1,000 SNS emails a month are free, metric filters are free).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stacks.catalog import DETECTION_MODES, DETECTIONS, Kind
+from stacks.parameters import ENGINES
+
+PRICE_ALARM = 0.10  # standard-resolution alarm, per month
+PRICE_CUSTOM_METRIC = 0.30  # per metric per month (a metric filter publishes one)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    engine: str
+    mode: str
+    alarms: int
+    custom_metrics: int
+    rules: int
+
+    @property
+    def monthly_usd(self) -> float:
+        return round(self.alarms * PRICE_ALARM + self.custom_metrics * PRICE_CUSTOM_METRIC, 2)
+
+
+def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
+             recovery: bool = True) -> Estimate:
+    """What a stack with these parameter values creates that costs money."""
+    if engine not in ENGINES:
+        raise ValueError(f"DetectionEngine {engine!r} is not one of: {', '.join(ENGINES)}")
+    kinds = DETECTION_MODES[mode] | ({Kind.RECOVERY} if recovery else set())
+    services = ({"kms"} if kms else set()) | ({"secretsmanager"} if secrets else set())
+    selected = [d for d in DETECTIONS if d.kind in kinds and d.service.value in services]
+    alarmed = [d for d in selected if d.metric_alarm] if engine != "EventBridge" else []
+    rules = selected if engine != "CloudWatchLogs" else []
+    # One more alarm watches the rules' dead-letter queue.
+    return Estimate(engine, mode, len(alarmed) + (1 if rules else 0), len(alarmed), len(rules))
+
+
+def cost_table() -> str:
+    """Markdown table: monthly cost per engine and mode, both services watched."""
+    rows = ["| DetectionEngine | DetectionMode | Alarms | Custom metrics | Rules | USD per month |",
+            "|---|---|---|---|---|---|"]
+    for engine in ENGINES:
+        for mode in DETECTION_MODES:
+            e = estimate(engine, mode)
+            rows.append(f"| `{engine}` | `{mode}` | {e.alarms} | {e.custom_metrics} | {e.rules} "
+                        f"| {e.monthly_usd:.2f} |")
+    return "\n".join(rows)
