@@ -14,6 +14,7 @@ from stacks.parameters import ENGINES
 
 PRICE_ALARM = 0.10  # standard-resolution alarm, per month
 PRICE_CUSTOM_METRIC = 0.30  # per metric per month (a metric filter publishes one)
+PRICE_KMS_KEY = 1.00  # customer managed key, per month (TopicEncryption CreateKey)
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,16 @@ class Estimate:
     alarms: int
     custom_metrics: int
     rules: int
+    kms_keys: int
 
     @property
     def monthly_usd(self) -> float:
-        return round(self.alarms * PRICE_ALARM + self.custom_metrics * PRICE_CUSTOM_METRIC, 2)
+        return round(self.alarms * PRICE_ALARM + self.custom_metrics * PRICE_CUSTOM_METRIC
+                     + self.kms_keys * PRICE_KMS_KEY, 2)
 
 
 def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
-             recovery: bool = True) -> Estimate:
+             recovery: bool = True, topic_key: bool = True) -> Estimate:
     """What a stack with these parameter values creates that costs money."""
     if engine not in ENGINES:
         raise ValueError(f"DetectionEngine {engine!r} is not one of: {', '.join(ENGINES)}")
@@ -40,16 +43,20 @@ def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
     alarmed = [d for d in selected if d.metric_alarm] if engine != "EventBridge" else []
     rules = selected if engine != "CloudWatchLogs" else []
     # One more alarm watches the rules' dead-letter queue.
-    return Estimate(engine, mode, len(alarmed) + (1 if rules else 0), len(alarmed), len(rules))
+    return Estimate(engine, mode, len(alarmed) + (1 if rules else 0), len(alarmed), len(rules),
+                    1 if topic_key else 0)
 
 
 def cost_table() -> str:
-    """Markdown table: monthly cost per engine and mode, both services watched."""
-    rows = ["| DetectionEngine | DetectionMode | Alarms | Custom metrics | Rules | USD per month |",
-            "|---|---|---|---|---|---|"]
+    """Markdown table: monthly cost per engine and mode, both services watched, with the topic
+    key created here (CreateKey) and without one (ExistingKey, Disabled or an existing topic)."""
+    rows = ["| DetectionEngine | DetectionMode | Alarms | Custom metrics | Rules "
+            "| USD per month, CreateKey | without a key of its own |",
+            "|---|---|---|---|---|---|---|"]
     for engine in ENGINES:
         for mode in DETECTION_MODES:
             e = estimate(engine, mode)
+            bare = estimate(engine, mode, topic_key=False)
             rows.append(f"| `{engine}` | `{mode}` | {e.alarms} | {e.custom_metrics} | {e.rules} "
-                        f"| {e.monthly_usd:.2f} |")
+                        f"| {e.monthly_usd:.2f} | {bare.monthly_usd:.2f} |")
     return "\n".join(rows)

@@ -9,7 +9,9 @@ from awacs.aws import (
     Allow,
     ArnEquals,
     ArnLike,
+    Bool,
     Condition,
+    Deny,
     PolicyDocument,
     Principal,
     Statement,
@@ -18,7 +20,13 @@ from awacs.aws import (
 from troposphere import AccountId, If, Ref, Sub, Template
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
-from stacks.parameters import CREATE_DELIVERY_QUEUE, ParameterRefs
+from stacks.encryption import KeyRefs
+from stacks.parameters import (
+    CREATE_DELIVERY_QUEUE,
+    CREATE_TOPIC,
+    SUBSCRIBE_EMAIL,
+    ParameterRefs,
+)
 
 
 @dataclass(frozen=True)
@@ -26,10 +34,12 @@ class NotificationRefs:
     """What later steps need of the notification resources."""
 
     topic: Topic
+    existing_topic_arn: Ref
 
     @property
-    def topic_arn(self) -> Ref:
-        return Ref(self.topic)
+    def topic_arn(self) -> If:
+        """The ARN alerts go to: the topic created here, or the existing one."""
+        return If(CREATE_TOPIC, Ref(self.topic), self.existing_topic_arn)
 
 
 def _publish_statement(sid: str, service: str, topic: Topic, *conditions: object) -> Statement:
@@ -54,34 +64,46 @@ def make_topic_policy_document(topic: Topic, rule_arns: list[If]) -> If:
                 Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*")))
     rules = _publish_statement(
         "AllowThisStacksEventBridgeRules", "events", topic, ArnEquals("aws:SourceArn", rule_arns))
+    tls_only = Statement(
+        Sid="DenyPublishWithoutTls",
+        Effect=Deny,
+        Principal=Principal("*"),
+        Action=[sns_actions.Publish],
+        Resource=[Ref(topic)],
+        Condition=Condition(Bool("aws:SecureTransport", "false")),
+    )
     return If(
         CREATE_DELIVERY_QUEUE,
-        PolicyDocument(Version="2012-10-17", Statement=[alarms, rules]),
-        PolicyDocument(Version="2012-10-17", Statement=[alarms]),
+        PolicyDocument(Version="2012-10-17", Statement=[alarms, rules, tls_only]),
+        PolicyDocument(Version="2012-10-17", Statement=[alarms, tls_only]),
     )
 
 
-def add_notifications(template: Template, params: ParameterRefs) -> NotificationRefs:
-    """Add the alert topic, the email subscription and the topic policy."""
+def add_notifications(template: Template, params: ParameterRefs, key: KeyRefs) -> NotificationRefs:
+    """Add the alert topic and its email subscription, unless an existing topic is given."""
     topic = template.add_resource(Topic(
         "AlertTopic",
+        Condition=CREATE_TOPIC,
         # No TopicName: CloudFormation derives a unique one, so two stacks (or one StackSet
         # in several Regions) never collide.
         DisplayName="KMS and Secrets deletion alerts",
+        KmsMasterKeyId=key.topic_key_id,
     ))
     template.add_resource(SubscriptionResource(
         "AlertEmailSubscription",
+        Condition=SUBSCRIBE_EMAIL,
         TopicArn=Ref(topic),
         Protocol="email",
         Endpoint=Ref(params.notification_email),
     ))
-    return NotificationRefs(topic)
+    return NotificationRefs(topic, Ref(params.existing_topic_arn))
 
 
 def add_topic_policy(template: Template, notifications: NotificationRefs, rule_arns: list[If]) -> None:
     """Add the topic policy, once the rules that may publish are known."""
     template.add_resource(TopicPolicy(
         "AlertTopicPolicy",
-        Topics=[notifications.topic_arn],
+        Condition=CREATE_TOPIC,
+        Topics=[Ref(notifications.topic)],
         PolicyDocument=make_topic_policy_document(notifications.topic, rule_arns),
     ))

@@ -11,7 +11,11 @@ from stacks.catalog import DEFAULT_DETECTION_MODE, DETECTION_MODES, Detection, K
 # CloudFormation matches AllowedPattern against the whole value (Java regex). The hyphen is
 # escaped on purpose: AWS writes the log-group alphabet as "[.-_/#A-Za-z0-9]", which as a regex
 # would be the range '.'..'_' and let ':' or '@' through.
-EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
+EMAIL_PATTERN = r"^$|^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}$"
+TOPIC_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+# A key ARN (".../key/<id>"), never an alias: the AWS managed alias/aws/sns key cannot be named.
+KEY_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$"
+TOPIC_ENCRYPTION = ("CreateKey", "ExistingKey", "Disabled")
 LOG_GROUP_NAME_PATTERN = r"^[.\-_/#A-Za-z0-9]{0,512}$"  # empty: no metric filters (a Rule checks)
 ALARM_PERIODS_SECONDS = (60, 300, 900, 3600)
 SWITCH_VALUES = ("Enabled", "Disabled")
@@ -28,6 +32,9 @@ class ParameterRefs:
     """The template's parameters, for later steps to Ref."""
 
     notification_email: Parameter
+    existing_topic_arn: Parameter
+    topic_encryption: Parameter
+    topic_kms_key_arn: Parameter
     detection_engine: Parameter
     log_group_name: Parameter
     detection_mode: Parameter
@@ -51,11 +58,50 @@ def add_parameters(template: Template) -> ParameterRefs:
         Type="String",
         Description=(
             "Email address that receives the alerts. AWS sends a confirmation message first: "
-            "nothing is delivered until the recipient confirms the subscription."
+            "nothing is delivered until the recipient confirms the subscription. May be empty "
+            "only when ExistingTopicArn is given."
         ),
         AllowedPattern=EMAIL_PATTERN,
         MaxLength=254,
-        ConstraintDescription="must be an email address such as security-team@example.com",
+        Default="",
+        ConstraintDescription="must be empty or an email address such as security-team@example.com",
+    ))
+    topic = _add(template, GROUP_NOTIFICATIONS, "Existing SNS topic ARN (optional)", Parameter(
+        "ExistingTopicArn",
+        Type="String",
+        Description=(
+            "Send alerts to this existing topic (a central security topic, say) instead of creating "
+            "one; then no topic, subscription or key is created here. Its policy must let "
+            "events.amazonaws.com and cloudwatch.amazonaws.com publish, and its KMS key (if any) must "
+            "let them use kms:Decrypt and kms:GenerateDataKey*."
+        ),
+        AllowedPattern=TOPIC_ARN_PATTERN,
+        Default="",
+        ConstraintDescription="must be empty or an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+    ))
+    encryption = _add(template, GROUP_NOTIFICATIONS, "Topic encryption", Parameter(
+        "TopicEncryption",
+        Type="String",
+        Description=(
+            "CreateKey: a customer managed KMS key for the topic (about 1 USD a month per Region), "
+            "kept if the stack is deleted. ExistingKey: your key, in TopicKmsKeyArn. Disabled: no "
+            "encryption at rest. The AWS managed key alias/aws/sns cannot be used: CloudWatch and "
+            "EventBridge are not allowed to use it, so every alert would be dropped silently."
+        ),
+        AllowedValues=list(TOPIC_ENCRYPTION),
+        Default="CreateKey",
+    ))
+    key = _add(template, GROUP_NOTIFICATIONS, "Existing KMS key ARN (ExistingKey only)", Parameter(
+        "TopicKmsKeyArn",
+        Type="String",
+        Description=(
+            "With TopicEncryption ExistingKey: the ARN of a symmetric customer managed key whose "
+            "policy lets cloudwatch.amazonaws.com and events.amazonaws.com use kms:Decrypt and "
+            "kms:GenerateDataKey*. A key ARN, not an alias."
+        ),
+        AllowedPattern=KEY_ARN_PATTERN,
+        Default="",
+        ConstraintDescription="must be empty or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)",
     ))
     engine = _add(template, GROUP_SOURCE, "Detection engine", Parameter(
         "DetectionEngine",
@@ -128,22 +174,40 @@ def add_parameters(template: Template) -> ParameterRefs:
         AllowedValues=list(SWITCH_VALUES),
         Default="Enabled",
     ))
-    add_parameter_rules(template, engine, log_group)
-    return ParameterRefs(email, engine, log_group, mode, kms, secrets, period, recovery)
+    params = ParameterRefs(email, topic, encryption, key, engine, log_group, mode, kms, secrets,
+                           period, recovery)
+    add_parameter_rules(template, params)
+    return params
 
 
-def add_parameter_rules(template: Template, engine: Parameter, log_group: Parameter) -> None:
+def _rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
+    rule: dict[str, object] = {"Assertions": [{"Assert": check, "AssertDescription": message}]}
+    if when is not None:
+        rule["RuleCondition"] = when
+    template.add_rule(name, rule)
+
+
+def add_parameter_rules(template: Template, p: ParameterRefs) -> None:
     """Cross-parameter checks that CloudFormation runs before it creates anything."""
-    template.add_rule("LogGroupRequiredForCloudWatchLogs", {
-        "RuleCondition": Not(Equals(Ref(engine), "EventBridge")),
-        "Assertions": [{
-            "Assert": Not(Equals(Ref(log_group), "")),
-            "AssertDescription": (
-                "CloudTrailLogGroupName is required when DetectionEngine is CloudWatchLogs or Both: "
-                "give the log group that receives the CloudTrail records, or choose EventBridge."
-            ),
-        }],
-    })
+    def empty(param: Parameter) -> Equals:
+        return Equals(Ref(param), "")
+
+    _rule(template, "LogGroupRequiredForCloudWatchLogs",
+          Not(Equals(Ref(p.detection_engine), "EventBridge")), Not(empty(p.log_group_name)),
+          "CloudTrailLogGroupName is required when DetectionEngine is CloudWatchLogs or Both: "
+          "give the log group that receives the CloudTrail records, or choose EventBridge.")
+    _rule(template, "NotificationTargetRequired", None,
+          Or(Not(empty(p.notification_email)), Not(empty(p.existing_topic_arn))),
+          "Give NotificationEmail, or ExistingTopicArn to send the alerts to an existing topic.")
+    _rule(template, "KeyArnRequiredForExistingKey",
+          And(Equals(Ref(p.topic_encryption), "ExistingKey"), empty(p.existing_topic_arn)),
+          Not(empty(p.topic_kms_key_arn)),
+          "TopicKmsKeyArn is required when TopicEncryption is ExistingKey: give the ARN of your "
+          "key, or choose CreateKey.")
+    _rule(template, "KeyArnOnlyWithExistingKey", Not(empty(p.topic_kms_key_arn)),
+          Equals(Ref(p.topic_encryption), "ExistingKey"),
+          "TopicKmsKeyArn is used only when TopicEncryption is ExistingKey: set TopicEncryption to "
+          "ExistingKey, or leave TopicKmsKeyArn empty.")
 
 
 def kind_condition(kind: Kind) -> str:
@@ -171,6 +235,10 @@ def rule_condition(detection: Detection) -> str:
     return f"Create{detection.name}Rule"
 
 
+CREATE_TOPIC = "CreateTopic"
+SUBSCRIBE_EMAIL = "SubscribeEmail"
+CREATE_TOPIC_KEY = "CreateTopicKey"
+USE_EXISTING_TOPIC_KEY = "UseExistingTopicKey"
 USE_EVENTBRIDGE = "UseEventBridge"
 USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
@@ -179,7 +247,15 @@ CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
 def add_conditions(
     template: Template, params: ParameterRefs, detections: tuple[Detection, ...]
 ) -> None:
-    """Add the Conditions: per engine, kind and service, then per detection and engine."""
+    """Add the Conditions: topic and key, per engine, kind and service, then per detection and
+    engine."""
+    template.add_condition(CREATE_TOPIC, Equals(Ref(params.existing_topic_arn), ""))
+    template.add_condition(SUBSCRIBE_EMAIL, And(
+        Condition(CREATE_TOPIC), Not(Equals(Ref(params.notification_email), ""))))
+    template.add_condition(CREATE_TOPIC_KEY, And(
+        Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "CreateKey")))
+    template.add_condition(USE_EXISTING_TOPIC_KEY, And(
+        Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "ExistingKey")))
     template.add_condition(USE_EVENTBRIDGE, Not(Equals(Ref(params.detection_engine), "CloudWatchLogs")))
     template.add_condition(USE_CLOUDWATCH_LOGS, Not(Equals(Ref(params.detection_engine), "EventBridge")))
     for kind in (Kind.ACCESS, Kind.DELETION):

@@ -6,6 +6,7 @@ from troposphere import Output, Template
 
 from stacks.alarms import add_metric_alarms
 from stacks.catalog import DETECTIONS
+from stacks.encryption import add_topic_key
 from stacks.notifications import add_notifications, add_topic_policy
 from stacks.parameters import add_conditions, add_parameters
 from stacks.rules import add_event_rules
@@ -27,7 +28,8 @@ def make_workload_template() -> Template:
     template.set_metadata({"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}})
     params = add_parameters(template)
     add_conditions(template, params, DETECTIONS)
-    notifications = add_notifications(template, params)
+    key = add_topic_key(template, params)
+    notifications = add_notifications(template, params, key)
     add_metric_alarms(template, params, notifications, DETECTIONS)
     rules = add_event_rules(template, notifications, DETECTIONS)
     add_topic_policy(template, notifications, rules.conditional_arns())

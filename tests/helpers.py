@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 
+# Where alerts go: the topic this stack creates, or the existing one it is given.
+ALERT_TOPIC = {"Fn::If": ["CreateTopic", {"Ref": "AlertTopic"}, {"Ref": "ExistingTopicArn"}]}
+
+
 def resources_of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, dict]:
     """Logical ID -> resource, for every resource of ``resource_type``."""
     return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
@@ -38,7 +42,11 @@ class ConditionEvaluator:
         if isinstance(expr, dict) and len(expr) == 1:
             (fn, arg), = expr.items()
             if fn == "Ref":
+                if arg in self.template.get("Resources", {}):
+                    return arg  # a resource stands for itself
                 return self.params[arg]
+            if fn == "Fn::GetAtt":
+                return ".".join(arg)
             if fn == "Condition":
                 return self.condition(arg)
             if fn == "Fn::Equals":

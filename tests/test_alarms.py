@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.catalog import metric_alarm_detections
-from tests.helpers import has_properties, resources_of_type
+from tests.helpers import ALERT_TOPIC, has_properties, resources_of_type
 
 ALARMED = metric_alarm_detections()
 NAMES = [d.name for d in ALARMED]
@@ -33,7 +33,7 @@ def test_alarm_fires_on_the_first_record_and_notifies(workload, detection) -> No
         "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "EvaluationPeriods": 1, "DatapointsToAlarm": 1, "TreatMissingData": "notBreaching",
         "Period": {"Ref": "AlarmPeriodSeconds"},
-        "AlarmActions": [{"Ref": "AlertTopic"}], "OKActions": [{"Ref": "AlertTopic"}],
+        "AlarmActions": [ALERT_TOPIC], "OKActions": [ALERT_TOPIC],
     })
 
 
@@ -56,7 +56,7 @@ def test_alarm_descriptions_say_what_to_do(workload) -> None:
 
 def test_outputs_name_topic_and_alarms(workload) -> None:
     outputs = workload["Outputs"]
-    assert outputs["AlertTopicArn"]["Value"] == {"Ref": "AlertTopic"}
+    assert outputs["AlertTopicArn"]["Value"] == ALERT_TOPIC
     for name in NAMES:
         out = outputs[f"{name}AlarmName"]
         assert out["Value"] == {"Ref": f"{name}Alarm"}

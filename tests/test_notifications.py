@@ -1,38 +1,94 @@
-"""The alert topic, its email subscription and its topic policy."""
+"""The alert topic, its email subscription, its topic policy, and the existing-topic option."""
 
 from __future__ import annotations
 
-from tests.helpers import has_properties, resources_of_type
+import pytest
+
+from tests.helpers import ALERT_TOPIC, ConditionEvaluator, has_properties, parameter_values, resources_of_type
 
 
 def test_email_subscription_to_the_topic(workload) -> None:
     subs = resources_of_type(workload, "AWS::SNS::Subscription")
     assert len(subs) == 1
     (sub,) = subs.values()
+    assert sub["Condition"] == "SubscribeEmail"
     assert has_properties(sub, {"Protocol": "email", "Endpoint": {"Ref": "NotificationEmail"},
                                 "TopicArn": {"Ref": "AlertTopic"}})
 
 
-def test_topic_has_no_fixed_name(workload) -> None:
+def test_topic_has_no_fixed_name_and_is_encrypted(workload) -> None:
     # A fixed name would collide between two stacks, or one StackSet in several Regions.
     topic = workload["Resources"]["AlertTopic"]
     assert "TopicName" not in topic["Properties"]
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::If": [
+        "CreateTopicKey", {"Fn::GetAtt": ["AlertTopicKey", "Arn"]},
+        {"Fn::If": ["UseExistingTopicKey", {"Ref": "TopicKmsKeyArn"}, {"Ref": "AWS::NoValue"}]}]}
 
 
-def test_topic_policy_lets_only_this_accounts_alarms_and_this_stacks_rules_publish(workload) -> None:
+def policy_documents(workload) -> tuple[dict, dict]:
     (policy,) = resources_of_type(workload, "AWS::SNS::TopicPolicy").values()
     assert policy["Properties"]["Topics"] == [{"Ref": "AlertTopic"}]
     condition, with_rules, without_rules = policy["Properties"]["PolicyDocument"]["Fn::If"]
     assert condition == "CreateDeliveryQueue"
+    return with_rules, without_rules
+
+
+def test_topic_policy_lets_only_this_accounts_alarms_and_this_stacks_rules_publish(workload) -> None:
+    with_rules, without_rules = policy_documents(workload)
     rule_ids = sorted(k for k, v in workload["Resources"].items() if v["Type"] == "AWS::Events::Rule")
     for document, principals in ((with_rules, ["cloudwatch", "events"]), (without_rules, ["cloudwatch"])):
-        statements = document["Statement"]
-        assert [s["Principal"]["Service"] for s in statements] == [f"{p}.amazonaws.com" for p in principals]
-        for statement in statements:
-            assert statement["Effect"] == "Allow"
+        allows = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+        assert [s["Principal"]["Service"] for s in allows] == [f"{p}.amazonaws.com" for p in principals]
+        for statement in allows:
             assert statement["Action"] == ["sns:Publish"]
             assert statement["Resource"] == [{"Ref": "AlertTopic"}]
             assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     events = with_rules["Statement"][1]
     arns = events["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in arns) == rule_ids
+
+
+def test_topic_policy_denies_publishing_without_tls(workload) -> None:
+    for document in policy_documents(workload):
+        denies = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+        assert denies == [{
+            "Sid": "DenyPublishWithoutTls", "Effect": "Deny", "Principal": "*",
+            "Action": ["sns:Publish"], "Resource": [{"Ref": "AlertTopic"}],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+
+
+@pytest.mark.parametrize(("overrides", "created"), [
+    ({"NotificationEmail": "a@example.com"},
+     {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription", "AlertTopicKey", "AlertTopicKeyAlias"}),
+    ({"NotificationEmail": "a@example.com", "TopicEncryption": "ExistingKey",
+      "TopicKmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+     {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription"}),
+    ({"NotificationEmail": "a@example.com", "TopicEncryption": "Disabled"},
+     {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription"}),
+    ({"ExistingTopicArn": "arn:aws:sns:us-east-1:111122223333:security-alerts"}, set()),
+    ({"ExistingTopicArn": "arn:aws:sns:us-east-1:111122223333:security-alerts",
+      "NotificationEmail": "a@example.com"}, set()),
+])
+def test_topic_resources_per_choice(workload, overrides, created) -> None:
+    params = parameter_values(workload, **overrides)
+    evaluator = ConditionEvaluator(workload, params)
+    assert evaluator.failed_rules() == []
+    topic_resources = {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription", "AlertTopicKey",
+                       "AlertTopicKeyAlias"}
+    assert evaluator.deployed() & topic_resources == created
+    # alarms and rules send to the created topic, or to the existing one
+    target = evaluator.value(ALERT_TOPIC)
+    assert target == (evaluator.value({"Ref": "ExistingTopicArn"}) if not created else "AlertTopic")
+
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({}, "Give NotificationEmail, or ExistingTopicArn"),
+    ({"NotificationEmail": "a@example.com", "TopicEncryption": "ExistingKey"}, "TopicKmsKeyArn is required"),
+    ({"NotificationEmail": "a@example.com",
+      "TopicKmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+     "used only when TopicEncryption is ExistingKey"),
+])
+def test_rules_reject_incomplete_choices(workload, overrides, message) -> None:
+    failed = ConditionEvaluator(workload, parameter_values(workload, **overrides)).failed_rules()
+    assert len(failed) == 1 and message in failed[0]

@@ -25,7 +25,7 @@ def accepts(parameter: dict, value: str) -> bool:
     ("security-team@example.com", True),
     ("first.last+alerts@mail.example.com", True),
     ("o'brien@example.co.uk", True),
-    ("", False),
+    ("", True),  # allowed when ExistingTopicArn is given: a Rule checks
     ("security-team", False),
     ("security-team@", False),
     ("@example.com", False),
@@ -144,7 +144,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
 
 def test_condition_names_read_as_predicates(workload) -> None:
     for name in workload["Conditions"]:
-        assert re.match(r"(Detect|Watch|Use|Create|Has|Is|Send|Notify)[A-Z]", name), name
+        assert re.match(r"(Detect|Watch|Use|Create|Has|Is|Send|Notify|Subscribe)[A-Z]", name), name
 
 
 def test_every_combination_deploys_the_topic(workload) -> None:
@@ -152,5 +152,6 @@ def test_every_combination_deploys_the_topic(workload) -> None:
             workload["Parameters"]["DetectionMode"]["AllowedValues"], ["Enabled", "Disabled"],
             ["Enabled", "Disabled"]):
         params = parameter_values(workload, DetectionMode=mode, KmsKeyMonitoring=kms, SecretMonitoring=secrets)
+        params["NotificationEmail"] = "a@example.com"
         deployed = ConditionEvaluator(workload, params).deployed()
-        assert {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription"} <= deployed
+        assert {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription", "AlertTopicKey"} <= deployed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.catalog import DETECTIONS, Kind
-from tests.helpers import has_properties, resources_of_type
+from tests.helpers import ALERT_TOPIC, has_properties, resources_of_type
 
 NAMES = [d.name for d in DETECTIONS]
 
@@ -30,7 +30,7 @@ def test_use_rules_see_read_only_calls(workload, detection) -> None:
 @pytest.mark.parametrize("detection", DETECTIONS, ids=NAMES)
 def test_target_retries_and_dead_letters(workload, detection) -> None:
     (target,) = workload["Resources"][f"{detection.name}Rule"]["Properties"]["Targets"]
-    assert target["Arn"] == {"Ref": "AlertTopic"}
+    assert target["Arn"] == ALERT_TOPIC
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "Arn"]}}
     transformer = target["InputTransformer"]
@@ -46,7 +46,7 @@ def test_dead_letter_queue_is_encrypted_kept_and_watched(workload) -> None:
     assert has_properties(alarm, {
         "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
         "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "AlarmActions": [{"Ref": "AlertTopic"}]})
+        "AlarmActions": [ALERT_TOPIC]})
     assert alarm["Properties"]["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "QueueName"]}}]
 

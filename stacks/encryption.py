@@ -1,0 +1,101 @@
+"""The customer managed KMS key that encrypts the alert topic, and its key policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs import kms as kms_actions
+from awacs.aws import (
+    Allow,
+    BoolIfExists,
+    Condition,
+    Deny,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
+from troposphere import AccountId, GetAtt, If, NoValue, Ref, Sub, Template
+from troposphere.kms import Alias, Key
+
+from stacks.parameters import CREATE_TOPIC_KEY, USE_EXISTING_TOPIC_KEY, ParameterRefs
+
+# Key administration for the account's IAM policies to delegate: everything but the
+# cryptographic operations, which only the publishing services need.
+ADMIN_ACTIONS = [
+    kms_actions.Action(name) for name in (
+        "Create*", "Describe*", "Enable*", "List*", "Put*", "Update*", "Revoke*", "Disable*",
+        "Get*", "Delete*", "TagResource", "UntagResource", "ScheduleKeyDeletion",
+        "CancelKeyDeletion", "RotateKeyOnDemand",
+    )
+]
+PUBLISHERS = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+
+
+@dataclass(frozen=True)
+class KeyRefs:
+    """What the topic needs of its key: the value of its KmsMasterKeyId."""
+
+    topic_key_id: If
+
+
+def make_key_policy() -> PolicyDocument:
+    """Account administration, use by the two publishing services of this account, and no
+    grants except for AWS services (Control Tower CT.KMS.PR.3)."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="AllowKeyAdministrationByThisAccount",
+                Effect=Allow,
+                Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+                Action=ADMIN_ACTIONS,
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="AllowAlarmsAndRulesOfThisAccountToPublish",
+                Effect=Allow,
+                Principal=Principal("Service", PUBLISHERS),
+                Action=[kms_actions.Decrypt, kms_actions.Action("GenerateDataKey*")],
+                Resource=["*"],
+                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+            ),
+            Statement(
+                Sid="DenyGrantsExceptForAwsServices",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[kms_actions.CreateGrant],
+                Resource=["*"],
+                Condition=Condition(BoolIfExists({
+                    "kms:GrantIsForAWSResource": "false",
+                    "aws:PrincipalIsAWSService": "false",
+                })),
+            ),
+        ],
+    )
+
+
+def add_topic_key(template: Template, params: ParameterRefs) -> KeyRefs:
+    """Add the topic's key and alias (when TopicEncryption is CreateKey)."""
+    key = template.add_resource(Key(
+        "AlertTopicKey",
+        Condition=CREATE_TOPIC_KEY,
+        # Deleting or replacing the stack must never schedule deletion of the key that
+        # encrypts the alerts: messages in flight, and the audit trail, depend on it.
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+        Description="Encrypts the deletion-alarms SNS topic",
+        KeySpec="SYMMETRIC_DEFAULT",  # SNS supports only symmetric keys
+        KeyUsage="ENCRYPT_DECRYPT",
+        EnableKeyRotation=True,
+        PendingWindowInDays=30,
+        KeyPolicy=make_key_policy(),
+    ))
+    template.add_resource(Alias(
+        "AlertTopicKeyAlias",
+        Condition=CREATE_TOPIC_KEY,
+        AliasName=Sub("alias/${AWS::StackName}-alerts"),
+        TargetKeyId=Ref(key),
+    ))
+    return KeyRefs(If(CREATE_TOPIC_KEY, GetAtt(key, "Arn"),
+                      If(USE_EXISTING_TOPIC_KEY, Ref(params.topic_kms_key_arn), NoValue)))
