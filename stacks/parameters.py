@@ -239,6 +239,7 @@ CREATE_TOPIC = "CreateTopic"
 SUBSCRIBE_EMAIL = "SubscribeEmail"
 CREATE_TOPIC_KEY = "CreateTopicKey"
 USE_EXISTING_TOPIC_KEY = "UseExistingTopicKey"
+USE_TOPIC_KEY = "UseTopicKey"
 USE_EVENTBRIDGE = "UseEventBridge"
 USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
@@ -256,6 +257,8 @@ def add_conditions(
         Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "CreateKey")))
     template.add_condition(USE_EXISTING_TOPIC_KEY, And(
         Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "ExistingKey")))
+    template.add_condition(USE_TOPIC_KEY, Or(
+        Condition(CREATE_TOPIC_KEY), Condition(USE_EXISTING_TOPIC_KEY)))
     template.add_condition(USE_EVENTBRIDGE, Not(Equals(Ref(params.detection_engine), "CloudWatchLogs")))
     template.add_condition(USE_CLOUDWATCH_LOGS, Not(Equals(Ref(params.detection_engine), "EventBridge")))
     for kind in (Kind.ACCESS, Kind.DELETION):

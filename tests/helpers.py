@@ -80,6 +80,38 @@ class ConditionEvaluator:
             if "Condition" not in res or self.condition(res["Condition"])
         }
 
+    def resolve(self, node: Any) -> Any:
+        """``node`` with every Fn::If decided and AWS::NoValue removed; other functions kept."""
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, yes, no = node["Fn::If"]
+                return self.resolve(yes if self.condition(name) else no)
+            out = {}
+            for k, v in node.items():
+                r = self.resolve(v)
+                if r != {"Ref": "AWS::NoValue"}:
+                    out[k] = r
+            return out
+        if isinstance(node, list):
+            return [r for r in (self.resolve(v) for v in node) if r != {"Ref": "AWS::NoValue"}]
+        return node
+
+    def resolved_template(self) -> dict[str, Any]:
+        """The template CloudFormation would act on for these parameters: resources and outputs
+        whose condition is false removed, Fn::If decided, and each parameter's Default set to
+        the chosen value (so that scanners which read defaults see this configuration)."""
+        t = {k: v for k, v in self.template.items() if k not in ("Conditions", "Rules")}
+        t["Parameters"] = {name: {**p, "Default": self.params[name]} if name in self.params else p
+                           for name, p in self.template["Parameters"].items()}
+        for section in ("Resources", "Outputs"):
+            kept = {}
+            for name, item in self.template.get(section, {}).items():
+                if "Condition" in item and not self.condition(item["Condition"]):
+                    continue
+                kept[name] = {k: v for k, v in self.resolve(item).items() if k != "Condition"}
+            t[section] = kept
+        return t
+
     def failed_rules(self) -> list[str]:
         """Names of the template Rules whose assertions fail (with their messages)."""
         failed = []
@@ -127,3 +159,27 @@ def render_input_transformer(transformer: Mapping[str, Any], event: Mapping[str,
 
     rendered = re.sub(r"<([^<>]+)>", substitute, transformer["InputTemplate"])
     return "\n".join(json.loads(line) for line in rendered.splitlines())
+
+
+# Parameter sets for the scanners (cfn-guard, checkov): the defaults, and enough others that every
+# Condition of the workload template is both true and false in one of them (a test checks this).
+KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SCAN_CONFIGS: dict[str, dict[str, str]] = {
+    "defaults": {"NotificationEmail": "security-team@example.com"},
+    "metric-filters-existing-key": {
+        "NotificationEmail": "security-team@example.com", "DetectionEngine": "CloudWatchLogs",
+        "CloudTrailLogGroupName": "aws-cloudtrail-logs-111122223333", "TopicEncryption": "ExistingKey",
+        "TopicKmsKeyArn": KEY_ARN, "RecoveryNotices": "Disabled"},
+    "both-engines-deletion-only-no-kms": {
+        "NotificationEmail": "security-team@example.com", "DetectionEngine": "Both",
+        "CloudTrailLogGroupName": "aws-cloudtrail-logs-111122223333", "DetectionMode": "DeletionOnly",
+        "KmsKeyMonitoring": "Disabled"},
+    "existing-topic-no-secrets": {
+        "ExistingTopicArn": "arn:aws:sns:us-east-1:111122223333:security-alerts",
+        "SecretMonitoring": "Disabled", "DetectionMode": "AccessOnly"},
+    "nothing-watched": {
+        "NotificationEmail": "security-team@example.com", "KmsKeyMonitoring": "Disabled",
+        "SecretMonitoring": "Disabled"},
+    # The one configuration that is insecure by the user's explicit choice.
+    "encryption-disabled": {"NotificationEmail": "security-team@example.com", "TopicEncryption": "Disabled"},
+}

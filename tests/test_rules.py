@@ -40,7 +40,10 @@ def test_target_retries_and_dead_letters(workload, detection) -> None:
 
 def test_dead_letter_queue_is_encrypted_kept_and_watched(workload) -> None:
     queue = workload["Resources"]["AlertDeliveryDeadLetterQueue"]
-    assert has_properties(queue, {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 1209600})
+    assert has_properties(queue, {"MessageRetentionPeriod": 1209600})
+    # the topic's KMS key when there is one, SQS-managed encryption otherwise
+    assert queue["Properties"]["KmsMasterKeyId"] == workload["Resources"]["AlertTopic"]["Properties"]["KmsMasterKeyId"]
+    assert queue["Properties"]["SqsManagedSseEnabled"] == {"Fn::If": ["UseTopicKey", {"Ref": "AWS::NoValue"}, True]}
     assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
     alarm = workload["Resources"]["AlertDeliveryDeadLetterQueueAlarm"]
     assert has_properties(alarm, {
