@@ -13,11 +13,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from stacks.errors import UserError  # noqa: E402  (after the path is set)
+
+if TYPE_CHECKING:  # imported when used, to keep --help fast
+    from stacks.guardrails import GuardrailOptions
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -34,6 +38,21 @@ def make_parser() -> argparse.ArgumentParser:
                         help="rebuild in memory and fail when dist/ differs (writes nothing)")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist",
                         help="output folder (default: dist/ next to this file)")
+    scp = parser.add_argument_group("guardrails (service control policy) options; the defaults "
+                                    "produce the committed dist/")
+    scp.add_argument("--min-window-days", type=int, default=30, metavar="DAYS",
+                     help="shortest key deletion / secret recovery window allowed, 7 to 30 (default 30)")
+    scp.add_argument("--break-glass-arn", action="append", default=[], metavar="ARN",
+                     help="principal ARN pattern exempt from every guardrail (repeatable)")
+    scp.add_argument("--deploy-role-arn", action="append", metavar="ARN",
+                     help="role ARN pattern that deploys deletion-alarms and may change its "
+                     "resources (repeatable; default: the StackSets execution roles)")
+    scp.add_argument("--resource-prefix", action="append", metavar="PREFIX",
+                     help="name prefix of the deletion-alarms stacks (repeatable; default: "
+                     "deletion-alarms and StackSet-deletion-alarms)")
+    scp.add_argument("--trail-log-group", action="append", metavar="PATTERN",
+                     help="log group name pattern of CloudTrail trails whose metric filters are "
+                     "protected (repeatable)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     test = commands.add_parser(
@@ -80,10 +99,23 @@ def test_patterns(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def guardrail_options(args: argparse.Namespace) -> "GuardrailOptions":
+    from stacks import guardrails
+
+    defaults = guardrails.GuardrailOptions()
+    return guardrails.GuardrailOptions(
+        min_window_days=args.min_window_days,
+        break_glass_arns=tuple(args.break_glass_arn),
+        deploy_role_arns=tuple(args.deploy_role_arn or defaults.deploy_role_arns),
+        resource_prefixes=tuple(args.resource_prefix or defaults.resource_prefixes),
+        trail_log_groups=tuple(args.trail_log_group or defaults.trail_log_groups),
+    )
+
+
 def build(args: argparse.Namespace) -> int:
     from stacks import distribution
 
-    rendered = distribution.render_all()
+    rendered = distribution.render_all(args.guardrails)
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text()
     new_readme = distribution.render_readme(readme, rendered)
@@ -101,8 +133,12 @@ def build(args: argparse.Namespace) -> int:
     if new_readme != readme:
         readme_path.write_text(new_readme)
     for name, body in rendered.items():
-        resources = len(json.loads(body).get("Resources", {}))
-        print(f"{name:<32} {len(body.encode()):>7} bytes {resources:>4} resources  lint: clean")
+        document = json.loads(body)
+        if "Resources" in document:
+            detail = f"{len(document['Resources']):>4} resources  lint: clean"
+        else:
+            detail = f"{len(document['Statement']):>4} statements (limit 5,120 characters)"
+        print(f"{name:<32} {len(body.encode()):>7} bytes {detail}")
     from stacks.cost import cost_table
 
     print("\nFixed monthly cost per account and Region (USD, us-east-1 prices):")
@@ -111,7 +147,12 @@ def build(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.guardrails = guardrail_options(args).validate()
+    except UserError as error:
+        parser.error(str(error))
     commands = {None: build, "test-patterns": test_patterns}
     try:
         return commands[args.command](args)

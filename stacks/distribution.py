@@ -12,6 +12,7 @@ from troposphere import Template
 from stacks import docs
 from stacks.cost import cost_table
 from stacks.errors import UserError
+from stacks.guardrails import GuardrailOptions, make_guardrails_template, render_scp
 from stacks.workload import make_workload_template
 
 INLINE_TEMPLATE_LIMIT_BYTES = 51_200  # CloudFormation's limit for a template body sent inline
@@ -23,16 +24,12 @@ class BuildError(UserError):
 
 @dataclass(frozen=True)
 class Artifact:
-    """One file of dist/ and the function that builds its template."""
+    """One file of dist/: its name, how it is built, and whether it is a CloudFormation template
+    (linted, size-checked) or a policy document."""
 
     filename: str
-    make: Callable[[], Template]
-
-
-WORKLOAD_FILE = "deletion-alarms.json"
-ARTIFACTS: tuple[Artifact, ...] = (
-    Artifact(WORKLOAD_FILE, make_workload_template),
-)
+    build: Callable[[GuardrailOptions], str]
+    is_template: bool = True
 
 
 def render(template: Template) -> str:
@@ -41,9 +38,19 @@ def render(template: Template) -> str:
     return json.dumps(template.to_dict(), sort_keys=True, indent=0, ensure_ascii=False) + "\n"
 
 
-def render_all() -> dict[str, str]:
+WORKLOAD_FILE = "deletion-alarms.json"
+GUARDRAILS_FILE = "deletion-guardrails.json"
+SCP_FILE = "deletion-guardrails-scp.json"
+ARTIFACTS: tuple[Artifact, ...] = (
+    Artifact(WORKLOAD_FILE, lambda _: render(make_workload_template())),
+    Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),
+    Artifact(SCP_FILE, render_scp, is_template=False),
+)
+
+
+def render_all(options: GuardrailOptions = GuardrailOptions()) -> dict[str, str]:
     """Every dist/ file name mapped to its content, as the code produces it now."""
-    return {a.filename: render(a.make()) for a in ARTIFACTS}
+    return {a.filename: a.build(options) for a in ARTIFACTS}
 
 
 def render_readme(readme: str, rendered: dict[str, str]) -> str:
@@ -82,7 +89,10 @@ def write_all(dist: Path, rendered: dict[str, str]) -> None:
 
 
 def check_artifact(name: str, body: str) -> None:
-    """Raise BuildError when a rendered template is too large to deploy inline or lints dirty."""
+    """Raise BuildError when a rendered template is too large to deploy inline or lints dirty
+    (policy documents are checked as they are built)."""
+    if not next((a.is_template for a in ARTIFACTS if a.filename == name), True):
+        return
     size = len(body.encode())
     if size > INLINE_TEMPLATE_LIMIT_BYTES:
         raise BuildError(f"{name} is {size} bytes, over the {INLINE_TEMPLATE_LIMIT_BYTES}-byte inline limit")
