@@ -97,78 +97,46 @@ def make_scp(options: GuardrailOptions) -> PolicyDocument:
     prefixes = options.resource_prefixes
 
     def arns(service: str, template: str) -> list[str]:
-        return [f"arn:aws:{service}:*:*:{template.format(p=p)}" for p in prefixes]
+        return [f"arn:*:{service}:*:*:{template.format(p=p)}" for p in prefixes]
 
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            Statement(
-                Sid="DenyShortKeyDeletionWindow",
-                Effect=Deny,
-                Action=[kms.ScheduleKeyDeletion],
-                Resource=["*"],
-                Condition=Condition([
-                    NumericLessThan("kms:ScheduleKeyDeletionPendingWindowInDays", str(window)),
-                    *break_glass]),
-            ),
-            Statement(
-                Sid="DenyShortSecretRecoveryWindow",
-                Effect=Deny,
-                Action=[secretsmanager.DeleteSecret],
-                Resource=["*"],
-                Condition=Condition([
-                    NumericLessThan("secretsmanager:RecoveryWindowInDays", str(window)),
-                    *break_glass]),
-            ),
+            _deny("DenyShortKeyDeletionWindow", [kms.ScheduleKeyDeletion], ["*"],
+                  NumericLessThan("kms:ScheduleKeyDeletionPendingWindowInDays", str(window)),
+                  *break_glass),
+            _deny("DenyShortSecretRecoveryWindow", [secretsmanager.DeleteSecret], ["*"],
+                  NumericLessThan("secretsmanager:RecoveryWindowInDays", str(window)), *break_glass),
             # A separate statement: with force delete the request carries no recovery window,
             # and a numeric condition on an absent key does not match.
-            Statement(
-                Sid="DenySecretForceDelete",
-                Effect=Deny,
-                Action=[secretsmanager.DeleteSecret],
-                Resource=["*"],
-                Condition=Condition([
-                    Bool("secretsmanager:ForceDeleteWithoutRecovery", "true"), *break_glass]),
-            ),
-            Statement(
-                Sid="ProtectDeletionAlarmsResources",
-                Effect=Deny,
-                Action=[
-                    cloudwatch.DeleteAlarms, cloudwatch.DisableAlarmActions, cloudwatch.PutMetricAlarm,
-                    events.DeleteRule, events.DisableRule, events.PutRule, events.RemoveTargets,
-                    events.PutTargets,
-                    sns.DeleteTopic, sns.SetTopicAttributes, sns.RemovePermission, sns.Unsubscribe,
-                    sqs.DeleteQueue, sqs.PurgeQueue, sqs.SetQueueAttributes,
-                    kms.DeleteAlias, kms.UpdateAlias,
-                    cloudformation.DeleteStack,
-                ],
-                Resource=(arns("cloudwatch", "alarm:{p}*") + arns("events", "rule/{p}*")
-                          + arns("sns", "{p}*") + arns("sqs", "{p}*")
-                          + arns("kms", "alias/{p}*-alerts")
-                          + arns("cloudformation", "stack/{p}*/*")),
-                Condition=Condition(deployers),
-            ),
+            _deny("DenySecretForceDelete", [secretsmanager.DeleteSecret], ["*"],
+                  Bool("secretsmanager:ForceDeleteWithoutRecovery", "true"), *break_glass),
+            _deny("ProtectDeletionAlarmsResources", [
+                cloudwatch.DeleteAlarms, cloudwatch.DisableAlarmActions, cloudwatch.PutMetricAlarm,
+                events.DeleteRule, events.DisableRule, events.PutRule, events.RemoveTargets,
+                events.PutTargets,
+                sns.DeleteTopic, sns.SetTopicAttributes, sns.RemovePermission, sns.Unsubscribe,
+                sqs.DeleteQueue, sqs.PurgeQueue, sqs.SetQueueAttributes,
+                kms.DeleteAlias, kms.UpdateAlias,
+                cloudformation.DeleteStack,
+            ], (arns("cloudwatch", "alarm:{p}*") + arns("events", "rule/{p}*")
+                + arns("sns", "{p}*") + arns("sqs", "{p}*") + arns("kms", "alias/{p}*-alerts")
+                + arns("cloudformation", "stack/{p}*/*")), *deployers),
             # Metric filters cannot be told apart by name in a policy (the resource is the log
             # group), so deleting any metric filter on a trail's log group is reserved.
-            Statement(
-                Sid="ProtectTrailMetricFilters",
-                Effect=Deny,
-                Action=[logs.DeleteMetricFilter],
-                Resource=[f"arn:aws:logs:*:*:log-group:{g}" for g in options.trail_log_groups],
-                Condition=Condition(deployers),
-            ),
-            Statement(
-                Sid="ProtectAlertTopicKey",
-                Effect=Deny,
-                Action=[kms.ScheduleKeyDeletion, kms.DisableKey, kms.PutKeyPolicy],
-                Resource=["*"],
-                # The topic key is known by its alias, alias/<stack name>-alerts.
-                Condition=Condition([
-                    ForAnyValueStringLike("kms:ResourceAliases", [f"alias/{p}*-alerts" for p in prefixes]),
-                    *deployers]),
-            ),
+            _deny("ProtectTrailMetricFilters", [logs.DeleteMetricFilter],
+                  [f"arn:*:logs:*:*:log-group:{g}" for g in options.trail_log_groups], *deployers),
+            # The topic key is known by its alias, alias/<stack name>-alerts.
+            _deny("ProtectAlertTopicKey", [kms.ScheduleKeyDeletion, kms.DisableKey, kms.PutKeyPolicy],
+                  ["*"], ForAnyValueStringLike("kms:ResourceAliases", [f"alias/{p}*-alerts" for p in prefixes]),
+                  *deployers),
         ],
     )
+
+
+def _deny(sid: str, actions: list, resources: list, *conditions: ConditionElement) -> Statement:
+    return Statement(Sid=sid, Effect=Deny, Action=actions, Resource=resources,
+                     Condition=Condition(list(conditions)))
 
 
 def render_scp(options: GuardrailOptions) -> str:
