@@ -5,6 +5,10 @@
     python build.py --check              exit 1, naming the files, when dist/ differs from the code
     python build.py test-patterns        prove every detection on the labelled CloudTrail corpus
     python build.py test-patterns --live ... and compare with AWS's own TestMetricFilter verdicts
+    python build.py publish          upload dist/ to S3 under a versioned key, print the URLs
+    python build.py service-catalog  create the product / add a version when the template changed
+    python build.py stackset         create or update the stack set and its instances, and wait
+    python build.py doctor           check that this account's CloudTrail can feed the detections
 """
 
 from __future__ import annotations
@@ -65,7 +69,135 @@ def make_parser() -> argparse.ArgumentParser:
                       help="also send the records to the CloudWatch Logs TestMetricFilter API and "
                       "report every verdict where AWS differs from the offline engine")
     add_aws_options(test)
+
+    pub = commands.add_parser("publish", help="upload dist/ to S3 under a versioned key",
+                              description="Upload every file of dist/ to s3://BUCKET/PREFIX/VERSION/HASH/ "
+                              "(idempotent: content already there is not uploaded again) and print the URLs.")
+    pub.add_argument("--bucket", required=True, help="S3 bucket (it must exist)")
+    pub.add_argument("--prefix", default="deletion-alarms/", help="key prefix (default deletion-alarms/)")
+    pub.add_argument("--version", default=None, help="version in the key (default: the package version)")
+    add_aws_options(pub)
+
+    sc = commands.add_parser("service-catalog", help="create the product, add a version when the template changed",
+                             description="Create the Service Catalog product if absent and add a version "
+                             "(provisioning artifact) only when dist/deletion-alarms.json changed.")
+    sc.add_argument("--template-url", required=True, help="URL printed by publish for deletion-alarms.json")
+    sc.add_argument("--product-name", default="Deletion alarms")
+    sc.add_argument("--owner", default="Security team")
+    sc.add_argument("--version", default=None, help="version name (default: the package version)")
+    sc.add_argument("--deprecate-older", action="store_true", help="mark every other version deprecated")
+    add_aws_options(sc)
+
+    ss = commands.add_parser("stackset", help="create or update the stack set and its instances",
+                             description="Create or update the stack set, add instances for the given "
+                             "OUs (service-managed) or accounts (self-managed) and Regions, show progress, "
+                             "wait, print a summary, and exit 1 if any instance failed. Never deletes "
+                             "instances unless --delete-instances is given.")
+    ss.add_argument("--template-url", required=True, help="URL printed by publish for deletion-alarms.json")
+    ss.add_argument("--name", default="deletion-alarms", help="stack set name (default deletion-alarms)")
+    ss.add_argument("--ou", action="append", default=[], help="target OU or root ID (repeatable)")
+    ss.add_argument("--account", action="append", default=[], help="target account ID (repeatable)")
+    ss.add_argument("--target-region", action="append", default=[], help="target Region (repeatable)")
+    ss.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                    help="workload parameter (repeatable), e.g. NotificationEmail=security-team@example.com")
+    ss.add_argument("--failure-tolerance", type=int, default=0, help="percentage (default 0)")
+    ss.add_argument("--max-concurrent", type=int, default=25, help="percentage (default 25)")
+    ss.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
+    ss.add_argument("--poll", type=float, default=15, help=argparse.SUPPRESS)
+    ss.add_argument("--delete-instances", action="store_true",
+                    help="remove the instances of the given targets instead")
+    ss.add_argument("--delete-stacks", action="store_true",
+                    help="with --delete-instances: delete the stacks too (default: keep them)")
+    add_aws_options(ss)
+
+    doc = commands.add_parser("doctor", help="check that CloudTrail can feed the detections here",
+                              description="Check this account and Region: a logging trail, Read and KMS "
+                              "management events, and for the metric-filter engine the trail's log group, "
+                              "its Region, fresh records and metric-filter quota; with --stack-name, "
+                              "the email subscription. Exit 1 on any problem.")
+    doc.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
+    doc.add_argument("--log-group", help="the CloudTrailLogGroupName you plan to use")
+    doc.add_argument("--stack-name", help="a deployed deletion-alarms stack to check too")
+    add_aws_options(doc)
     return parser
+
+
+def package_version() -> str:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def aws_clients(args: argparse.Namespace, *services: str) -> tuple[object, ...]:
+    from stacks import awsclient
+
+    session = awsclient.make_session(args.profile, args.region)
+    return session, *(awsclient.make_client(session, s, args.endpoint_url) for s in services)
+
+
+def publish(args: argparse.Namespace) -> int:
+    from stacks.publishing import publish as upload
+
+    session, s3 = aws_clients(args, "s3")
+    files = sorted(args.dist.glob("*.json"))
+    upload(s3, args.bucket, args.prefix, args.version or package_version(), files, session.region_name, print)
+    return 0
+
+
+def service_catalog(args: argparse.Namespace) -> int:
+    from stacks.distribution import WORKLOAD_FILE
+    from stacks.publishing import content_hash, ensure_product
+
+    _, sc = aws_clients(args, "servicecatalog")
+    digest = content_hash((args.dist / WORKLOAD_FILE).read_bytes())
+    ensure_product(sc, args.product_name, args.owner, args.template_url, args.version or package_version(),
+                   digest, args.deprecate_older, print)
+    return 0
+
+
+def stackset(args: argparse.Namespace) -> int:
+    from stacks import publishing
+
+    session, cfn = aws_clients(args, "cloudformation")
+    known = {r for p in session.get_available_partitions() for r in session.get_available_regions("cloudformation", p)}
+    publishing.validate_targets(args.ou, args.account, args.target_region, known)
+    if args.delete_instances:
+        publishing.delete_instances(cfn, args.name, args.ou, args.account, args.target_region,
+                                    not args.delete_stacks, args.timeout, args.poll, print)
+        return 0
+    parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
+    if len(parameters) != len(args.parameter):
+        raise UserError("--parameter takes KEY=VALUE")
+    statuses = publishing.deploy_stackset(
+        cfn, args.name, args.template_url, parameters, args.ou, args.account, args.target_region,
+        failure_tolerance=args.failure_tolerance, max_concurrent=args.max_concurrent,
+        timeout=args.timeout, poll=args.poll, say=print)
+    failed = [s for s in statuses if s.failed]
+    for s in statuses:
+        print(f"{s.account} {s.region:<15} {s.status} {s.reason}".rstrip())
+    print(f"{len(statuses)} instances, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from stacks.doctor import diagnose
+
+    from stacks import awsclient
+
+    session, logs, cfn, sns = aws_clients(args, "logs", "cloudformation", "sns")
+    trail_clients: dict[str, object] = {}
+
+    def cloudtrail_in(region: str) -> object:
+        if region not in trail_clients:
+            regional = awsclient.make_session(args.profile, region)
+            trail_clients[region] = awsclient.make_client(regional, "cloudtrail", args.endpoint_url)
+        return trail_clients[region]
+
+    clients = {"cloudtrail_in": cloudtrail_in, "logs": logs, "cloudformation": cfn, "sns": sns}
+    findings = diagnose(clients, session.region_name, args.engine, args.log_group, args.stack_name)
+    for finding in findings:
+        print(finding)
+    return 1 if any(f.level == "problem" for f in findings) else 0
 
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +270,7 @@ def build(args: argparse.Namespace) -> int:
             detail = f"{len(document['Resources']):>4} resources  lint: clean"
         else:
             detail = f"{len(document['Statement']):>4} statements (limit 5,120 characters)"
-        print(f"{name:<32} {len(body.encode()):>7} bytes {detail}")
+        print(f"{name:<38} {len(body.encode()):>7} bytes {detail}")
     from stacks.cost import cost_table
 
     print("\nFixed monthly cost per account and Region (USD, us-east-1 prices):")
@@ -153,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         args.guardrails = guardrail_options(args).validate()
     except UserError as error:
         parser.error(str(error))
-    commands = {None: build, "test-patterns": test_patterns}
+    commands = {None: build, "test-patterns": test_patterns, "publish": publish,
+                "service-catalog": service_catalog, "stackset": stackset, "doctor": doctor}
     try:
         return commands[args.command](args)
     except UserError as error:

@@ -13,6 +13,8 @@ from stacks import docs
 from stacks.cost import cost_table
 from stacks.errors import UserError
 from stacks.guardrails import GuardrailOptions, make_guardrails_template, render_scp
+from stacks.servicecatalog import make_service_catalog_template
+from stacks.stackset import make_stackset_template
 from stacks.workload import make_workload_template
 
 INLINE_TEMPLATE_LIMIT_BYTES = 51_200  # CloudFormation's limit for a template body sent inline
@@ -39,10 +41,15 @@ def render(template: Template) -> str:
 
 
 WORKLOAD_FILE = "deletion-alarms.json"
+SERVICE_CATALOG_FILE = "deletion-alarms-service-catalog.json"
+STACKSET_FILE = "deletion-alarms-stackset.json"
 GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
 ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(WORKLOAD_FILE, lambda _: render(make_workload_template())),
+    Artifact(SERVICE_CATALOG_FILE, lambda _: render(make_service_catalog_template())),
+    Artifact(STACKSET_FILE,
+             lambda _: render(make_stackset_template(make_workload_template().to_dict()))),
     Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),
     Artifact(SCP_FILE, render_scp, is_template=False),
 )
@@ -61,12 +68,21 @@ def render_readme(readme: str, rendered: dict[str, str]) -> str:
     return docs.replace_section(readme, "cost", cost_table())
 
 
-def lint(body: str) -> list[str]:
-    """cfn-lint findings for a template body across every Region cfn-lint knows, as text."""
-    from cfnlint.api import ManualArgs, lint as cfn_lint  # heavy import: only when linting
+def lint_regions(body: str) -> list[str]:
+    """The Regions a template is linted for: every Region cfn-lint knows in which AWS offers all
+    of the template's resource types (Service Catalog, for one, is missing in a few)."""
     from cfnlint.helpers import REGIONS
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-    matches = cfn_lint(body, config=ManualArgs(regions=REGIONS, include_checks=["I"]))
+    types = {r["Type"] for r in json.loads(body).get("Resources", {}).values()}
+    return [r for r in REGIONS if types <= set(PROVIDER_SCHEMA_MANAGER.get_resource_types(r))]
+
+
+def lint(body: str) -> list[str]:
+    """cfn-lint findings for a template body in every Region of :func:`lint_regions`, as text."""
+    from cfnlint.api import ManualArgs, lint as cfn_lint  # heavy import: only when linting
+
+    matches = cfn_lint(body, config=ManualArgs(regions=lint_regions(body), include_checks=["I"]))
     return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
 
 

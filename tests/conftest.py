@@ -29,3 +29,44 @@ def workload() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def corpus() -> list[Sample]:
     return load_corpus()
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A real moto server process on 127.0.0.1 for the boto3 tools; stopped at the end."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch):
+    """Clean moto state, fake credentials, and a helper making clients for the server."""
+    import boto3
+    import requests
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+    class Aws:
+        endpoint = moto_server
+        region = "us-east-1"
+
+        def client(self, service: str, region: str = "us-east-1"):
+            return boto3.client(service, region_name=region, endpoint_url=moto_server)
+
+        def cli(self, *args: str, region: str = "us-east-1") -> list[str]:
+            return [*args, "--region", region, "--endpoint-url", moto_server]
+
+    return Aws()

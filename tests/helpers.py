@@ -57,6 +57,10 @@ class ConditionEvaluator:
                 return any(self.value(a) for a in arg)
             if fn == "Fn::Not":
                 return not self.value(arg[0])
+            if fn == "Fn::Split":
+                return str(self.value(arg[1])).split(arg[0])
+            if fn == "Fn::Select":
+                return self.value(arg[1])[int(arg[0])]
             if fn == "Fn::Join":
                 return arg[0].join(str(self.value(a)) for a in arg[1])
             if fn == "Fn::If":
