@@ -9,6 +9,7 @@
     python build.py service-catalog  create the product / add a version when the template changed
     python build.py stackset         create or update the stack set and its instances, and wait
     python build.py doctor           check that this account's CloudTrail can feed the detections
+    python build.py backtest SOURCE  replay CloudTrail history through the detections
 """
 
 from __future__ import annotations
@@ -119,6 +120,25 @@ def make_parser() -> argparse.ArgumentParser:
     doc.add_argument("--log-group", help="the CloudTrailLogGroupName you plan to use")
     doc.add_argument("--stack-name", help="a deployed deletion-alarms stack to check too")
     add_aws_options(doc)
+
+    bt = commands.add_parser(
+        "backtest", help="replay CloudTrail history through the detections",
+        description="Report, per detection, how often it would have fired over CloudTrail archives: "
+        "folders or files of CloudTrail log files (.json.gz with Records), JSON lines (as exported "
+        "from CloudWatch Logs), or s3://bucket/prefix. With --athena-sql, print instead the SQL that "
+        "finds the same records in Athena's CloudTrail table.")
+    bt.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://bucket/prefix")
+    bt.add_argument("--mode", choices=["AccessAndDeletion", "AccessOnly", "DeletionOnly"], default="AccessAndDeletion")
+    bt.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
+    bt.add_argument("--start", help="first eventTime included, ISO 8601 (e.g. 2026-11-01T00:00:00Z)")
+    bt.add_argument("--end", help="first eventTime excluded, ISO 8601")
+    bt.add_argument("--period", type=int, default=60, choices=[60, 300, 900, 3600],
+                    help="alarm period in seconds, for counting the periods an alarm would fire in")
+    bt.add_argument("--format", choices=["text", "json"], default="text")
+    bt.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
+    bt.add_argument("--athena-table", default="cloudtrail_logs", help="Athena table (default cloudtrail_logs)")
+    add_aws_options(bt)
     return parser
 
 
@@ -177,6 +197,37 @@ def stackset(args: argparse.Namespace) -> int:
         print(f"{s.account} {s.region:<15} {s.status} {s.reason}".rstrip())
     print(f"{len(statuses)} instances, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from stacks import backtest as bt
+
+    options = bt.Options(args.mode, args.engine, args.start, args.end, args.period)
+    if args.athena_sql:
+        from stacks.athena import detection_sql
+
+        print("\n\n".join(detection_sql(d, args.athena_table, args.start, args.end) for d in options.detections()))
+        return 0
+    if not args.sources:
+        raise UserError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
+
+    def sources():
+        for source in args.sources:
+            if source.startswith("s3://"):
+                from stacks.archive import s3_objects
+
+                yield from s3_objects(source, args.profile, args.region, args.endpoint_url)
+            else:
+                yield from bt.local_files([source])
+
+    try:
+        report = bt.run(sources(), options, args.workers, bt.terminal_progress())
+    except FileNotFoundError as error:
+        raise UserError(str(error)) from None
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
+    return 0
 
 
 def doctor(args: argparse.Namespace) -> int:
@@ -286,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         parser.error(str(error))
     commands = {None: build, "test-patterns": test_patterns, "publish": publish,
-                "service-catalog": service_catalog, "stackset": stackset, "doctor": doctor}
+                "service-catalog": service_catalog, "stackset": stackset, "doctor": doctor,
+                "backtest": backtest}
     try:
         return commands[args.command](args)
     except UserError as error:

@@ -365,6 +365,16 @@ def resolve(record: Any, selector: Selector) -> Any:
     return value
 
 
+def make_resolver(selector: Selector) -> Callable[[Any], Any]:
+    """A function returning the value at ``selector`` (or _MISSING); one dictionary lookup for
+    the common one-property selector."""
+    path = selector.path
+    if len(path) == 1 and isinstance(path[0], str):
+        key = path[0]
+        return lambda record: record.get(key, _MISSING) if isinstance(record, dict) else _MISSING
+    return lambda record: resolve(record, selector)
+
+
 def glob_matcher(glob: str) -> Callable[[str], bool]:
     """A function telling whether a whole string matches ``glob`` (``*`` = any characters)."""
     parts = glob.split("*")
@@ -391,13 +401,13 @@ _NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
 
 
 def _compile_comparison(node: Comparison) -> Matcher:
-    sel, value = node.selector, node.value
+    get, value = make_resolver(node.selector), node.value
     negate = node.op == "!="
     if isinstance(value, NumberValue):
         op, number = _NUMERIC_OPS[node.op], value.number
 
         def numeric(record: Any) -> bool:
-            v = resolve(record, sel)
+            v = get(record)
             return _is_number(v) and op(v, number)
         return numeric
     if isinstance(value, RegexValue):
@@ -407,17 +417,17 @@ def _compile_comparison(node: Comparison) -> Matcher:
         string_test = glob_matcher(value.text)
 
     def string(record: Any) -> bool:
-        v = resolve(record, sel)
+        v = get(record)
         return isinstance(v, str) and string_test(v) != negate
     return string
 
 
 def _compile_predicate(node: Predicate) -> Matcher:
-    sel = node.selector
+    get = make_resolver(node.selector)
     if node.test == "NOT EXISTS":
-        return lambda record: resolve(record, sel) is _MISSING
+        return lambda record: get(record) is _MISSING
     expected = {"IS NULL": None, "IS TRUE": True, "IS FALSE": False}[node.test]
-    return lambda record: resolve(record, sel) is expected
+    return lambda record: get(record) is expected
 
 
 def compile_node(node: Node) -> Matcher:
@@ -427,9 +437,21 @@ def compile_node(node: Node) -> Matcher:
     if isinstance(node, Predicate):
         return _compile_predicate(node)
     parts = tuple(compile_node(i) for i in node.items)
+    # Plain loops: a generator inside all()/any() costs more than the comparisons themselves.
     if isinstance(node, And):
-        return lambda record: all(p(record) for p in parts)
-    return lambda record: any(p(record) for p in parts)
+        def conjunction(record: Any) -> bool:
+            for part in parts:
+                if not part(record):
+                    return False
+            return True
+        return conjunction
+
+    def disjunction(record: Any) -> bool:
+        for part in parts:
+            if part(record):
+                return True
+        return False
+    return disjunction
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Benchmark: records per second of the backtest against two baselines measured in the same run,
+on a generated archive of CloudTrail log files (gzip, 2,000 records each):
+
+  (a) parsing the same files with no matching at all (same processes, same reading and parsing),
+  (b) jq selecting the same records (gzip -dc | jq, one pipeline).
+
+    python benchmarks/backtest_bench.py [--records 1000000] [--workers N]
+
+Prints the three rates, the matching overhead over pure parsing and the speed-up over jq. Needs jq
+and gzip on the PATH. Not part of the test suite (it takes minutes); its numbers are in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stacks import backtest as bt  # noqa: E402
+from stacks.catalog import DETECTIONS  # noqa: E402
+from stacks.patterns import And, Comparison, Node, Or, Predicate, StringValue, parse  # noqa: E402
+
+PER_FILE = 2000
+POSITIVE_SHARE = 0.02
+
+
+def corpus() -> list[dict]:
+    cases = []
+    for path in sorted((ROOT / "tests" / "corpus").glob("*.json")):
+        cases += json.loads(path.read_text())
+    return cases
+
+
+def generate(folder: Path, records: int, seed: int = 1) -> int:
+    """Write the archive; return how many records match exactly one detection (the positives)."""
+    rng = random.Random(seed)
+    cases = corpus()
+    positives = [c["record"] for c in cases if len(c["expect"]) == 1]
+    negatives = [c["record"] for c in cases if not c["expect"]]
+    noise = [{**negatives[0], "eventSource": s, "eventName": n, "errorCode": None, "errorMessage": None}
+             for s, n in (("s3.amazonaws.com", "GetObject"), ("ec2.amazonaws.com", "DescribeInstances"),
+                          ("sts.amazonaws.com", "AssumeRole"), ("kms.amazonaws.com", "Decrypt"),
+                          ("secretsmanager.amazonaws.com", "GetSecretValue"), ("iam.amazonaws.com", "ListRoles"))]
+    noise = [{k: v for k, v in r.items() if v is not None} for r in noise] + negatives
+    matched = 0
+    for start in range(0, records, PER_FILE):
+        batch = []
+        for i in range(start, min(start + PER_FILE, records)):
+            if rng.random() < POSITIVE_SHARE:
+                base, matched = rng.choice(positives), matched + 1
+            else:
+                base = rng.choice(noise)
+            batch.append({**base, "eventID": f"{i:012d}-bench",
+                          "eventTime": f"2026-11-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}Z"})
+        with gzip.open(folder / f"111122223333_CloudTrail_us-east-1_{start:09d}.json.gz", "wt", compresslevel=6) as f:
+            json.dump({"Records": batch}, f)
+    return matched
+
+
+def _parse_only(path: str) -> int:
+    with open(path, "rb") as f:
+        records, _ = bt.parse_records(f.read())
+    n = 0
+    for _record in records:  # touch every record, as the backtest loop does
+        n += 1
+    return n
+
+
+def parse_only(files: list[str], workers: int) -> int:
+    with ProcessPoolExecutor(workers) as pool:
+        return sum(pool.map(_parse_only, files, chunksize=4))
+
+
+def jq_expression(node: Node) -> str:
+    """The jq test for a filter pattern (only what the detections use)."""
+    if isinstance(node, (And, Or)):
+        return "(" + (" and " if isinstance(node, And) else " or ").join(jq_expression(i) for i in node.items) + ")"
+    path = "." + ".".join(str(k) for k in node.selector.path)
+    if isinstance(node, Predicate):
+        assert node.test == "NOT EXISTS"
+        return f"({path} == null)"
+    assert isinstance(node, Comparison) and isinstance(node.value, StringValue) and node.op == "="
+    text = node.value.text
+    if "*" not in text:
+        return f"({path} == {json.dumps(text)})"
+    import re
+    regex = "^" + ".*".join(re.escape(p) for p in text.split("*")) + "$"
+    return f"(({path} | type) == \"string\" and ({path} | test({json.dumps(regex)})))"
+
+
+def jq_count(folder: Path) -> int:
+    test = " or ".join(jq_expression(parse(d.filter_pattern)) for d in DETECTIONS)
+    command = (f"find {folder} -name '*.json.gz' -print0 | sort -z | xargs -0 gzip -dc | "
+               f"jq -c '.Records[] | select({test}) | .eventID' | wc -l")
+    return int(subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True).stdout)
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    for tool in ("jq", "gzip"):
+        if not shutil.which(tool):
+            print(f"backtest_bench: {tool} is not on the PATH", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t_gen, positives = timed(generate, folder, args.records)
+        files = sorted(str(p) for p in folder.glob("*.json.gz"))
+        size = sum(os.path.getsize(f) for f in files)
+        print(f"archive: {args.records:,} records in {len(files)} files, {size / 1e6:.1f} MB gzip "
+              f"(generated in {t_gen:.1f} s); {positives:,} positives; {args.workers} workers")
+        t_parse, parsed = timed(parse_only, files, args.workers)
+        t_bt, report = timed(bt.run, files, bt.Options(), args.workers)
+        t_jq, jq_matched = timed(jq_count, folder)
+    matched = sum(s.matches for s in report.detections.values())
+    assert parsed == report.records == args.records, (parsed, report.records)
+    assert matched == positives == jq_matched, (matched, positives, jq_matched)
+    rate = lambda t: args.records / t  # noqa: E731
+    print(f"parse only : {t_parse:7.2f} s  {rate(t_parse):>12,.0f} records/s")
+    print(f"backtest   : {t_bt:7.2f} s  {rate(t_bt):>12,.0f} records/s  ({matched:,} matches)")
+    print(f"jq         : {t_jq:7.2f} s  {rate(t_jq):>12,.0f} records/s  ({jq_matched:,} records selected)")
+    print(f"matching overhead over parsing: {(t_bt - t_parse) / t_parse:+.1%} (goal: under 25%)")
+    print(f"backtest speed-up over jq: {t_jq / t_bt:.1f}x (goal: above 1x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
