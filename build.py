@@ -16,12 +16,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+
+def _use_project_virtualenv() -> None:
+    """Without the dependencies, run again in the .venv that dev.py made, or say how to get one."""
+    try:
+        import awacs  # noqa: F401
+        import troposphere  # noqa: F401
+    except ImportError:
+        venv_python = ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+            os.execv(str(venv_python), [str(venv_python), *sys.argv])
+        sys.exit("build.py: error: troposphere and awacs are not installed; run: python3 dev.py build")
+
+
+_use_project_virtualenv()
 
 from stacks.errors import UserError  # noqa: E402  (after the path is set)
 
@@ -236,14 +252,7 @@ def doctor(args: argparse.Namespace) -> int:
     from stacks import awsclient
 
     session, logs, cfn, sns = aws_clients(args, "logs", "cloudformation", "sns")
-    trail_clients: dict[str, object] = {}
-
-    def cloudtrail_in(region: str) -> object:
-        if region not in trail_clients:
-            regional = awsclient.make_session(args.profile, region)
-            trail_clients[region] = awsclient.make_client(regional, "cloudtrail", args.endpoint_url)
-        return trail_clients[region]
-
+    cloudtrail_in = awsclient.regional_clients("cloudtrail", args.profile, args.endpoint_url)
     clients = {"cloudtrail_in": cloudtrail_in, "logs": logs, "cloudformation": cfn, "sns": sns}
     findings = diagnose(clients, session.region_name, args.engine, args.log_group, args.stack_name)
     for finding in findings:

@@ -17,7 +17,7 @@ where the filter pattern does not (the detections compare only string fields).
 from __future__ import annotations
 
 from stacks.catalog import Detection
-from stacks.patterns import And, Comparison, Node, NumberValue, Or, Predicate, RegexValue, Selector, parse
+from stacks.patterns import And, Node, NumberValue, Or, Predicate, RegexValue, Selector, parse
 
 JSON_COLUMNS = {"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}
 STRUCT_COLUMNS = {"userIdentity", "tlsDetails"}

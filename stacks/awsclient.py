@@ -6,7 +6,7 @@ Imported only by those commands: template code stays offline.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import boto3
 import botocore.exceptions
@@ -35,6 +35,18 @@ def make_client(session: boto3.Session, service: str, endpoint_url: str | None =
     if session.region_name not in known and not endpoint_url:
         raise UserError(f"unknown Region {session.region_name!r} for {service}")
     return session.client(service, config=RETRY_CONFIG, endpoint_url=endpoint_url)
+
+
+def regional_clients(service: str, profile: str | None = None,
+                     endpoint_url: str | None = None) -> Callable[[str], Any]:
+    """A function giving a client of ``service`` in a Region, made once per Region."""
+    clients: dict[str, Any] = {}
+
+    def client_in(region: str) -> Any:
+        if region not in clients:
+            clients[region] = make_client(make_session(profile, region), service, endpoint_url)
+        return clients[region]
+    return client_in
 
 
 @contextmanager

@@ -55,8 +55,10 @@ ARTIFACTS: tuple[Artifact, ...] = (
 )
 
 
-def render_all(options: GuardrailOptions = GuardrailOptions()) -> dict[str, str]:
-    """Every dist/ file name mapped to its content, as the code produces it now."""
+def render_all(options: GuardrailOptions | None = None) -> dict[str, str]:
+    """Every dist/ file name mapped to its content, as the code produces it now (guardrails
+    with ``options``, the defaults when None)."""
+    options = options or GuardrailOptions()
     return {a.filename: a.build(options) for a in ARTIFACTS}
 
 

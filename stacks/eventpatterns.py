@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stacks.patterns import And, Comparison, Node, NumberValue, Or, Predicate, RegexValue, StringValue
+from stacks.patterns import And, Comparison, Node, NumberValue, Predicate, RegexValue, StringValue
 
 # CloudTrail records reach EventBridge under these detail types (API calls and service events).
 CLOUDTRAIL_DETAIL_TYPES = ["AWS API Call via CloudTrail", "AWS Service Event via CloudTrail"]

@@ -78,7 +78,7 @@ def test_report_details(tmp_path: Path) -> None:
     folder.mkdir()
     records = [dict(r, eventTime=t) for r, t in zip(
         [c.record for c in CASES if c.cls == "kms-schedulekeydeletion-success"] * 3,
-        ["2026-11-01T10:00:05Z", "2026-11-01T10:00:55Z", "2026-11-02T08:30:00Z"])]
+        ["2026-11-01T10:00:05Z", "2026-11-01T10:00:55Z", "2026-11-02T08:30:00Z"], strict=True)]
     (folder / "x.json").write_text(json.dumps({"Records": records}))
     report = bt.run(bt.local_files([str(folder)]), bt.Options(), workers=1)
     stats = report.detections["KmsKeyDisableOrDeletion"]

@@ -78,7 +78,7 @@ def test_live_command_exit_codes(monkeypatch, capsys) -> None:
         stubber = Stubber(logs)
         respond_like_our_engine(stubber, samples, flip=flip)
         stubber.activate()
-        monkeypatch.setattr(awsclient, "make_client", lambda *a, **k: logs)
+        monkeypatch.setattr(awsclient, "make_client", lambda *a, client=logs, **k: client)
         assert build.main(["test-patterns", "--live", "--region", "us-east-1"]) == code
         out = capsys.readouterr().out
         assert ("AWS differs" in out) is (flip is not None)
