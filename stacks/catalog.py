@@ -78,8 +78,8 @@ KMS_KEY_PENDING_DELETION_USE = Detection(
     # eventSource of their service.
     filter_pattern=(
         '{ ($.eventSource = "kms.amazonaws.com") && '
-        '(($.errorMessage = "* is pending deletion*") || '
-        '($.errorMessage = "* is pending replica deletion*")) }'
+        '(($.errorMessage = "*is pending deletion*") || '
+        '($.errorMessage = "*is pending replica deletion*")) }'
     ),
     detects="Any KMS operation that fails because its key is scheduled for deletion.",
     source_records=(
