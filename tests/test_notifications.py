@@ -77,9 +77,8 @@ def test_topic_resources_per_choice(workload, overrides, created) -> None:
                        "AlertTopicKeyAlias"}
     assert evaluator.deployed() & topic_resources == created
     # alarms and rules send to the created topic, or to the existing one
-    target = evaluator.value(ALERT_TOPIC)
-    assert target == (evaluator.value({"Ref": "ExistingTopicArn"}) if not created else "AlertTopic")
-
+    expected = "AlertTopic" if created else overrides["ExistingTopicArn"]
+    assert evaluator.value(ALERT_TOPIC) == expected
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
