@@ -430,12 +430,40 @@ def _compile_predicate(node: Predicate) -> Matcher:
     return lambda record: get(record) is expected
 
 
+def _compile_string_alternatives(node: Or) -> Matcher | None:
+    """``$.f = "a" || $.f = "b*" || ...`` as one lookup of ``$.f``, a set test for the exact
+    values and the globs for the rest; None when the alternatives are not all of that form."""
+    items = node.items
+    if not all(isinstance(i, Comparison) and i.op == "=" and isinstance(i.value, StringValue)
+               and i.selector == items[0].selector for i in items):  # type: ignore[union-attr]
+        return None
+    exact = frozenset(i.value.text for i in items if not i.value.has_wildcard)  # type: ignore[union-attr]
+    globs = tuple(glob_matcher(i.value.text) for i in items if i.value.has_wildcard)  # type: ignore[union-attr]
+    get = make_resolver(items[0].selector)  # type: ignore[union-attr]
+
+    def any_of(record: Any) -> bool:
+        v = get(record)
+        if not isinstance(v, str):
+            return False
+        if v in exact:
+            return True
+        for matches_glob in globs:
+            if matches_glob(v):
+                return True
+        return False
+    return any_of
+
+
 def compile_node(node: Node) -> Matcher:
     """Turn a syntax tree into a function of a parsed JSON record."""
     if isinstance(node, Comparison):
         return _compile_comparison(node)
     if isinstance(node, Predicate):
         return _compile_predicate(node)
+    if isinstance(node, Or):
+        alternatives = _compile_string_alternatives(node)
+        if alternatives is not None:
+            return alternatives
     parts = tuple(compile_node(i) for i in node.items)
     # Plain loops: a generator inside all()/any() costs more than the comparisons themselves.
     if isinstance(node, And):

@@ -241,3 +241,11 @@ def test_wildcards_match_prefix_suffix_and_infix(left: str, right: str) -> None:
 def test_message_and_record_agree(record) -> None:
     pattern = compile_pattern('{ ($.a = "a*") || ($.b IS NULL) || ($.c[0] NOT EXISTS) }')
     assert pattern.matches_message(json.dumps(record)) == pattern.matches(record)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["a", "ab", "a*", "*b", "", "*"]), min_size=2, max_size=4), records)
+def test_alternatives_on_one_field_agree_with_each_comparison(values, record) -> None:
+    # compiled as one lookup and a set test: must equal the alternatives one by one
+    comparisons = [Comparison(Selector(("a",)), "=", StringValue(v)) for v in values]
+    assert compile_node(Or(tuple(comparisons)))(record) == any(compile_node(c)(record) for c in comparisons)
