@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
@@ -164,7 +164,7 @@ def package_version() -> str:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
-def aws_clients(args: argparse.Namespace, *services: str) -> tuple[object, ...]:
+def aws_clients(args: argparse.Namespace, *services: str) -> tuple[Any, ...]:
     from stacks import awsclient
 
     session = awsclient.make_session(args.profile, args.region)

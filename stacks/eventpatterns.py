@@ -51,8 +51,9 @@ def _escape_wildcard(text: str) -> str:
 
 def _leaf_filters(node: Comparison | Predicate) -> list[Any]:
     if isinstance(node, Predicate):
-        return {"IS NULL": [None], "IS TRUE": [True], "IS FALSE": [False],
-                "NOT EXISTS": [{"exists": False}]}[node.test]
+        filters: dict[str, list[Any]] = {"IS NULL": [None], "IS TRUE": [True], "IS FALSE": [False],
+                                         "NOT EXISTS": [{"exists": False}]}
+        return filters[node.test]
     value = node.value
     if isinstance(value, RegexValue):
         raise TranslationError(f"{node}: EventBridge patterns have no regular expressions")

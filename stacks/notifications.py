@@ -11,6 +11,7 @@ from awacs.aws import (
     ArnLike,
     Bool,
     Condition,
+    ConditionElement,
     Deny,
     PolicyDocument,
     Principal,
@@ -42,7 +43,7 @@ class NotificationRefs:
         return If(CREATE_TOPIC, Ref(self.topic), self.existing_topic_arn)
 
 
-def _publish_statement(sid: str, service: str, topic: Topic, *conditions: object) -> Statement:
+def _publish_statement(sid: str, service: str, topic: Topic, *conditions: ConditionElement) -> Statement:
     """Allow ``service`` to publish to the topic on behalf of this account only."""
     return Statement(
         Sid=sid,

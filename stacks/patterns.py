@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Mapping, Union
 
 MAX_PATTERN_LENGTH = 1024
@@ -375,17 +376,29 @@ def make_resolver(selector: Selector) -> Callable[[Any], Any]:
     return lambda record: resolve(record, selector)
 
 
+def _endswith(suffix: str, s: str) -> bool:
+    return s.endswith(suffix)
+
+
+def _startswith(prefix: str, s: str) -> bool:
+    return s.startswith(prefix)
+
+
+def _contains(middle: str, s: str) -> bool:
+    return middle in s
+
+
 def glob_matcher(glob: str) -> Callable[[str], bool]:
     """A function telling whether a whole string matches ``glob`` (``*`` = any characters)."""
     parts = glob.split("*")
     if len(parts) == 1:
         return glob.__eq__
     if len(parts) == 2 and not parts[0]:
-        return lambda s, suffix=parts[1]: s.endswith(suffix)
+        return partial(_endswith, parts[1])
     if len(parts) == 2 and not parts[1]:
-        return lambda s, prefix=parts[0]: s.startswith(prefix)
+        return partial(_startswith, parts[0])
     if len(parts) == 3 and not parts[0] and not parts[2]:
-        return lambda s, middle=parts[1]: middle in s
+        return partial(_contains, parts[1])
     regex = re.compile(".*".join(re.escape(p) for p in parts), re.DOTALL)
     return lambda s: regex.fullmatch(s) is not None
 

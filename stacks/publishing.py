@@ -184,8 +184,9 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
         except cfn.exceptions.StackSetNotFoundException:
             exists = False
         if not exists:
-            create = {"StackSetName": name, "TemplateURL": template_url, "Parameters": params,
-                      "Description": "deletion-alarms: alerts when a KMS key or secret is about to be lost"}
+            create: dict[str, Any] = {"StackSetName": name, "TemplateURL": template_url, "Parameters": params,
+                                       "Description": "deletion-alarms: alerts when a KMS key or secret is "
+                                                      "about to be lost"}
             if service_managed:
                 create |= {"PermissionModel": "SERVICE_MANAGED",
                            "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": True}}
