@@ -1,15 +1,12 @@
 #!/usr/bin/env python3
-"""Build, check and test the deletion-alarms templates.
+"""Build and check the deletion-alarms templates.
 
     python build.py                      write every template to dist/ (linted), print a summary
     python build.py --check              exit 1, naming the files, when dist/ differs from the code
-    python build.py test-patterns        prove every detection on the labelled CloudTrail corpus
-    python build.py test-patterns --live ... and compare with AWS's own TestMetricFilter verdicts
-    python build.py publish          upload dist/ to S3 under a versioned key, print the URLs
-    python build.py service-catalog  create the product / add a version when the template changed
-    python build.py stackset         create or update the stack set and its instances, and wait
-    python build.py doctor           check that this account's CloudTrail can feed the detections
-    python build.py backtest SOURCE  replay CloudTrail history through the detections
+
+The operations (test-patterns, publish, service-catalog, stackset, doctor, backtest) are the installed
+``deletion-alarms`` command. ``python build.py COMMAND ...`` still runs them, for this release only,
+with a note on stderr.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
@@ -39,17 +36,14 @@ def _use_project_virtualenv() -> None:
 
 _use_project_virtualenv()
 
-from stacks.errors import UserError  # noqa: E402  (after the path is set)
+from deletion_alarms.cli import OneLineParser  # noqa: E402  (after the path is set)
+from detections.errors import UserError  # noqa: E402
+
+# Operations that moved to the installed command; kept here as aliases for one release.
+OPERATIONS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "backtest")
 
 if TYPE_CHECKING:  # imported when used, to keep --help fast
     from stacks.guardrails import GuardrailOptions
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad option as one line on stderr and exits 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -74,221 +68,7 @@ def make_parser() -> argparse.ArgumentParser:
     scp.add_argument("--trail-log-group", action="append", metavar="PATTERN",
                      help="log group name pattern of CloudTrail trails whose metric filters are "
                      "protected (repeatable)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    test = commands.add_parser(
-        "test-patterns", help="prove every detection's filter pattern on labelled records",
-        description="Run every detection's filter pattern over the labelled CloudTrail corpus, "
-        "print a matrix of expected and actual verdicts, and exit 1 on any mismatch.")
-    test.add_argument("--corpus", type=Path, default=ROOT / "tests" / "corpus",
-                      help="folder of labelled sample files (default: tests/corpus)")
-    test.add_argument("--live", action="store_true",
-                      help="also send the records to the CloudWatch Logs TestMetricFilter API and "
-                      "report every verdict where AWS differs from the offline engine")
-    add_aws_options(test)
-
-    pub = commands.add_parser("publish", help="upload dist/ to S3 under a versioned key",
-                              description="Upload every file of dist/ to s3://BUCKET/PREFIX/VERSION/HASH/ "
-                              "(idempotent: content already there is not uploaded again) and print the URLs.")
-    pub.add_argument("--bucket", required=True, help="S3 bucket (it must exist)")
-    pub.add_argument("--prefix", default="deletion-alarms/", help="key prefix (default deletion-alarms/)")
-    pub.add_argument("--version", default=None, help="version in the key (default: the package version)")
-    add_aws_options(pub)
-
-    sc = commands.add_parser("service-catalog", help="create the product, add a version when the template changed",
-                             description="Create the Service Catalog product if absent and add a version "
-                             "(provisioning artifact) only when dist/deletion-alarms.json changed.")
-    sc.add_argument("--template-url", required=True, help="URL printed by publish for deletion-alarms.json")
-    sc.add_argument("--product-name", default="Deletion alarms")
-    sc.add_argument("--owner", default="Security team")
-    sc.add_argument("--version", default=None, help="version name (default: the package version)")
-    sc.add_argument("--deprecate-older", action="store_true", help="mark every other version deprecated")
-    add_aws_options(sc)
-
-    ss = commands.add_parser("stackset", help="create or update the stack set and its instances",
-                             description="Create or update the stack set, add instances for the given "
-                             "OUs (service-managed) or accounts (self-managed) and Regions, show progress, "
-                             "wait, print a summary, and exit 1 if any instance failed. Never deletes "
-                             "instances unless --delete-instances is given.")
-    ss.add_argument("--template-url", required=True, help="URL printed by publish for deletion-alarms.json")
-    ss.add_argument("--name", default="deletion-alarms", help="stack set name (default deletion-alarms)")
-    ss.add_argument("--ou", action="append", default=[], help="target OU or root ID (repeatable)")
-    ss.add_argument("--account", action="append", default=[], help="target account ID (repeatable)")
-    ss.add_argument("--target-region", action="append", default=[], help="target Region (repeatable)")
-    ss.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                    help="workload parameter (repeatable), e.g. NotificationEmail=security-team@example.com")
-    ss.add_argument("--failure-tolerance", type=int, default=0, help="percentage (default 0)")
-    ss.add_argument("--max-concurrent", type=int, default=25, help="percentage (default 25)")
-    ss.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
-    ss.add_argument("--poll", type=float, default=15, help=argparse.SUPPRESS)
-    ss.add_argument("--delete-instances", action="store_true",
-                    help="remove the instances of the given targets instead")
-    ss.add_argument("--delete-stacks", action="store_true",
-                    help="with --delete-instances: delete the stacks too (default: keep them)")
-    add_aws_options(ss)
-
-    doc = commands.add_parser("doctor", help="check that CloudTrail can feed the detections here",
-                              description="Check this account and Region: a logging trail, Read and KMS "
-                              "management events, and for the metric-filter engine the trail's log group, "
-                              "its Region, fresh records and metric-filter quota; with --stack-name, "
-                              "the email subscription. Exit 1 on any problem.")
-    doc.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
-    doc.add_argument("--log-group", help="the CloudTrailLogGroupName you plan to use")
-    doc.add_argument("--stack-name", help="a deployed deletion-alarms stack to check too")
-    add_aws_options(doc)
-
-    bt = commands.add_parser(
-        "backtest", help="replay CloudTrail history through the detections",
-        description="Report, per detection, how often it would have fired over CloudTrail archives: "
-        "folders or files of CloudTrail log files (.json.gz with Records), JSON lines (as exported "
-        "from CloudWatch Logs), or s3://bucket/prefix. With --athena-sql, print instead the SQL that "
-        "finds the same records in Athena's CloudTrail table.")
-    bt.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://bucket/prefix")
-    bt.add_argument("--mode", choices=["AccessAndDeletion", "AccessOnly", "DeletionOnly"], default="AccessAndDeletion")
-    bt.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
-    bt.add_argument("--start", help="first eventTime included, ISO 8601 (e.g. 2026-11-01T00:00:00Z)")
-    bt.add_argument("--end", help="first eventTime excluded, ISO 8601")
-    bt.add_argument("--period", type=int, default=60, choices=[60, 300, 900, 3600],
-                    help="alarm period in seconds, for counting the periods an alarm would fire in")
-    bt.add_argument("--format", choices=["text", "json"], default="text")
-    bt.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
-    bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
-    bt.add_argument("--athena-table", default="cloudtrail_logs", help="Athena table (default cloudtrail_logs)")
-    add_aws_options(bt)
     return parser
-
-
-def package_version() -> str:
-    import tomllib
-
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-
-
-def aws_clients(args: argparse.Namespace, *services: str) -> tuple[Any, ...]:
-    from stacks import awsclient
-
-    session = awsclient.make_session(args.profile, args.region)
-    return session, *(awsclient.make_client(session, s, args.endpoint_url) for s in services)
-
-
-def publish(args: argparse.Namespace) -> int:
-    from stacks.publishing import publish as upload
-
-    session, s3 = aws_clients(args, "s3")
-    files = sorted(args.dist.glob("*.json"))
-    upload(s3, args.bucket, args.prefix, args.version or package_version(), files, session.region_name, print)
-    return 0
-
-
-def service_catalog(args: argparse.Namespace) -> int:
-    from stacks.distribution import WORKLOAD_FILE
-    from stacks.publishing import content_hash, ensure_product
-
-    _, sc = aws_clients(args, "servicecatalog")
-    digest = content_hash((args.dist / WORKLOAD_FILE).read_bytes())
-    ensure_product(sc, args.product_name, args.owner, args.template_url, args.version or package_version(),
-                   digest, args.deprecate_older, print)
-    return 0
-
-
-def stackset(args: argparse.Namespace) -> int:
-    from stacks import publishing
-
-    session, cfn = aws_clients(args, "cloudformation")
-    known = {r for p in session.get_available_partitions() for r in session.get_available_regions("cloudformation", p)}
-    publishing.validate_targets(args.ou, args.account, args.target_region, known)
-    if args.delete_instances:
-        publishing.delete_instances(cfn, args.name, args.ou, args.account, args.target_region,
-                                    not args.delete_stacks, args.timeout, args.poll, print)
-        return 0
-    parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
-    if len(parameters) != len(args.parameter):
-        raise UserError("--parameter takes KEY=VALUE")
-    statuses = publishing.deploy_stackset(
-        cfn, args.name, args.template_url, parameters, args.ou, args.account, args.target_region,
-        failure_tolerance=args.failure_tolerance, max_concurrent=args.max_concurrent,
-        timeout=args.timeout, poll=args.poll, say=print)
-    failed = [s for s in statuses if s.failed]
-    for s in statuses:
-        print(f"{s.account} {s.region:<15} {s.status} {s.reason}".rstrip())
-    print(f"{len(statuses)} instances, {len(failed)} failed")
-    return 1 if failed else 0
-
-
-def backtest(args: argparse.Namespace) -> int:
-    from stacks import backtest as bt
-
-    options = bt.Options(args.mode, args.engine, args.start, args.end, args.period)
-    if args.athena_sql:
-        from stacks.athena import detection_sql
-
-        print("\n\n".join(detection_sql(d, args.athena_table, args.start, args.end) for d in options.detections()))
-        return 0
-    if not args.sources:
-        raise UserError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
-
-    def sources():
-        for source in args.sources:
-            if source.startswith("s3://"):
-                from stacks.archive import s3_objects
-
-                yield from s3_objects(source, args.profile, args.region, args.endpoint_url)
-            else:
-                yield from bt.local_files([source])
-
-    try:
-        report = bt.run(sources(), options, args.workers, bt.terminal_progress())
-    except FileNotFoundError as error:
-        raise UserError(str(error)) from None
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
-    print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
-    return 0
-
-
-def doctor(args: argparse.Namespace) -> int:
-    from stacks.doctor import diagnose
-
-    from stacks import awsclient
-
-    session, logs, cfn, sns = aws_clients(args, "logs", "cloudformation", "sns")
-    cloudtrail_in = awsclient.regional_clients("cloudtrail", args.profile, args.endpoint_url)
-    clients = {"cloudtrail_in": cloudtrail_in, "logs": logs, "cloudformation": cfn, "sns": sns}
-    findings = diagnose(clients, session.region_name, args.engine, args.log_group, args.stack_name)
-    for finding in findings:
-        print(finding)
-    return 1 if any(f.level == "problem" for f in findings) else 0
-
-
-def add_aws_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", help="AWS profile (default: the usual AWS sources)")
-    parser.add_argument("--region", help="AWS Region (default: from the profile or AWS_REGION)")
-    parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)  # tests and emulators
-
-
-def test_patterns(args: argparse.Namespace) -> int:
-    from stacks.catalog import DETECTIONS
-    from stacks.patterntest import format_matrix, load_samples, local_verdicts
-
-    try:
-        samples = load_samples(args.corpus)
-    except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"cannot read the corpus in {args.corpus}: {error}") from None
-    verdicts = local_verdicts(samples, DETECTIONS)
-    print(format_matrix(verdicts))
-    failed = any(not v.ok for v in verdicts)
-    if args.live:
-        from stacks import awsclient, live
-
-        session = awsclient.make_session(args.profile, args.region)
-        logs = awsclient.make_client(session, "logs", args.endpoint_url)
-        disagreements = live.compare_with_aws(logs, samples, DETECTIONS)
-        for d in disagreements:
-            print(f"AWS differs: {d.detection} on {d.cls}: ours {d.ours}, AWS {d.aws}")
-        print(f"live: {len(samples)} records x {len(DETECTIONS)} patterns sent to TestMetricFilter; "
-              f"{len(disagreements)} disagreements")
-        failed = failed or bool(disagreements)
-    return 1 if failed else 0
 
 
 def guardrail_options(args: argparse.Namespace) -> "GuardrailOptions":
@@ -339,17 +119,21 @@ def build(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in OPERATIONS:
+        from deletion_alarms import cli
+
+        print(f"build.py: note: 'build.py {argv[0]}' is deprecated and will be removed in the next "
+              f"release; run: deletion-alarms {argv[0]}", file=sys.stderr)
+        return cli.main(argv, prog="build.py")
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
         args.guardrails = guardrail_options(args).validate()
     except UserError as error:
         parser.error(str(error))
-    commands = {None: build, "test-patterns": test_patterns, "publish": publish,
-                "service-catalog": service_catalog, "stackset": stackset, "doctor": doctor,
-                "backtest": backtest}
     try:
-        return commands[args.command](args)
+        return build(args)
     except UserError as error:
         print(f"build.py: error: {error}", file=sys.stderr)
         return 1

@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stacks import backtest as bt  # noqa: E402
-from stacks.catalog import DETECTIONS  # noqa: E402
-from stacks.patterns import And, Comparison, Node, Or, Predicate, StringValue, parse  # noqa: E402
+from deletion_alarms import backtest as bt  # noqa: E402
+from detections.catalog import DETECTIONS  # noqa: E402
+from detections.patterns import And, Comparison, Node, Or, Predicate, StringValue, parse  # noqa: E402
 
 PER_FILE = 2000
 POSITIVE_SHARE = 0.02

@@ -1,1 +1,2 @@
-"""Build the deletion-alarms CloudFormation templates with troposphere and awacs."""
+"""CloudFormation templates built with troposphere and awacs from the detection catalog: pure and
+offline. Imports the detections package, never the operations."""

@@ -8,7 +8,7 @@ from troposphere import Output, Ref, Sub, Template
 from troposphere.cloudwatch import Alarm
 from troposphere.logs import MetricFilter, MetricTransformation
 
-from stacks.catalog import Detection
+from detections.catalog import Detection
 from stacks.notifications import NotificationRefs
 from stacks.parameters import ParameterRefs, alarm_condition
 

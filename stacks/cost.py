@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stacks.catalog import DETECTION_MODES, DETECTIONS, Kind
+from detections.catalog import DETECTION_MODES, DETECTIONS, Kind
 from stacks.parameters import ENGINES
 
 PRICE_ALARM = 0.10  # standard-resolution alarm, per month

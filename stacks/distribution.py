@@ -11,7 +11,7 @@ from troposphere import Template
 
 from stacks import docs
 from stacks.cost import cost_table
-from stacks.errors import UserError
+from detections.errors import UserError
 from stacks.guardrails import GuardrailOptions, make_guardrails_template, render_scp
 from stacks.servicecatalog import make_service_catalog_template
 from stacks.stackset import make_stackset_template

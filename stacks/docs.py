@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from stacks.catalog import DETECTIONS
+from detections.catalog import DETECTIONS
 
 
 def _cell(text: Any) -> str:

@@ -28,7 +28,7 @@ from awacs.aws import (
 from troposphere import Output, Parameter, Ref, Template
 from troposphere.organizations import Policy
 
-from stacks.errors import UserError
+from detections.errors import UserError
 
 SCP_SIZE_LIMIT = 5120  # characters, AWS Organizations' limit for a service control policy
 MIN_WINDOW_RANGE = (7, 30)  # what KMS and Secrets Manager accept as a waiting period

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from troposphere import And, Condition, Equals, Not, Or, Parameter, Ref, Template
 
-from stacks.catalog import DEFAULT_DETECTION_MODE, DETECTION_MODES, Detection, Kind, Service
+from detections.catalog import DEFAULT_DETECTION_MODE, DETECTION_MODES, Detection, Kind, Service
 
 # CloudFormation matches AllowedPattern against the whole value (Java regex). The hyphen is
 # escaped on purpose: AWS writes the log-group alphabet as "[.-_/#A-Za-z0-9]", which as a regex

@@ -13,13 +13,13 @@ from troposphere.events import DeadLetterConfig, InputTransformer, RetryPolicy, 
 from troposphere.sqs import Queue, QueuePolicy
 
 from stacks.alarms import make_first_record_alarm
-from stacks.catalog import Detection, Kind
+from detections.catalog import Detection, Kind
 from stacks.encryption import KeyRefs
-from stacks.eventpatterns import event_pattern
-from stacks.messages import make_message
+from detections.eventpatterns import event_pattern
+from detections.messages import make_message
 from stacks.notifications import NotificationRefs
 from stacks.parameters import CREATE_DELIVERY_QUEUE, USE_TOPIC_KEY, rule_condition
-from stacks.patterns import parse
+from detections.patterns import parse
 
 DEAD_LETTER_QUEUE = "AlertDeliveryDeadLetterQueue"
 # EventBridge's maxima: keep retrying a failing delivery for up to a day before dead-lettering.

@@ -88,7 +88,7 @@ def make_service_catalog_template() -> Template:
         return p
 
     url = param("TemplateUrl", "Workload template URL",
-                Description="https URL of dist/deletion-alarms.json in S3, as printed by 'python build.py publish'.",
+                Description="https URL of dist/deletion-alarms.json in S3, as printed by 'deletion-alarms publish'.",
                 AllowedPattern=TEMPLATE_URL_PATTERN,
                 ConstraintDescription="must be an https S3 URL of a .json template")
     version = param("ProductVersion", "Product version name", Default="v1",

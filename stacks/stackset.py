@@ -31,7 +31,7 @@ def make_stackset_template(workload: dict[str, Any]) -> Template:
         return p
 
     url = param("TemplateUrl", "Workload template URL", Type="String",
-                Description="https URL of dist/deletion-alarms.json in S3, as printed by 'python build.py publish'.",
+                Description="https URL of dist/deletion-alarms.json in S3, as printed by 'deletion-alarms publish'.",
                 AllowedPattern=TEMPLATE_URL_PATTERN, ConstraintDescription="must be an https S3 URL of a .json template")
     ous = param("TargetOuIds", "Target OU IDs", Type="CommaDelimitedList",
                 Description="Organizational units (ou-...) or the root (r-...) whose accounts get the workload, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from troposphere import Output, Template
 
 from stacks.alarms import add_metric_alarms
-from stacks.catalog import DETECTIONS
+from detections.catalog import DETECTIONS
 from stacks.encryption import add_topic_key
 from stacks.notifications import add_notifications, add_topic_policy
 from stacks.parameters import add_conditions, add_parameters

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.distribution import render
-from stacks.patterntest import Sample, load_samples
+from detections.patterntest import Sample, load_samples
 from stacks.workload import make_workload_template
 
 CORPUS_DIR = Path(__file__).parent / "corpus"

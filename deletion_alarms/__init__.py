@@ -1,0 +1,1 @@
+"""Operations that call AWS (boto3) and the installed ``deletion-alarms`` command."""

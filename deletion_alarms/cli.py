@@ -1,0 +1,284 @@
+"""The ``deletion-alarms`` command: the operations that call AWS, and the offline proofs.
+
+    deletion-alarms test-patterns        prove every detection on the labelled CloudTrail corpus
+    deletion-alarms test-patterns --live ... and compare with AWS's own TestMetricFilter verdicts
+    deletion-alarms publish              upload dist/ to S3 under a versioned key, print the URLs
+    deletion-alarms service-catalog      create the product / add a version when the template changed
+    deletion-alarms stackset             create or update the stack set and its instances, and wait
+    deletion-alarms doctor               check that this account's CloudTrail can feed the detections
+    deletion-alarms backtest SOURCE      replay CloudTrail history through the detections
+
+Building the templates is ``python build.py`` in a checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from detections.errors import UserError
+
+PROG = "deletion-alarms"
+COMMANDS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "backtest")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad option as one line on stderr and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=prog, description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    test = commands.add_parser(
+        "test-patterns", help="prove every detection's filter pattern on labelled records",
+        description="Run every detection's filter pattern over the labelled CloudTrail corpus, "
+        "print a matrix of expected and actual verdicts, and exit 1 on any mismatch.")
+    test.add_argument("--corpus", type=Path, default=Path("tests") / "corpus",
+                      help="folder of labelled sample files (default: tests/corpus of a checkout)")
+    test.add_argument("--live", action="store_true",
+                      help="also send the records to the CloudWatch Logs TestMetricFilter API and "
+                      "report every verdict where AWS differs from the offline engine")
+    add_aws_options(test)
+
+    pub = commands.add_parser("publish", help="upload dist/ to S3 under a versioned key",
+                              description="Upload every file of dist/ to s3://BUCKET/PREFIX/VERSION/HASH/ "
+                              "(idempotent: content already there is not uploaded again) and print the URLs.")
+    pub.add_argument("--bucket", required=True, help="S3 bucket (it must exist)")
+    pub.add_argument("--prefix", default="deletion-alarms/", help="key prefix (default deletion-alarms/)")
+    add_dist_option(pub)
+    pub.add_argument("--version", default=None, help="version in the key (default: the package version)")
+    add_aws_options(pub)
+
+    sc = commands.add_parser("service-catalog", help="create the product, add a version when the template changed",
+                             description="Create the Service Catalog product if absent and add a version "
+                             "(provisioning artifact) only when dist/deletion-alarms.json changed.")
+    sc.add_argument("--template-url", required=True, help="URL printed by publish for deletion-alarms.json")
+    add_dist_option(sc)
+    sc.add_argument("--product-name", default="Deletion alarms")
+    sc.add_argument("--owner", default="Security team")
+    sc.add_argument("--version", default=None, help="version name (default: the package version)")
+    sc.add_argument("--deprecate-older", action="store_true", help="mark every other version deprecated")
+    add_aws_options(sc)
+
+    ss = commands.add_parser("stackset", help="create or update the stack set and its instances",
+                             description="Create or update the stack set, add instances for the given "
+                             "OUs (service-managed) or accounts (self-managed) and Regions, show progress, "
+                             "wait, print a summary, and exit 1 if any instance failed. Never deletes "
+                             "instances unless --delete-instances is given.")
+    ss.add_argument("--template-url", required=True, help="URL printed by publish for deletion-alarms.json")
+    ss.add_argument("--name", default="deletion-alarms", help="stack set name (default deletion-alarms)")
+    ss.add_argument("--ou", action="append", default=[], help="target OU or root ID (repeatable)")
+    ss.add_argument("--account", action="append", default=[], help="target account ID (repeatable)")
+    ss.add_argument("--target-region", action="append", default=[], help="target Region (repeatable)")
+    ss.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                    help="workload parameter (repeatable), e.g. NotificationEmail=security-team@example.com")
+    ss.add_argument("--failure-tolerance", type=int, default=0, help="percentage (default 0)")
+    ss.add_argument("--max-concurrent", type=int, default=25, help="percentage (default 25)")
+    ss.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
+    ss.add_argument("--poll", type=float, default=15, help=argparse.SUPPRESS)
+    ss.add_argument("--delete-instances", action="store_true",
+                    help="remove the instances of the given targets instead")
+    ss.add_argument("--delete-stacks", action="store_true",
+                    help="with --delete-instances: delete the stacks too (default: keep them)")
+    add_aws_options(ss)
+
+    doc = commands.add_parser("doctor", help="check that CloudTrail can feed the detections here",
+                              description="Check this account and Region: a logging trail, Read and KMS "
+                              "management events, and for the metric-filter engine the trail's log group, "
+                              "its Region, fresh records and metric-filter quota; with --stack-name, "
+                              "the email subscription. Exit 1 on any problem.")
+    doc.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
+    doc.add_argument("--log-group", help="the CloudTrailLogGroupName you plan to use")
+    doc.add_argument("--stack-name", help="a deployed deletion-alarms stack to check too")
+    add_aws_options(doc)
+
+    bt = commands.add_parser(
+        "backtest", help="replay CloudTrail history through the detections",
+        description="Report, per detection, how often it would have fired over CloudTrail archives: "
+        "folders or files of CloudTrail log files (.json.gz with Records), JSON lines (as exported "
+        "from CloudWatch Logs), or s3://bucket/prefix. With --athena-sql, print instead the SQL that "
+        "finds the same records in Athena's CloudTrail table.")
+    bt.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://bucket/prefix")
+    bt.add_argument("--mode", choices=["AccessAndDeletion", "AccessOnly", "DeletionOnly"], default="AccessAndDeletion")
+    bt.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
+    bt.add_argument("--start", help="first eventTime included, ISO 8601 (e.g. 2026-11-01T00:00:00Z)")
+    bt.add_argument("--end", help="first eventTime excluded, ISO 8601")
+    bt.add_argument("--period", type=int, default=60, choices=[60, 300, 900, 3600],
+                    help="alarm period in seconds, for counting the periods an alarm would fire in")
+    bt.add_argument("--format", choices=["text", "json"], default="text")
+    bt.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
+    bt.add_argument("--athena-table", default="cloudtrail_logs", help="Athena table (default cloudtrail_logs)")
+    add_aws_options(bt)
+    return parser
+
+
+def package_version() -> str:
+    """The installed package's version (the one in pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deletion-alarms")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+
+
+def aws_clients(args: argparse.Namespace, *services: str) -> tuple[Any, ...]:
+    from deletion_alarms import awsclient
+
+    session = awsclient.make_session(args.profile, args.region)
+    return session, *(awsclient.make_client(session, s, args.endpoint_url) for s in services)
+
+
+def publish(args: argparse.Namespace) -> int:
+    from deletion_alarms.publishing import publish as upload
+
+    session, s3 = aws_clients(args, "s3")
+    files = sorted(args.dist.glob("*.json"))
+    upload(s3, args.bucket, args.prefix, args.version or package_version(), files, session.region_name, print)
+    return 0
+
+
+def service_catalog(args: argparse.Namespace) -> int:
+    from deletion_alarms.publishing import content_hash, ensure_product
+
+    _, sc = aws_clients(args, "servicecatalog")
+    digest = content_hash((args.dist / "deletion-alarms.json").read_bytes())
+    ensure_product(sc, args.product_name, args.owner, args.template_url, args.version or package_version(),
+                   digest, args.deprecate_older, print)
+    return 0
+
+
+def stackset(args: argparse.Namespace) -> int:
+    from deletion_alarms import publishing
+
+    session, cfn = aws_clients(args, "cloudformation")
+    known = {r for p in session.get_available_partitions() for r in session.get_available_regions("cloudformation", p)}
+    publishing.validate_targets(args.ou, args.account, args.target_region, known)
+    if args.delete_instances:
+        publishing.delete_instances(cfn, args.name, args.ou, args.account, args.target_region,
+                                    not args.delete_stacks, args.timeout, args.poll, print)
+        return 0
+    parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
+    if len(parameters) != len(args.parameter):
+        raise UserError("--parameter takes KEY=VALUE")
+    statuses = publishing.deploy_stackset(
+        cfn, args.name, args.template_url, parameters, args.ou, args.account, args.target_region,
+        failure_tolerance=args.failure_tolerance, max_concurrent=args.max_concurrent,
+        timeout=args.timeout, poll=args.poll, say=print)
+    failed = [s for s in statuses if s.failed]
+    for s in statuses:
+        print(f"{s.account} {s.region:<15} {s.status} {s.reason}".rstrip())
+    print(f"{len(statuses)} instances, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from deletion_alarms import backtest as bt
+
+    options = bt.Options(args.mode, args.engine, args.start, args.end, args.period)
+    if args.athena_sql:
+        from detections.athena import detection_sql
+
+        print("\n\n".join(detection_sql(d, args.athena_table, args.start, args.end) for d in options.detections()))
+        return 0
+    if not args.sources:
+        raise UserError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
+
+    def sources():
+        for source in args.sources:
+            if source.startswith("s3://"):
+                from deletion_alarms.archive import s3_objects
+
+                yield from s3_objects(source, args.profile, args.region, args.endpoint_url)
+            else:
+                yield from bt.local_files([source])
+
+    try:
+        report = bt.run(sources(), options, args.workers, bt.terminal_progress())
+    except FileNotFoundError as error:
+        raise UserError(str(error)) from None
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
+    return 0
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from deletion_alarms.doctor import diagnose
+
+    from deletion_alarms import awsclient
+
+    session, logs, cfn, sns = aws_clients(args, "logs", "cloudformation", "sns")
+    cloudtrail_in = awsclient.regional_clients("cloudtrail", args.profile, args.endpoint_url)
+    clients = {"cloudtrail_in": cloudtrail_in, "logs": logs, "cloudformation": cfn, "sns": sns}
+    findings = diagnose(clients, session.region_name, args.engine, args.log_group, args.stack_name)
+    for finding in findings:
+        print(finding)
+    return 1 if any(f.level == "problem" for f in findings) else 0
+
+
+def add_dist_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dist", type=Path, default=Path("dist"),
+                        help="folder of the built templates (default: ./dist)")
+
+
+def add_aws_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="AWS profile (default: the usual AWS sources)")
+    parser.add_argument("--region", help="AWS Region (default: from the profile or AWS_REGION)")
+    parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)  # tests and emulators
+
+
+def test_patterns(args: argparse.Namespace) -> int:
+    from detections.catalog import DETECTIONS
+    from detections.patterntest import format_matrix, load_samples, local_verdicts
+
+    try:
+        samples = load_samples(args.corpus)
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"cannot read the corpus in {args.corpus}: {error}") from None
+    verdicts = local_verdicts(samples, DETECTIONS)
+    print(format_matrix(verdicts))
+    failed = any(not v.ok for v in verdicts)
+    if args.live:
+        from deletion_alarms import awsclient, live
+
+        session = awsclient.make_session(args.profile, args.region)
+        logs = awsclient.make_client(session, "logs", args.endpoint_url)
+        disagreements = live.compare_with_aws(logs, samples, DETECTIONS)
+        for d in disagreements:
+            print(f"AWS differs: {d.detection} on {d.cls}: ours {d.ours}, AWS {d.aws}")
+        print(f"live: {len(samples)} records x {len(DETECTIONS)} patterns sent to TestMetricFilter; "
+              f"{len(disagreements)} disagreements")
+        failed = failed or bool(disagreements)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """Run one operation; a UserError becomes one line on stderr and exit status 1."""
+    parser = make_parser(prog)
+    args = parser.parse_args(argv)
+    commands = {"test-patterns": test_patterns, "publish": publish, "service-catalog": service_catalog,
+                "stackset": stackset, "doctor": doctor, "backtest": backtest}
+    try:
+        return commands[args.command](args)
+    except UserError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+
+
+def entry_point() -> None:
+    """Console script entry (``[project.scripts]``)."""
+    sys.exit(main())

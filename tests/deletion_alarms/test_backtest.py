@@ -1,0 +1,147 @@
+"""Backtest: the corpus, written as CloudTrail writes it, replayed through the detections."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from deletion_alarms import cli
+from deletion_alarms import backtest as bt
+from detections.catalog import DETECTIONS, detections_for_mode
+from detections.patterns import compile_pattern
+from tests.conftest import load_corpus
+
+CASES = load_corpus()
+RECORDS = [c.record for c in CASES]
+
+
+def write_archive(folder: Path) -> Path:
+    """The corpus as CloudTrail log files (gzip, Records), one JSON-lines export with CloudWatch
+    Logs timestamps, and a corrupt file and line, in nested folders."""
+    (folder / "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28").mkdir(parents=True)
+    half = len(RECORDS) // 2
+    day = folder / "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28"
+    for i, chunk in enumerate((RECORDS[:10], RECORDS[10:half])):
+        with gzip.open(day / f"111122223333_CloudTrail_us-east-1_2026112814{i:02}Z_x.json.gz", "wt") as f:
+            json.dump({"Records": chunk}, f)
+    lines = [f"2026-11-28T14:03:27.000Z {json.dumps(r)}" for r in RECORDS[half:]] + ["not json at all"]
+    (folder / "export.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "broken.json.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated")
+    return folder
+
+
+def expected_counts(mode: str = "AccessAndDeletion", engine: str = "EventBridge") -> dict[str, int]:
+    chosen = {d.name for d in detections_for_mode(mode, recovery=engine != "CloudWatchLogs")}
+    counts = Counter(name for c in CASES for name in c.expect if name in chosen)
+    return {name: counts.get(name, 0) for name in chosen}
+
+
+@pytest.mark.parametrize(("data", "records", "failures"), [
+    (b'{"Records": [{"eventName": "A"}, {"eventName": "B"}]}', 2, 0),
+    (gzip.compress(b'{"Records": [{"eventName": "A"}, 7]}'), 1, 1),
+    (b'{"eventName": "A"}\n{"eventName": "B"}\n', 2, 0),
+    (b'2026-11-28T14:03:27.000Z {"eventName": "A"}\n\ngarbage\n', 1, 1),
+    (b'{"eventName": "A"}', 1, 0),
+])
+def test_parse_records_reads_every_format(data: bytes, records: int, failures: int) -> None:
+    got, bad = bt.parse_records(data)
+    assert (len(got), bad) == (records, failures)
+
+
+def test_matcher_dispatch_agrees_with_every_pattern() -> None:
+    matcher = bt.Matcher.build(DETECTIONS)
+    for record in RECORDS + [{"eventSource": 5}, {}, {"eventSource": "kms.amazonaws.com"}]:
+        plain = [d.name for d in DETECTIONS if compile_pattern(d.filter_pattern).matches(record)]
+        assert sorted(matcher.matches(record)) == sorted(plain)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_counts_match_the_labels(tmp_path: Path, workers: int) -> None:
+    report = bt.run(bt.local_files([str(write_archive(tmp_path))]), bt.Options(), workers=workers)
+    assert report.files == 4 and report.records == len(RECORDS)
+    assert report.parse_failures == 1 and len(report.failed_files) == 1 and "broken.json.gz" in report.failed_files[0]
+    assert {n: s.matches for n, s in report.detections.items()} == expected_counts()
+
+
+@pytest.mark.parametrize(("mode", "engine"), [("AccessOnly", "CloudWatchLogs"), ("DeletionOnly", "Both")])
+def test_mode_and_engine_select_detections(tmp_path: Path, mode: str, engine: str) -> None:
+    report = bt.run(bt.local_files([str(write_archive(tmp_path))]), bt.Options(mode, engine), workers=1)
+    assert {n: s.matches for n, s in report.detections.items()} == expected_counts(mode, engine)
+
+
+def test_report_details(tmp_path: Path) -> None:
+    folder = tmp_path / "a"
+    folder.mkdir()
+    records = [dict(r, eventTime=t) for r, t in zip(
+        [c.record for c in CASES if c.cls == "kms-schedulekeydeletion-success"] * 3,
+        ["2026-11-01T10:00:05Z", "2026-11-01T10:00:55Z", "2026-11-02T08:30:00Z"], strict=True)]
+    (folder / "x.json").write_text(json.dumps({"Records": records}))
+    report = bt.run(bt.local_files([str(folder)]), bt.Options(), workers=1)
+    stats = report.detections["KmsKeyDisableOrDeletion"]
+    assert stats.matches == 3 and len(stats.periods) == 2  # two in one minute, one the next day
+    assert (stats.first, stats.last) == ("2026-11-01T10:00:05Z", "2026-11-02T08:30:00Z")
+    assert stats.principals.most_common(1) == [("arn:aws:iam::111122223333:user/Alice", 3)]
+    assert stats.resources.most_common(1)[0][0].startswith("arn:aws:kms:us-east-1:111122223333:key/")
+    hourly = bt.run(bt.local_files([str(folder)]), bt.Options(period_seconds=86400), workers=1)
+    assert len(hourly.detections["KmsKeyDisableOrDeletion"].periods) == 2
+    window = bt.run(bt.local_files([str(folder)]), bt.Options(start="2026-11-02T00:00:00Z"), workers=1)
+    assert window.detections["KmsKeyDisableOrDeletion"].matches == 1 and window.outside_window == 2
+
+
+def test_cli_text_and_json(tmp_path: Path, capsys) -> None:
+    folder = write_archive(tmp_path)
+    assert cli.main(["backtest", str(folder), "--workers", "1"]) == 0
+    text = capsys.readouterr().out
+    assert f"4 files, {len(RECORDS)} records, 1 unparsable" in text
+    assert f"KmsKeyPendingDeletionUse: {expected_counts()['KmsKeyPendingDeletionUse']} matches" in text
+    assert cli.main(["backtest", str(folder), "--format", "json", "--workers", "1"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {n: d["matches"] for n, d in data["detections"].items()} == expected_counts()
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    assert cli.main(["backtest", str(tmp_path / "missing")]) == 1
+    assert "no such file or folder" in capsys.readouterr().err
+    assert cli.main(["backtest"]) == 1
+    assert "needs at least one SOURCE" in capsys.readouterr().err
+
+
+def test_s3_archive_is_read_object_by_object(aws, tmp_path: Path, capsys) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="org-trail-111122223333")
+    folder = write_archive(tmp_path)
+    for path in bt.local_files([str(folder)]):
+        s3.put_object(Bucket="org-trail-111122223333", Key="AWSLogs/" + Path(path).name, Body=Path(path).read_bytes())
+    s3.put_object(Bucket="org-trail-111122223333", Key="other/ignored.json.gz", Body=b"{}")
+    args = aws.cli("backtest", "s3://org-trail-111122223333/AWSLogs/", "--format", "json", "--workers", "2")
+    assert cli.main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["files"] == 4 and data["records"] == len(RECORDS)
+    assert {n: d["matches"] for n, d in data["detections"].items()} == expected_counts()
+
+
+class FakeStream:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_only_on_a_terminal() -> None:
+    assert bt.terminal_progress(FakeStream(False)) is None
+    stream = FakeStream(True)
+    show = bt.terminal_progress(stream)
+    report = bt.Report({}, files=3, records=12_000)
+    show(report, 2.0)
+    assert stream.text == "\r3 files, 12,000 records, 6,000 records/s "

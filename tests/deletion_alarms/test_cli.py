@@ -1,0 +1,47 @@
+"""The installed ``deletion-alarms`` command and the ``build.py`` aliases kept for one release."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deletion_alarms import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).with_name("deletion-alarms")
+
+
+def test_console_script_is_installed_and_lists_every_operation() -> None:
+    assert SCRIPT.exists(), "pip install . must create the deletion-alarms command (project.scripts)"
+    result = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, cwd="/")
+    assert result.returncode == 0, result.stderr
+    for command in cli.COMMANDS:
+        assert command in result.stdout
+
+
+def test_version_is_the_package_version() -> None:
+    result = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True)
+    assert result.stdout.strip() == f"deletion-alarms {cli.package_version()}"
+
+
+def test_no_command_is_a_usage_error_in_one_line() -> None:
+    result = subprocess.run([str(SCRIPT)], capture_output=True, text=True)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", cli.COMMANDS)
+def test_build_py_keeps_each_operation_as_an_alias_with_a_note(command: str) -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "build.py"), command, "--help"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "deprecated" in result.stderr and f"deletion-alarms {command}" in result.stderr
+    assert "usage: build.py" in result.stdout
+
+
+def test_build_py_alias_runs_the_operation() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "build.py"), "test-patterns"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and "0 differ" in result.stdout

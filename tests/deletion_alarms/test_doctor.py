@@ -1,0 +1,167 @@
+"""doctor, end to end against a moto server on 127.0.0.1 (CloudTrail, CloudWatch Logs,
+CloudFormation, SNS); botocore's Stubber for an unconfirmed email subscription, which moto does
+not model (it confirms at once)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from deletion_alarms import cli
+
+ACCOUNT = "123456789012"  # moto's account
+GROUP = "aws-controltower/CloudTrailLogs-AbC123"  # Control Tower 4.0 adds a random suffix
+
+
+def run(aws, capsys, *args, region="us-east-1") -> tuple[int, str]:
+    code = cli.main(aws.cli("doctor", *args, region=region))
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def make_trail(aws, *, multi_region=True, logs_group: str | None = GROUP, logging=True, selectors=None,
+               advanced=None, home="us-east-1"):
+    aws.client("s3", home).create_bucket(Bucket="trail-bucket") if home == "us-east-1" else \
+        aws.client("s3", home).create_bucket(Bucket="trail-bucket", CreateBucketConfiguration={"LocationConstraint": home})
+    ct = aws.client("cloudtrail", home)
+    extra = {}
+    if logs_group:
+        extra = {"CloudWatchLogsLogGroupArn": f"arn:aws:logs:{home}:{ACCOUNT}:log-group:{logs_group}:*",
+                 "CloudWatchLogsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/CloudTrailToLogs"}
+    ct.create_trail(Name="org-trail", S3BucketName="trail-bucket", IsMultiRegionTrail=multi_region, **extra)
+    if logging:
+        ct.start_logging(Name="org-trail")
+    if selectors is not None:
+        ct.put_event_selectors(TrailName="org-trail", EventSelectors=selectors)
+    if advanced is not None:
+        ct.put_event_selectors(TrailName="org-trail", AdvancedEventSelectors=advanced)
+    return ct
+
+
+def make_group(aws, name=GROUP, records=True, filters=0, region="us-east-1"):
+    logs = aws.client("logs", region)
+    logs.create_log_group(logGroupName=name)
+    if records:
+        logs.create_log_stream(logGroupName=name, logStreamName="111122223333_CloudTrail_us-east-1")
+        logs.put_log_events(logGroupName=name, logStreamName="111122223333_CloudTrail_us-east-1",
+                            logEvents=[{"timestamp": int(time.time() * 1000), "message": '{"eventName":"Decrypt"}'}])
+    for i in range(filters):
+        logs.put_metric_filter(logGroupName=name, filterName=f"other-{i}", filterPattern='{ $.x = "y" }',
+                               metricTransformations=[{"metricName": f"m{i}", "metricNamespace": "n", "metricValue": "1"}])
+
+
+def test_no_trail(aws, capsys) -> None:
+    code, out = run(aws, capsys)
+    assert code == 1 and "[PROBLEM] logging trail: no trail is logging in us-east-1" in out
+    assert "aws cloudtrail create-trail" in out
+
+
+def test_trail_that_is_not_logging(aws, capsys) -> None:
+    make_trail(aws, logging=False)
+    code, out = run(aws, capsys)
+    assert code == 1 and "no trail is logging" in out
+
+
+def test_healthy_account_for_eventbridge(aws, capsys) -> None:
+    make_trail(aws, selectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    code, out = run(aws, capsys, region="eu-west-1")  # a multi-Region trail covers every Region
+    assert code == 0, out
+    assert "[OK     ] logging trail: org-trail logging in eu-west-1" in out
+    assert "read and KMS management events are logged" in out
+
+
+@pytest.mark.parametrize(("selectors", "advanced", "problem"), [
+    ([{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}], None, "Read management events"),
+    ([{"ReadWriteType": "All", "IncludeManagementEvents": False}], None, "Read management events"),
+    ([{"ReadWriteType": "All", "IncludeManagementEvents": True, "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
+     None, "excludes KMS management events"),
+    (None, [{"Name": "management", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]},
+                                                       {"Field": "readOnly", "Equals": ["false"]}]}],
+     "Read management events"),
+    (None, [{"Name": "management", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]},
+                                                       {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}]}],
+     "excludes KMS management events"),
+])
+def test_event_selectors_that_hide_the_records(aws, capsys, selectors, advanced, problem) -> None:
+    make_trail(aws, selectors=selectors, advanced=advanced)
+    code, out = run(aws, capsys)
+    assert code == 1 and problem in out and "fix:" in out
+
+
+def test_metric_filter_engine_healthy(aws, capsys) -> None:
+    make_trail(aws)
+    make_group(aws, filters=3)
+    code, out = run(aws, capsys, "--engine", "CloudWatchLogs", "--log-group", GROUP)
+    assert code == 0, out
+    assert f"[OK     ] log group: {GROUP} receives trail org-trail" in out
+    assert "3 of 100 used, room for 97 (this stack adds up to 4)" in out
+
+
+def test_log_group_renamed_by_control_tower(aws, capsys) -> None:
+    make_trail(aws)
+    make_group(aws)
+    code, out = run(aws, capsys, "--engine", "Both", "--log-group", "aws-controltower/CloudTrailLogs")
+    assert code == 1
+    assert f"use CloudTrailLogGroupName={GROUP}" in out
+
+
+def test_log_group_in_the_trails_home_region_only(aws, capsys) -> None:
+    make_trail(aws)
+    make_group(aws)
+    code, out = run(aws, capsys, "--engine", "CloudWatchLogs", region="eu-west-1")
+    assert code == 1 and "delivers to" in out and "deploy the metric-filter engine in us-east-1" in out
+
+
+def test_trail_without_cloudwatch_logs(aws, capsys) -> None:
+    make_trail(aws, logs_group=None)
+    code, out = run(aws, capsys, "--engine", "CloudWatchLogs")
+    assert code == 1 and "no logging trail delivers to CloudWatch Logs" in out
+
+
+def test_log_group_without_records_warns(aws, capsys) -> None:
+    make_trail(aws)
+    make_group(aws, records=False)
+    code, out = run(aws, capsys, "--engine", "CloudWatchLogs")
+    assert code == 0 and "[WARNING] records arriving" in out
+
+
+def test_metric_filter_quota(aws, capsys) -> None:
+    make_trail(aws)
+    make_group(aws, filters=97)
+    code, out = run(aws, capsys, "--engine", "CloudWatchLogs")
+    assert code == 1 and "has 97 of 100 metric filters; this stack adds up to 4" in out
+
+
+def test_subscription_on_a_deployed_stack(aws, capsys) -> None:
+    make_trail(aws)
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    cfn = aws.client("cloudformation")
+    cfn.create_stack(StackName="deletion-alarms", TemplateBody=(
+        '{"Resources": {"T": {"Type": "AWS::SNS::Topic"}},'
+        f' "Outputs": {{"AlertTopicArn": {{"Value": "{topic}"}}}}}}'))
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="security-team@example.com")
+    code, out = run(aws, capsys, "--stack-name", "deletion-alarms")
+    # moto confirms email subscriptions at once; the unconfirmed case is below, with a Stubber
+    assert code == 0 and f"1 confirmed subscriber(s) on {topic}" in out
+
+
+def test_unconfirmed_subscription_is_a_problem() -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    from deletion_alarms.doctor import check_subscriptions
+
+    kwargs = {"region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    cfn, sns = boto3.client("cloudformation", **kwargs), boto3.client("sns", **kwargs)
+    topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:deletion-alarms-AlertTopic-1"
+    with Stubber(cfn) as c, Stubber(sns) as s:
+        c.add_response("describe_stacks", {"Stacks": [{
+            "StackName": "deletion-alarms", "CreationTime": "2026-11-28T00:00:00Z", "StackStatus": "CREATE_COMPLETE",
+            "Outputs": [{"OutputKey": "AlertTopicArn", "OutputValue": topic}]}]})
+        s.add_response("list_subscriptions_by_topic", {"Subscriptions": [{
+            "SubscriptionArn": "PendingConfirmation", "Protocol": "email", "Endpoint": "security-team@example.com",
+            "TopicArn": topic, "Owner": ACCOUNT}]})
+        (finding,) = check_subscriptions(cfn, sns, "deletion-alarms")
+    assert finding.level == "problem" and "not confirmed: security-team@example.com" in finding.detail

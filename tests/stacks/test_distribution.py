@@ -1,0 +1,87 @@
+"""dist/ is the golden file: it equals the build, deploys inline, and lints clean everywhere."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacks import distribution
+
+ROOT = Path(__file__).resolve().parents[2]
+RENDERED = distribution.render_all()
+TEMPLATES = sorted(a.filename for a in distribution.ARTIFACTS if a.is_template)
+
+
+def run_build(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "build.py"), *args],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_dist_equals_the_build() -> None:
+    assert distribution.stale_files(ROOT / "dist", RENDERED) == []
+
+
+def test_readme_generated_sections_equal_the_build() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert distribution.render_readme(readme, RENDERED) == readme
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_output_is_deterministic_sorted_json(name: str) -> None:
+    body = RENDERED[name]
+    assert body == distribution.render_all()[name]
+    indent = 0 if name in TEMPLATES else None  # policies are minified
+    separators = None if name in TEMPLATES else (",", ":")
+    assert body == json.dumps(json.loads(body), sort_keys=True, indent=indent, separators=separators,
+                              ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_deploys_inline(name: str) -> None:
+    assert len(RENDERED[name].encode()) <= distribution.INLINE_TEMPLATE_LIMIT_BYTES
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_lints_clean_in_every_region(name: str) -> None:
+    assert distribution.lint(RENDERED[name]) == []
+
+
+def test_lint_reports_a_broken_template() -> None:
+    broken = json.loads(RENDERED[distribution.WORKLOAD_FILE])
+    broken["Resources"]["AlertTopic"]["Properties"]["Bogus"] = 1
+    assert any("Bogus" in f for f in distribution.lint(json.dumps(broken)))
+
+
+def test_check_names_stale_and_extra_files(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    shutil.copytree(ROOT / "dist", dist)
+    assert run_build("--check", "--dist", str(dist)).returncode == 0
+    (dist / distribution.WORKLOAD_FILE).write_text("{}\n")
+    (dist / "old.json").write_text("{}\n")
+    result = run_build("--check", "--dist", str(dist))
+    assert result.returncode == 1
+    assert distribution.WORKLOAD_FILE in result.stderr and "old.json" in result.stderr
+
+
+def test_build_writes_dist(tmp_path: Path) -> None:
+    result = run_build("--dist", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / distribution.WORKLOAD_FILE).read_text() == RENDERED[distribution.WORKLOAD_FILE]
+    assert distribution.WORKLOAD_FILE in result.stdout and "bytes" in result.stdout
+
+
+def test_bad_option_is_one_line_and_exit_2() -> None:
+    result = run_build("--no-such-option")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--no-such-option" in result.stderr
+
+
+def test_check_artifact_refuses_an_oversized_template() -> None:
+    with pytest.raises(distribution.BuildError, match="inline limit"):
+        distribution.check_artifact("big.json", " " * (distribution.INLINE_TEMPLATE_LIMIT_BYTES + 1))

@@ -1,0 +1,63 @@
+"""The three layers import one way: deletion_alarms (operations) -> stacks -> detections.
+
+Parsed with ``ast``, imports inside functions included, so a lazy import cannot hide a wrong
+direction."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Which of the project's packages each package may import (besides itself).
+ALLOWED = {
+    "detections": set(),
+    "stacks": {"detections"},
+    "deletion_alarms": {"detections", "stacks"},
+}
+# Third-party packages that call AWS belong to the operations layer only.
+AWS_CALLERS = {"boto3", "botocore"}
+
+
+def imported_top_levels(path: Path) -> set[str]:
+    """Top-level names of every module ``path`` imports, anywhere in the file."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def violations(package: str, root: Path = ROOT) -> list[str]:
+    forbidden = (set(ALLOWED) - ALLOWED[package] - {package})
+    if package != "deletion_alarms":
+        forbidden |= AWS_CALLERS
+    return [f"{path.relative_to(root)} imports {name}"
+            for path in sorted((root / package).glob("*.py"))
+            for name in sorted(imported_top_levels(path) & forbidden)]
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_imports_go_one_way(package: str) -> None:
+    assert violations(package) == []
+
+
+def test_the_check_catches_a_wrong_direction(tmp_path: Path) -> None:
+    for package in ALLOWED:
+        (tmp_path / package).mkdir()
+    (tmp_path / "detections" / "bad.py").write_text("def f():\n    from stacks.workload import x\n")
+    (tmp_path / "stacks" / "bad.py").write_text("import boto3\nfrom deletion_alarms import cli\n")
+    (tmp_path / "deletion_alarms" / "ok.py").write_text("from stacks import workload\nimport boto3\n")
+    assert violations("detections", tmp_path) == ["detections/bad.py imports stacks"]
+    assert violations("stacks", tmp_path) == ["stacks/bad.py imports boto3",
+                                              "stacks/bad.py imports deletion_alarms"]
+    assert violations("deletion_alarms", tmp_path) == []
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    top = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert top == set(ALLOWED)
