@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from detections.catalog import DETECTION_MODES, DETECTIONS, Kind
 from stacks.parameters import ENGINES
 
-PRICE_ALARM = 0.10  # standard-resolution alarm, per month
+PRICE_ALARM_METRIC = 0.10  # standard-resolution alarm, per metric it evaluates, per month
 PRICE_CUSTOM_METRIC = 0.30  # per metric per month (a metric filter publishes one)
 PRICE_KMS_KEY = 1.00  # customer managed key, per month (TopicEncryption CreateKey)
 
@@ -22,13 +22,16 @@ class Estimate:
     engine: str
     mode: str
     alarms: int
+    alarm_metrics: int
+    """What alarms are billed by: one metric each, except the delivery-failure alarm, whose metric
+    math reads one FailedInvocations metric per rule."""
     custom_metrics: int
     rules: int
     kms_keys: int
 
     @property
     def monthly_usd(self) -> float:
-        return round(self.alarms * PRICE_ALARM + self.custom_metrics * PRICE_CUSTOM_METRIC
+        return round(self.alarm_metrics * PRICE_ALARM_METRIC + self.custom_metrics * PRICE_CUSTOM_METRIC
                      + self.kms_keys * PRICE_KMS_KEY, 2)
 
 
@@ -42,21 +45,24 @@ def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
     selected = [d for d in DETECTIONS if d.kind in kinds and d.service.value in services]
     alarmed = [d for d in selected if d.metric_alarm] if engine != "EventBridge" else []
     rules = selected if engine != "CloudWatchLogs" else []
-    # One more alarm watches the rules' dead-letter queue.
-    return Estimate(engine, mode, len(alarmed) + (1 if rules else 0), len(alarmed), len(rules),
+    # With rules: an alarm per rule, the delivery-failure alarm (a metric per rule) and the
+    # dead-letter queue's alarm.
+    delivery = 2 if rules else 0
+    return Estimate(engine, mode, len(alarmed) + len(rules) + delivery,
+                    len(alarmed) + 2 * len(rules) + (1 if rules else 0), len(alarmed), len(rules),
                     1 if topic_key else 0)
 
 
 def cost_table() -> str:
     """Markdown table: monthly cost per engine and mode, both services watched, with the topic
     key created here (CreateKey) and without one (ExistingKey, Disabled or an existing topic)."""
-    rows = ["| DetectionEngine | DetectionMode | Alarms | Custom metrics | Rules "
+    rows = ["| DetectionEngine | DetectionMode | Alarms (alarm metrics) | Custom metrics | Rules "
             "| USD per month, CreateKey | without a key of its own |",
             "|---|---|---|---|---|---|---|"]
     for engine in ENGINES:
         for mode in DETECTION_MODES:
             e = estimate(engine, mode)
             bare = estimate(engine, mode, topic_key=False)
-            rows.append(f"| `{engine}` | `{mode}` | {e.alarms} | {e.custom_metrics} | {e.rules} "
+            rows.append(f"| `{engine}` | `{mode}` | {e.alarms} ({e.alarm_metrics}) | {e.custom_metrics} | {e.rules} "
                         f"| {e.monthly_usd:.2f} | {bare.monthly_usd:.2f} |")
     return "\n".join(rows)

@@ -13,9 +13,8 @@ from awacs.aws import (
     PolicyDocument,
     Principal,
     Statement,
-    StringEquals,
 )
-from troposphere import AccountId, GetAtt, If, NoValue, Ref, Sub, Template
+from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 
 from stacks.parameters import CREATE_TOPIC_KEY, USE_EXISTING_TOPIC_KEY, ParameterRefs
@@ -29,7 +28,15 @@ ADMIN_ACTIONS = [
         "CancelKeyDeletion", "RotateKeyOnDemand",
     )
 ]
-PUBLISHERS = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+# Only CloudWatch alarms publish to the topic: EventBridge rules write to an SQS queue and raise
+# alarms (see stacks/rules.py), so EventBridge never needs this key.
+# SNS developer guide, Key management (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html):
+# a service that publishes to an encrypted topic needs kms:GenerateDataKey* and kms:Decrypt in the
+# key policy, granted to its service principal. UNCONFIRMED: whether CloudWatch's calls to KMS carry
+# aws:SourceAccount / aws:SourceArn (the page says EventBridge's do not support them and is silent
+# on CloudWatch). So the grant has no source condition and works either way; the topic policy,
+# where these keys are documented for alarms, decides which alarms may publish.
+PUBLISHERS = ["cloudwatch.amazonaws.com"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,21 @@ class KeyRefs:
     topic_key_id: If
 
 
+def make_publisher_statement() -> Statement:
+    """What the topic key must allow so that CloudWatch alarms can publish to the topic; the README
+    prints it for ExistingKey."""
+    return Statement(
+        Sid="AllowCloudWatchAlarmsToPublishToTheTopic",
+        Effect=Allow,
+        Principal=Principal("Service", PUBLISHERS),
+        Action=[kms_actions.Decrypt, kms_actions.Action("GenerateDataKey*")],
+        Resource=["*"],
+    )
+
+
 def make_key_policy() -> PolicyDocument:
-    """Account administration, use by the two publishing services of this account, and no
-    grants except for AWS services (Control Tower CT.KMS.PR.3)."""
+    """Account administration, use by CloudWatch alarms to publish, and no grants except for AWS
+    services (Control Tower CT.KMS.PR.3)."""
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
@@ -52,14 +71,7 @@ def make_key_policy() -> PolicyDocument:
                 Action=ADMIN_ACTIONS,
                 Resource=["*"],
             ),
-            Statement(
-                Sid="AllowAlarmsAndRulesOfThisAccountToPublish",
-                Effect=Allow,
-                Principal=Principal("Service", PUBLISHERS),
-                Action=[kms_actions.Decrypt, kms_actions.Action("GenerateDataKey*")],
-                Resource=["*"],
-                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
-            ),
+            make_publisher_statement(),
             Statement(
                 Sid="DenyGrantsExceptForAwsServices",
                 Effect=Deny,

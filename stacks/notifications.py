@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from awacs import sns as sns_actions
 from awacs.aws import (
     Allow,
-    ArnEquals,
     ArnLike,
     Bool,
     Condition,
@@ -23,7 +22,6 @@ from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
 from stacks.encryption import KeyRefs
 from stacks.parameters import (
-    CREATE_DELIVERY_QUEUE,
     CREATE_TOPIC,
     SUBSCRIBE_EMAIL,
     ParameterRefs,
@@ -43,28 +41,32 @@ class NotificationRefs:
         return If(CREATE_TOPIC, Ref(self.topic), self.existing_topic_arn)
 
 
-def _publish_statement(sid: str, service: str, topic: Topic, *conditions: ConditionElement) -> Statement:
+def _publish_statement(sid: str, service: str, topic_arn: object, *conditions: ConditionElement) -> Statement:
     """Allow ``service`` to publish to the topic on behalf of this account only."""
     return Statement(
         Sid=sid,
         Effect=Allow,
         Principal=Principal("Service", f"{service}.amazonaws.com"),
         Action=[sns_actions.Publish],
-        Resource=[Ref(topic)],
+        Resource=[topic_arn],
         Condition=Condition([StringEquals("aws:SourceAccount", AccountId), *conditions]),
     )
 
 
-def make_topic_policy_document(topic: Topic, rule_arns: list[If]) -> If:
-    """Topic policy: only this account's CloudWatch alarms and this stack's EventBridge rules
-    may publish. With no rule deployed there is no rule ARN to name, so the rules' statement
-    is left out."""
-    alarms = _publish_statement(
-        "AllowCloudWatchAlarmsOfThisAccount", "cloudwatch", topic,
+def make_alarm_publish_statement(topic_arn: object) -> Statement:
+    """CloudWatch alarms of this account, and only they, may publish. CloudWatch publishes as
+    cloudwatch.amazonaws.com with aws:SourceArn = the alarm's ARN and aws:SourceAccount = its account
+    (CloudWatch user guide, Notify_Users_Alarm_Changes, and SNS's confused-deputy guidance:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html)."""
+    return _publish_statement(
+        "AllowCloudWatchAlarmsOfThisAccount", "cloudwatch", topic_arn,
         ArnLike("aws:SourceArn",
                 Sub("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*")))
-    rules = _publish_statement(
-        "AllowThisStacksEventBridgeRules", "events", topic, ArnEquals("aws:SourceArn", rule_arns))
+
+
+def make_topic_policy_document(topic: Topic) -> PolicyDocument:
+    """Topic policy: only this account's CloudWatch alarms may publish, and only over TLS.
+    EventBridge does not publish here (its rules raise alarms), so it is not named."""
     tls_only = Statement(
         Sid="DenyPublishWithoutTls",
         Effect=Deny,
@@ -73,11 +75,8 @@ def make_topic_policy_document(topic: Topic, rule_arns: list[If]) -> If:
         Resource=[Ref(topic)],
         Condition=Condition(Bool("aws:SecureTransport", "false")),
     )
-    return If(
-        CREATE_DELIVERY_QUEUE,
-        PolicyDocument(Version="2012-10-17", Statement=[alarms, rules, tls_only]),
-        PolicyDocument(Version="2012-10-17", Statement=[alarms, tls_only]),
-    )
+    return PolicyDocument(Version="2012-10-17",
+                          Statement=[make_alarm_publish_statement(Ref(topic)), tls_only])
 
 
 def add_notifications(template: Template, params: ParameterRefs, key: KeyRefs) -> NotificationRefs:
@@ -100,11 +99,11 @@ def add_notifications(template: Template, params: ParameterRefs, key: KeyRefs) -
     return NotificationRefs(topic, Ref(params.existing_topic_arn))
 
 
-def add_topic_policy(template: Template, notifications: NotificationRefs, rule_arns: list[If]) -> None:
-    """Add the topic policy, once the rules that may publish are known."""
+def add_topic_policy(template: Template, notifications: NotificationRefs) -> None:
+    """Add the topic policy."""
     template.add_resource(TopicPolicy(
         "AlertTopicPolicy",
         Condition=CREATE_TOPIC,
         Topics=[Ref(notifications.topic)],
-        PolicyDocument=make_topic_policy_document(notifications.topic, rule_arns),
+        PolicyDocument=make_topic_policy_document(notifications.topic),
     ))

@@ -71,9 +71,10 @@ def add_parameters(template: Template) -> ParameterRefs:
         Type="String",
         Description=(
             "Send alerts to this existing topic (a central security topic, say) instead of creating "
-            "one; then no topic, subscription or key is created here. Its policy must let "
-            "events.amazonaws.com and cloudwatch.amazonaws.com publish, and its KMS key (if any) must "
-            "let them use kms:Decrypt and kms:GenerateDataKey*."
+            "one; then no topic, subscription or key is created here. It must be in this stack's "
+            "Region (alarm actions are same-Region). Its policy must let cloudwatch.amazonaws.com "
+            "publish, and its KMS key (if any) must let cloudwatch.amazonaws.com use kms:Decrypt "
+            "and kms:GenerateDataKey*: every alert is a CloudWatch alarm notification."
         ),
         AllowedPattern=TOPIC_ARN_PATTERN,
         Default="",
@@ -96,8 +97,8 @@ def add_parameters(template: Template) -> ParameterRefs:
         Type="String",
         Description=(
             "With TopicEncryption ExistingKey: the ARN of a symmetric customer managed key whose "
-            "policy lets cloudwatch.amazonaws.com and events.amazonaws.com use kms:Decrypt and "
-            "kms:GenerateDataKey*. A key ARN, not an alias."
+            "policy lets cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey* (every "
+            "alert is a CloudWatch alarm notification). A key ARN, not an alias."
         ),
         AllowedPattern=KEY_ARN_PATTERN,
         Default="",
@@ -239,7 +240,6 @@ CREATE_TOPIC = "CreateTopic"
 SUBSCRIBE_EMAIL = "SubscribeEmail"
 CREATE_TOPIC_KEY = "CreateTopicKey"
 USE_EXISTING_TOPIC_KEY = "UseExistingTopicKey"
-USE_TOPIC_KEY = "UseTopicKey"
 USE_EVENTBRIDGE = "UseEventBridge"
 USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
@@ -257,8 +257,6 @@ def add_conditions(
         Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "CreateKey")))
     template.add_condition(USE_EXISTING_TOPIC_KEY, And(
         Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "ExistingKey")))
-    template.add_condition(USE_TOPIC_KEY, Or(
-        Condition(CREATE_TOPIC_KEY), Condition(USE_EXISTING_TOPIC_KEY)))
     template.add_condition(USE_EVENTBRIDGE, Not(Equals(Ref(params.detection_engine), "CloudWatchLogs")))
     template.add_condition(USE_CLOUDWATCH_LOGS, Not(Equals(Ref(params.detection_engine), "EventBridge")))
     for kind in (Kind.ACCESS, Kind.DELETION):

@@ -31,8 +31,8 @@ def make_workload_template() -> Template:
     key = add_topic_key(template, params)
     notifications = add_notifications(template, params, key)
     add_metric_alarms(template, params, notifications, DETECTIONS)
-    rules = add_event_rules(template, notifications, key, DETECTIONS)
-    add_topic_policy(template, notifications, rules.conditional_arns())
+    add_event_rules(template, params, notifications, DETECTIONS)
+    add_topic_policy(template, notifications)
     template.add_output(Output(
         "AlertTopicArn",
         Description="ARN of the SNS topic that receives every alert",

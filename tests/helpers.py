@@ -187,3 +187,54 @@ SCAN_CONFIGS: dict[str, dict[str, str]] = {
     # The one configuration that is insecure by the user's explicit choice.
     "encryption-disabled": {"NotificationEmail": "security-team@example.com", "TopicEncryption": "Disabled"},
 }
+
+
+class ConcreteTemplate(ConditionEvaluator):
+    """A template as deployed: conditions decided, and Ref, Fn::GetAtt and Fn::Sub replaced by the
+    physical names and ARNs CloudFormation would give the resources (``physical`` maps a logical ID
+    to its attributes, "Ref" included)."""
+
+    def __init__(self, template: Mapping[str, Any], params: Mapping[str, str],
+                 physical: Mapping[str, Mapping[str, str]], stack_name: str = "deletion-alarms") -> None:
+        super().__init__(template, params)
+        self.physical = physical
+        self.params.setdefault("AWS::StackName", stack_name)
+
+    def _attribute(self, logical_id: str, attribute: str) -> str:
+        try:
+            return self.physical[logical_id][attribute]
+        except KeyError:
+            raise KeyError(f"no physical {attribute} given for {logical_id}") from None
+
+    def value(self, expr: Any) -> Any:
+        import re
+
+        if isinstance(expr, dict) and len(expr) == 1:
+            (fn, arg), = expr.items()
+            if fn == "Ref" and arg in self.template.get("Resources", {}):
+                return self._attribute(arg, "Ref")
+            if fn == "Fn::GetAtt":
+                return self._attribute(arg[0], arg[1])
+            if fn == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+                def substitute(match: "re.Match[str]") -> str:
+                    name = match.group(1)
+                    if name in variables:
+                        return str(self.value(variables[name]))
+                    if "." in name:
+                        return self._attribute(*name.split(".", 1))
+                    return str(self.value({"Ref": name}))
+                return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+            if fn in ("Ref", "Condition") or fn.startswith("Fn::"):
+                return super().value(expr)
+        if isinstance(expr, dict):
+            out = {k: self.value(v) for k, v in expr.items()}
+            return {k: v for k, v in out.items() if v != "AWS::NoValue"}
+        if isinstance(expr, list):
+            return [v for v in (self.value(a) for a in expr) if v != "AWS::NoValue"]
+        return expr
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        """The resource's Properties, fully resolved."""
+        return self.value(self.resolve(self.template["Resources"][logical_id].get("Properties", {})))

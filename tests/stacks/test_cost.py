@@ -25,7 +25,13 @@ def test_estimate_matches_the_template(workload, engine, mode, kms, secrets, rec
     count = [len(set(resources_of_type(workload, t)) & deployed) for t in types]
     e = cost.estimate(engine, mode, kms, secrets, recovery, topic_key=key)
     assert [e.alarms, e.custom_metrics, e.rules, e.kms_keys] == count
-    assert e.monthly_usd == round(0.10 * e.alarms + 0.30 * e.custom_metrics + 1.00 * e.kms_keys, 2)
+    # CloudWatch bills an alarm per metric it evaluates: a metric-math alarm per metric in it.
+    evaluator = ConditionEvaluator(workload, params)
+    alarm_metrics = sum(
+        len([m for m in evaluator.resolve(workload["Resources"][a]["Properties"]).get("Metrics", []) if "MetricStat" in m])
+        or 1 for a in set(resources_of_type(workload, "AWS::CloudWatch::Alarm")) & deployed)
+    assert e.alarm_metrics == alarm_metrics
+    assert e.monthly_usd == round(0.10 * alarm_metrics + 0.30 * e.custom_metrics + 1.00 * e.kms_keys, 2)
 
 
 def test_unknown_engine_is_refused() -> None:
@@ -36,4 +42,5 @@ def test_unknown_engine_is_refused() -> None:
 def test_table_has_every_engine_and_mode() -> None:
     table = cost.cost_table()
     assert len(table.splitlines()) == 2 + 9
-    assert "| `EventBridge` | `AccessAndDeletion` | 1 | 0 | 6 | 1.10 | 0.10 |" in table
+    # 6 rule alarms, the failure alarm over 6 rules' metrics, the dead-letter alarm: 13 alarm metrics
+    assert "| `EventBridge` | `AccessAndDeletion` | 8 (13) | 0 | 6 | 2.30 | 1.30 |" in table

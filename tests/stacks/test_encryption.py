@@ -31,11 +31,13 @@ def test_account_administers_without_kms_star_or_crypto(workload) -> None:
     assert {"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Put*"} <= set(actions)
 
 
-def test_only_the_publishing_services_of_this_account_use_the_key(workload) -> None:
-    publish = statements(workload)["AllowAlarmsAndRulesOfThisAccountToPublish"]
-    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
+def test_only_cloudwatch_alarms_use_the_key(workload) -> None:
+    """Only alarms publish; whether CloudWatch's KMS calls carry source keys is unconfirmed, so the
+    grant has none (tests/stacks/test_delivery.py proves both contexts)."""
+    publish = statements(workload)["AllowCloudWatchAlarmsToPublishToTheTopic"]
+    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
     assert publish["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
-    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "Condition" not in publish
     allows = [s for s in statements(workload).values() if s["Effect"] == "Allow"]
     assert len(allows) == 2
 

@@ -3,7 +3,6 @@ checked by evaluating its statements against request contexts."""
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from parliament import analyze_policy_string
 from stacks.distribution import GUARDRAILS_FILE, SCP_FILE, render_all
 from detections.errors import UserError
 from stacks.guardrails import SCP_SIZE_LIMIT, GuardrailOptions, render_scp
+from tests.iam_evaluator import Request, matching_sids
 
 ROOT = Path(__file__).resolve().parents[2]
 BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"
@@ -27,38 +27,11 @@ def scp(**options) -> dict:
     return json.loads(render_scp(GuardrailOptions(**options)))
 
 
-# ----------------------------------------------------------------- a small evaluator for the SCP
-def _wildcard(pattern: str, value: str) -> bool:
-    # IAM's * and ? wildcards; no other character is special
-    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
-
-
-def _condition_holds(operator: str, key: str, expected, context: dict) -> bool:
-    expected = expected if isinstance(expected, list) else [expected]
-    if operator == "NumericLessThan":  # absent key: no match
-        return key in context and any(float(context[key]) < float(e) for e in expected)
-    if operator == "Bool":
-        return key in context and any(str(context[key]).lower() == e for e in expected)
-    if operator == "ArnNotLike":  # absent key: matches (no pattern can be matched)
-        return key not in context or not any(_wildcard(e, context[key]) for e in expected)
-    if operator == "ForAnyValue:StringLike":
-        return any(_wildcard(e, v) for v in context.get(key, []) for e in expected)
-    raise AssertionError(f"the SCP uses an operator this evaluator does not know: {operator}")
-
-
+# The SCP is evaluated with the project's one IAM evaluator (tests/iam_evaluator.py).
 def denied_by(policy: dict, action: str, resource: str, context: dict) -> set[str]:
     """Sids of the Deny statements that match the request."""
-    sids = set()
-    for s in policy["Statement"]:
-        assert s["Effect"] == "Deny"
-        if not any(_wildcard(a, action) for a in s["Action"]):
-            continue
-        if not any(_wildcard(r, resource) for r in s["Resource"]):
-            continue
-        if all(_condition_holds(op, key, value, context)
-               for op, pairs in s.get("Condition", {}).items() for key, value in pairs.items()):
-            sids.add(s["Sid"])
-    return sids
+    assert all(s["Effect"] == "Deny" for s in policy["Statement"])
+    return set(matching_sids(policy, Request(action, resource, context["aws:PrincipalArn"], context), "Deny"))
 
 
 KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"

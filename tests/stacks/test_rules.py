@@ -28,9 +28,9 @@ def test_use_rules_see_read_only_calls(workload, detection) -> None:
 
 
 @pytest.mark.parametrize("detection", DETECTIONS, ids=NAMES)
-def test_target_retries_and_dead_letters(workload, detection) -> None:
+def test_target_is_the_event_queue_with_retries_and_a_dead_letter_queue(workload, detection) -> None:
     (target,) = workload["Resources"][f"{detection.name}Rule"]["Properties"]["Targets"]
-    assert target["Arn"] == ALERT_TOPIC
+    assert target["Arn"] == {"Fn::GetAtt": ["AlertEventQueue", "Arn"]}
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "Arn"]}}
     transformer = target["InputTransformer"]
@@ -38,24 +38,61 @@ def test_target_retries_and_dead_letters(workload, detection) -> None:
     assert len(transformer["InputPathsMap"]) <= 100
 
 
-def test_dead_letter_queue_is_encrypted_kept_and_watched(workload) -> None:
-    queue = workload["Resources"]["AlertDeliveryDeadLetterQueue"]
-    assert has_properties(queue, {"MessageRetentionPeriod": 1209600})
-    # the topic's KMS key when there is one, SQS-managed encryption otherwise
-    assert queue["Properties"]["KmsMasterKeyId"] == workload["Resources"]["AlertTopic"]["Properties"]["KmsMasterKeyId"]
-    assert queue["Properties"]["SqsManagedSseEnabled"] == {"Fn::If": ["UseTopicKey", {"Ref": "AWS::NoValue"}, True]}
-    assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
-    alarm = workload["Resources"]["AlertDeliveryDeadLetterQueueAlarm"]
+@pytest.mark.parametrize("detection", DETECTIONS, ids=NAMES)
+def test_each_rule_has_an_alarm_on_its_matched_events(workload, detection) -> None:
+    alarm = workload["Resources"][f"{detection.name}RuleAlarm"]
+    assert alarm["Condition"] == f"Create{detection.name}Rule"
     assert has_properties(alarm, {
+        "Namespace": "AWS/Events", "MetricName": "MatchedEvents", "Statistic": "Sum",
+        "Dimensions": [{"Name": "RuleName", "Value": {"Ref": f"{detection.name}Rule"}}],
+        "Period": {"Ref": "AlarmPeriodSeconds"}, "Threshold": 1, "TreatMissingData": "notBreaching",
+        "AlarmActions": [ALERT_TOPIC]})
+
+
+@pytest.mark.parametrize("queue", ["AlertEventQueue", "AlertDeliveryDeadLetterQueue"])
+def test_queues_use_sqs_managed_encryption_keep_14_days_and_are_retained(workload, queue) -> None:
+    """SSE-SQS: an administrator reads them with SQS permissions alone (no key policy in the way)."""
+    resource = workload["Resources"][queue]
+    assert has_properties(resource, {"MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True})
+    assert "KmsMasterKeyId" not in resource["Properties"]
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_event_queue_redrives_to_the_dead_letter_queue_only_after_many_reads(workload) -> None:
+    props = workload["Resources"]["AlertEventQueue"]["Properties"]
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "Arn"]}, "maxReceiveCount": 1000}
+    assert workload["Resources"]["AlertDeliveryDeadLetterQueue"]["Properties"]["RedriveAllowPolicy"] == {
+        "redrivePermission": "allowAll"}
+
+
+def test_failed_deliveries_raise_alarms(workload) -> None:
+    dead_letters = workload["Resources"]["AlertDeliveryDeadLetterQueueAlarm"]
+    assert has_properties(dead_letters, {
         "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
         "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "AlarmActions": [ALERT_TOPIC]})
-    assert alarm["Properties"]["Dimensions"] == [
+    assert dead_letters["Properties"]["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "QueueName"]}}]
+    failures = workload["Resources"]["AlertDeliveryFailureAlarm"]["Properties"]
+    *per_rule, total = failures["Metrics"]
+    assert total == {"Id": "failed", "Expression": "SUM(METRICS())", "Label": "FailedInvocations of the rules",
+                     "ReturnData": True}
+    watched = set()
+    for query in per_rule:
+        condition, metric, otherwise = query["Fn::If"]
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        stat = metric["MetricStat"]
+        assert stat["Metric"]["Namespace"] == "AWS/Events" and stat["Metric"]["MetricName"] == "FailedInvocations"
+        (dimension,) = stat["Metric"]["Dimensions"]
+        assert condition == f"Create{dimension['Value']['Ref']}"
+        watched.add(dimension["Value"]["Ref"])
+    assert watched == {f"{n}Rule" for n in NAMES} and failures["AlarmActions"] == [ALERT_TOPIC]
 
 
 def test_queue_policy_admits_only_this_stacks_rules(workload) -> None:
     (policy,) = resources_of_type(workload, "AWS::SQS::QueuePolicy").values()
+    assert policy["Properties"]["Queues"] == [{"Ref": "AlertEventQueue"}, {"Ref": "AlertDeliveryDeadLetterQueue"}]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == ["sqs:SendMessage"]

@@ -1,0 +1,82 @@
+"""AWS Control Tower proactive controls: every template in dist/ passes every Control Tower Guard rule,
+scanned as written (conditions unresolved, Fn::If in place), as the CloudFormation hook would.
+
+The rules and the cfn-guard binary come from the npm package @cdklabs/cdk-validator-cfnguard
+(rules/control-tower/cfn-guard), which ``python3 dev.py test`` unpacks and names in
+CONTROL_TOWER_RULES. No control is suppressed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = sorted((ROOT / "dist").glob("*.json"))
+PACKAGE = Path(os.environ["CONTROL_TOWER_RULES"]) if os.environ.get("CONTROL_TOWER_RULES") else None
+
+pytestmark = pytest.mark.skipif(
+    PACKAGE is None, reason="Control Tower rules not unpacked: run the tests with 'python3 dev.py test'")
+
+
+def guard_binary() -> Path:
+    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[
+        platform.machine().lower()]
+    system = {"Linux": "ubuntu", "Darwin": "macos"}[platform.system()]
+    return PACKAGE / "bin" / system / machine / "cfn-guard"
+
+
+def reports(template: Path) -> list[dict]:
+    """cfn-guard's JSON report per rule file (it prints one JSON document after another)."""
+    result = subprocess.run(
+        [str(guard_binary()), "validate", "-r", str(PACKAGE / "rules" / "control-tower" / "cfn-guard"),
+         "-d", str(template), "-o", "json", "--show-summary", "none"],
+        capture_output=True, text=True)
+    assert result.returncode in (0, 19), result.stderr  # 19: some rule failed
+    decoder, text, found = json.JSONDecoder(), result.stdout.strip(), []
+    while text:
+        document, end = decoder.raw_decode(text)
+        found.append(document)
+        text = text[end:].lstrip()
+    return found
+
+
+def failures(template: Path) -> list[str]:
+    return sorted(entry["Rule"]["name"] for report in reports(template)
+                  for entry in report["not_compliant"])
+
+
+def compliant(template: Path) -> set[str]:
+    return {name for report in reports(template) for name in report["compliant"]}
+
+
+@pytest.mark.parametrize("template", DIST, ids=[p.name for p in DIST])
+def test_every_control_tower_rule_passes(template: Path) -> None:
+    assert failures(template) == []
+
+
+def test_the_controls_for_the_workloads_resource_types_really_ran() -> None:
+    """Not vacuous: the queue, key and alarm controls evaluated the workload and found it compliant."""
+    ran = compliant(ROOT / "dist" / "deletion-alarms.json")
+    assert {"sqs_dlq_check", "sqs_queue_encrypted_check", "kms_key_rotation_enabled_check",
+            "kms_create_grant_aws_service_check", "cloudwatch_alarm_action_check"} <= ran
+
+
+def test_a_queue_encrypted_with_a_conditional_key_fails_as_written(tmp_path: Path) -> None:
+    """The first release's dead-letter queue: KmsMasterKeyId behind Fn::If fails CT.SQS.PR.2 and a
+    queue without a redrive configuration fails CT.SQS.PR.1."""
+    workload = json.loads((ROOT / "dist" / "deletion-alarms.json").read_text())
+    bad = copy.deepcopy(workload)
+    queue = bad["Resources"]["AlertDeliveryDeadLetterQueue"]["Properties"]
+    queue["KmsMasterKeyId"] = {"Fn::If": ["CreateTopicKey", {"Fn::GetAtt": ["AlertTopicKey", "Arn"]},
+                                          {"Ref": "AWS::NoValue"}]}
+    del queue["SqsManagedSseEnabled"], queue["RedriveAllowPolicy"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    assert failures(path) == ["sqs_dlq_check", "sqs_queue_encrypted_check"]

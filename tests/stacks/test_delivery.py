@@ -1,0 +1,298 @@
+"""Delivery-path proof: every call AWS makes to bring an alert to a person is allowed by the policies
+the template deploys (topic policy, key policy, queue policy) and by the guardrail SCP, evaluated by
+tests/iam_evaluator.py on the request context AWS documents for that call; and nothing else is.
+
+The facts, one per call, each with the AWS page it rests on:
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from troposphere import encode_to_dict
+
+from stacks.encryption import make_publisher_statement
+from stacks.guardrails import GuardrailOptions, render_scp
+from stacks.notifications import make_alarm_publish_statement
+from tests.helpers import SCAN_CONFIGS, ConcreteTemplate, parameter_values, resources_of_type
+from tests.iam_evaluator import ALLOW, FULL_AWS_ACCESS, Request, evaluate
+
+ACCOUNT, REGION, STACK = "111122223333", "us-east-1", "deletion-alarms"
+OTHER_ACCOUNT = "444455556666"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/SecurityAdmin"
+ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["sqs:*", "kms:*"], "Resource": "*"}]}
+SCPS = [FULL_AWS_ACCESS, json.loads(render_scp(GuardrailOptions()))]
+
+# FACT 1. A CloudWatch alarm publishes to SNS as the service principal cloudwatch.amazonaws.com, with
+# aws:SourceArn = the alarm's ARN and aws:SourceAccount = its account; over TLS.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html
+# https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
+# FACT 2. To publish to an encrypted topic, that service principal needs kms:GenerateDataKey* and
+# kms:Decrypt on the topic's key, granted in the key policy.
+# https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (compatibility with AWS services)
+# UNCONFIRMED: whether CloudWatch's KMS requests carry aws:SourceAccount/aws:SourceArn (the page says
+# EventBridge's do not support them, and is silent on CloudWatch): both contexts must be allowed.
+# FACT 3. An EventBridge rule sends to an SQS target as events.amazonaws.com with aws:SourceArn = the
+# rule's ARN; the queue policy must allow sqs:SendMessage.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions
+# FACT 4. A rule's dead-letter queue receives failed events the same way (events.amazonaws.com,
+# sqs:SendMessage, aws:SourceArn = the rule's ARN).
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+# FACT 5. A queue with SQS-managed encryption (SSE-SQS) is read with SQS permissions alone; a queue
+# encrypted with a KMS key also needs kms:Decrypt on that key for the reader.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html
+# FACT 6. SCPs restrict the IAM users and roles of member accounts, not AWS service principals.
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html
+# FACT 7. AWS/Events MatchedEvents is published per rule with the dimension RuleName (default bus).
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
+FACT_CONTEXTS_FOR_KMS = ("with source keys", "without source keys")
+
+
+def physical(template: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The names and ARNs CloudFormation would give every resource of a stack called STACK."""
+    out: dict[str, dict[str, str]] = {}
+    for logical_id, resource in template["Resources"].items():
+        name = f"{STACK}-{logical_id}-1A2B3C4D"
+        kind = resource["Type"]
+        if kind == "AWS::SNS::Topic":
+            out[logical_id] = {"Ref": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}", "TopicName": name}
+        elif kind == "AWS::SQS::Queue":
+            out[logical_id] = {"Ref": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}",
+                               "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", "QueueName": name}
+        elif kind == "AWS::Events::Rule":
+            out[logical_id] = {"Ref": name, "Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"}
+        elif kind == "AWS::KMS::Key":
+            key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+            out[logical_id] = {"Ref": key_id, "Arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"}
+        else:
+            out[logical_id] = {"Ref": name}
+    return out
+
+
+@dataclass
+class Deployment:
+    """One configuration of the workload as deployed, with the policies that govern each path."""
+
+    stack: ConcreteTemplate
+    deployed: set[str]
+
+    def of_type(self, kind: str) -> list[str]:
+        return sorted(set(resources_of_type(self.stack.template, kind)) & self.deployed)
+
+    def topic_policy(self, topic_arn: str) -> dict:
+        for logical_id in self.of_type("AWS::SNS::TopicPolicy"):
+            props = self.stack.properties(logical_id)
+            if topic_arn in props["Topics"]:
+                return props["PolicyDocument"]
+        # An existing topic: the statement the parameter's description tells its owner to add.
+        return {"Version": "2012-10-17",
+                "Statement": [self.stack.value(encode_to_dict(make_alarm_publish_statement(topic_arn)))]}
+
+    def topic_key(self, topic_arn: str) -> tuple[str, dict] | None:
+        """The topic's key ARN and key policy; None for an unencrypted or existing topic."""
+        for logical_id in self.of_type("AWS::SNS::Topic"):
+            if self.stack.physical[logical_id]["Ref"] == topic_arn:
+                key_arn = self.stack.properties(logical_id).get("KmsMasterKeyId")
+                if key_arn is None:
+                    return None
+                for key_id in self.of_type("AWS::KMS::Key"):
+                    if self.stack.physical[key_id]["Arn"] == key_arn:
+                        return key_arn, self.stack.properties(key_id)["KeyPolicy"]
+                # ExistingKey: the statement the parameter's description tells its owner to add.
+                return key_arn, {"Version": "2012-10-17",
+                                 "Statement": [encode_to_dict(make_publisher_statement())]}
+        return None
+
+    def queue_policy(self, queue_arn: str) -> dict | None:
+        for logical_id in self.of_type("AWS::SQS::QueuePolicy"):
+            props = self.stack.properties(logical_id)
+            urls = {self.stack.physical[q]["Arn"]: self.stack.physical[q]["Ref"]
+                    for q in self.of_type("AWS::SQS::Queue")}
+            if urls.get(queue_arn) in props["Queues"]:
+                return props["PolicyDocument"]
+        return None
+
+
+def deploy(template: dict, **params: str) -> Deployment:
+    values = parameter_values(template, **params)
+    stack = ConcreteTemplate(template, values, physical(template), STACK)
+    return Deployment(stack, stack.deployed())
+
+
+def alarm_paths(d: Deployment) -> list[str]:
+    """FACTS 1, 2 and 6: every alarm's notification reaches its topic through the topic's key."""
+    problems = []
+    for alarm_id in d.of_type("AWS::CloudWatch::Alarm"):
+        props = d.stack.properties(alarm_id)
+        alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{props['AlarmName']}"
+        if not props.get("AlarmActions"):
+            problems.append(f"{alarm_id}: notifies no one")
+        for topic in props.get("AlarmActions", []):
+            context = {"aws:SourceArn": alarm_arn, "aws:SourceAccount": ACCOUNT, "aws:SecureTransport": "true"}
+            publish = Request("sns:Publish", topic, "cloudwatch.amazonaws.com", context)
+            if evaluate(publish, resource_policy=d.topic_policy(topic), scps=SCPS) != ALLOW:
+                problems.append(f"{alarm_id}: cloudwatch.amazonaws.com may not publish to {topic}")
+            key = d.topic_key(topic)
+            if key is None:
+                continue
+            key_arn, key_policy = key
+            for label, kms_context in zip(FACT_CONTEXTS_FOR_KMS, ({"aws:SourceArn": alarm_arn,
+                                                                   "aws:SourceAccount": ACCOUNT}, {})):
+                for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                    call = Request(action, key_arn, "cloudwatch.amazonaws.com", kms_context)
+                    if evaluate(call, resource_policy=key_policy, key_policy=True, scps=SCPS) != ALLOW:
+                        problems.append(f"{alarm_id}: cloudwatch.amazonaws.com may not {action} "
+                                        f"on the topic key ({label})")
+    return problems
+
+
+def rule_paths(d: Deployment) -> list[str]:
+    """FACTS 3, 4, 6 and 7: every rule delivers to its queue and dead-letter queue, and its
+    alarm watches that rule."""
+    problems = []
+    alarmed = {dim["Value"] for a in d.of_type("AWS::CloudWatch::Alarm")
+               for dim in d.stack.properties(a).get("Dimensions", [])
+               if dim["Name"] == "RuleName" and d.stack.properties(a).get("MetricName") == "MatchedEvents"}
+    for rule_id in d.of_type("AWS::Events::Rule"):
+        rule_arn = d.stack.physical[rule_id]["Arn"]
+        if d.stack.physical[rule_id]["Ref"] not in alarmed:
+            problems.append(f"{rule_id}: no alarm on its MatchedEvents")
+        for target in d.stack.properties(rule_id)["Targets"]:
+            for queue_arn, what in ((target["Arn"], "target"), (target["DeadLetterConfig"]["Arn"], "DLQ")):
+                call = Request("sqs:SendMessage", queue_arn, "events.amazonaws.com",
+                               {"aws:SourceArn": rule_arn, "aws:SourceAccount": ACCOUNT})
+                if evaluate(call, resource_policy=d.queue_policy(queue_arn), scps=SCPS) != ALLOW:
+                    problems.append(f"{rule_id}: events.amazonaws.com may not send to its {what}")
+    return problems
+
+
+def reader_paths(d: Deployment) -> list[str]:
+    """FACTS 5 and 6: an administrator of the account reads (and deletes) the queued events."""
+    problems = []
+    for queue_id in d.of_type("AWS::SQS::Queue"):
+        queue_arn = d.stack.physical[queue_id]["Arn"]
+        props = d.stack.properties(queue_id)
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
+            call = Request(action, queue_arn, ADMIN)
+            if evaluate(call, resource_policy=d.queue_policy(queue_arn), identity_policies=[ADMIN_POLICY],
+                        scps=SCPS) != ALLOW:
+                problems.append(f"{queue_id}: the administrator may not {action}")
+        if "KmsMasterKeyId" in props:
+            key_arn = props["KmsMasterKeyId"]
+            key_policy = next((d.stack.properties(k)["KeyPolicy"] for k in d.of_type("AWS::KMS::Key")
+                               if d.stack.physical[k]["Arn"] == key_arn), None)
+            call = Request("kms:Decrypt", key_arn, ADMIN)
+            if evaluate(call, resource_policy=key_policy, identity_policies=[ADMIN_POLICY], key_policy=True,
+                        scps=SCPS) != ALLOW:
+                problems.append(f"{queue_id}: the administrator may not decrypt its messages")
+        elif props.get("SqsManagedSseEnabled") is not True:
+            problems.append(f"{queue_id}: not encrypted")
+    return problems
+
+
+def delivery_problems(template: dict, **params: str) -> list[str]:
+    d = deploy(template, **params)
+    return alarm_paths(d) + rule_paths(d) + reader_paths(d)
+
+
+@pytest.mark.parametrize("config", sorted(SCAN_CONFIGS))
+def test_every_delivery_path_is_allowed(workload, config) -> None:
+    assert delivery_problems(workload, **SCAN_CONFIGS[config]) == []
+
+
+def test_the_proof_covers_every_path_of_the_defaults(workload) -> None:
+    """Not vacuous: the defaults deploy rules, their alarms, both queues, a topic key."""
+    d = deploy(workload, **SCAN_CONFIGS["defaults"])
+    assert len(d.of_type("AWS::Events::Rule")) == 6
+    assert len(d.of_type("AWS::SQS::Queue")) == 2 and d.of_type("AWS::KMS::Key") == ["AlertTopicKey"]
+    assert len(d.of_type("AWS::CloudWatch::Alarm")) == 8
+
+
+# ------------------------------------------------------------------------- and nothing else
+def _deny_cases(d: Deployment) -> list[tuple[str, Request, dict, bool]]:
+    topic = d.stack.physical["AlertTopic"]["Ref"]
+    key_arn, key_policy = d.topic_key(topic)
+    queue = d.stack.physical["AlertEventQueue"]["Arn"]
+    foreign_alarm = f"arn:aws:cloudwatch:{REGION}:{OTHER_ACCOUNT}:alarm:x"
+    other_rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/someone-elses-rule"
+    topic_policy, queue_policy = d.topic_policy(topic), d.queue_policy(queue)
+    return [
+        ("events may not publish to the topic (it has no need)",
+         Request("sns:Publish", topic, "events.amazonaws.com", {"aws:SourceAccount": ACCOUNT,
+                 "aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/r", "aws:SecureTransport": "true"}),
+         topic_policy, False),
+        ("another account's alarm may not publish",
+         Request("sns:Publish", topic, "cloudwatch.amazonaws.com", {"aws:SourceAccount": OTHER_ACCOUNT,
+                 "aws:SourceArn": foreign_alarm, "aws:SecureTransport": "true"}), topic_policy, False),
+        ("no publishing without TLS",
+         Request("sns:Publish", topic, "cloudwatch.amazonaws.com", {"aws:SourceAccount": ACCOUNT,
+                 "aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:a", "aws:SecureTransport": "false"}),
+         topic_policy, False),
+        ("another account's role may not publish",
+         Request("sns:Publish", topic, f"arn:aws:iam::{OTHER_ACCOUNT}:role/X", {"aws:SecureTransport": "true"}),
+         topic_policy, False),
+        ("events may not use the topic key", Request("kms:Decrypt", key_arn, "events.amazonaws.com"), key_policy, True),
+        ("cloudwatch may not encrypt arbitrary data", Request("kms:Encrypt", key_arn, "cloudwatch.amazonaws.com"),
+         key_policy, True),
+        ("an administrator may not decrypt with the topic key",
+         Request("kms:Decrypt", key_arn, ADMIN), key_policy, True),
+        ("another stack's rule may not send to the queue",
+         Request("sqs:SendMessage", queue, "events.amazonaws.com", {"aws:SourceArn": other_rule}), queue_policy, False),
+        ("sns may not send to the queue",
+         Request("sqs:SendMessage", queue, "sns.amazonaws.com", {"aws:SourceArn": topic}), queue_policy, False),
+    ]
+
+
+def test_nothing_else_is_allowed(workload) -> None:
+    d = deploy(workload, **SCAN_CONFIGS["defaults"])
+    allowed = [what for what, call, policy, is_key in _deny_cases(d)
+               if evaluate(call, resource_policy=policy, key_policy=is_key,
+                           identity_policies=[ADMIN_POLICY] if not call.is_service and call.account == ACCOUNT else [],
+                           resource_account=ACCOUNT) == ALLOW]
+    assert allowed == []
+
+
+# ------------------------------------------------------------------- the proof can fail
+def _mutated(workload: dict, change) -> dict:
+    template = copy.deepcopy(workload)
+    change(template["Resources"])
+    return template
+
+
+def _source_account_on_the_key_grant(resources: dict) -> None:
+    statement = next(s for s in resources["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+                     if s["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]})
+    statement["Condition"] = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def _drop_a_rule_from_the_queue_policy(resources: dict) -> None:
+    (statement,) = resources["AlertEventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statement["Condition"]["ArnEquals"]["aws:SourceArn"].pop(0)
+
+
+def _dead_letter_queue_under_the_topic_key(resources: dict) -> None:
+    props = resources["AlertDeliveryDeadLetterQueue"]["Properties"]
+    del props["SqsManagedSseEnabled"]
+    props["KmsMasterKeyId"] = {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
+
+
+def _alarm_arns_of_another_region(resources: dict) -> None:
+    statement = resources["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    statement["Condition"]["ArnLike"]["aws:SourceArn"] = {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:eu-west-1:${AWS::AccountId}:alarm:*"}
+
+
+@pytest.mark.parametrize(("mutation", "expected"), [
+    (_source_account_on_the_key_grant, "may not kms:GenerateDataKey on the topic key (without source keys)"),
+    (_drop_a_rule_from_the_queue_policy, "KmsKeyPendingDeletionUseRule: events.amazonaws.com may not send to its target"),
+    (_dead_letter_queue_under_the_topic_key, "AlertDeliveryDeadLetterQueue: the administrator may not decrypt"),
+    (_alarm_arns_of_another_region, "cloudwatch.amazonaws.com may not publish"),
+])
+def test_each_mutation_breaks_the_proof(workload, mutation, expected) -> None:
+    problems = delivery_problems(_mutated(workload, mutation), **SCAN_CONFIGS["defaults"])
+    assert any(expected in p for p in problems), problems
