@@ -13,6 +13,13 @@ from typing import Any, Callable
 from deletion_alarms.awsclient import aws_errors
 from detections.catalog import metric_alarm_detections
 
+# Every call the doctor makes, as IAM actions: the read-only permissions it needs (README; a test
+# records the calls of a full run and compares).
+PERMISSIONS = (
+    "cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
+    "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:DescribeMetricFilters",
+    "cloudformation:DescribeStacks", "sns:ListSubscriptionsByTopic",
+)
 METRIC_FILTER_QUOTA = 100  # per log group
 STALE_AFTER_SECONDS = 3600  # CloudTrail delivers to CloudWatch Logs within minutes
 

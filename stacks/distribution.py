@@ -47,7 +47,8 @@ GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
 ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(WORKLOAD_FILE, lambda _: render(make_workload_template())),
-    Artifact(SERVICE_CATALOG_FILE, lambda _: render(make_service_catalog_template())),
+    Artifact(SERVICE_CATALOG_FILE,
+             lambda _: render(make_service_catalog_template(make_workload_template().to_dict()))),
     Artifact(STACKSET_FILE,
              lambda _: render(make_stackset_template(make_workload_template().to_dict()))),
     Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),

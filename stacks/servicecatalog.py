@@ -4,12 +4,10 @@ loaded from S3, who may launch it, and a least-privilege launch role."""
 from __future__ import annotations
 
 from awacs import cloudformation as cfn
-from awacs import cloudwatch, events, kms, logs, s3, sns, sqs
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs import kms, s3
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import (
-    Equals, GetAtt, Join, Not, Output, Parameter, Ref, Select, Split, Sub, Tags, Template,
-)
+from troposphere import Equals, GetAtt, Not, Output, Parameter, Ref, Sub, Tags, Template
 from troposphere.iam import Policy as IamPolicy
 from troposphere.iam import Role
 from troposphere.servicecatalog import (
@@ -24,14 +22,74 @@ PRINCIPAL_PATTERN = r"^$|^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user|group)/[\w+=,
 SC = "SC-*"
 
 
+HANDLERS = ("create", "read", "update", "delete")
+# Actions that the Service Authorization Reference lists with no resource type: IAM can grant them
+# only on "*" (tests/stacks/test_servicecatalog.py checks this list against the reference).
+UNSCOPED_ACTIONS = frozenset({
+    "kms:CreateKey", "kms:ListAliases",
+    "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe",
+})
+# Handler permissions that serve only a property the workload never sets. They stay in the launch
+# role (a handler's internals are not documented), narrowed where that costs nothing; the test
+# checks that the template really never sets these properties.
+UNSET_PROPERTY_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "iam:PassRole": ("AWS::SNS::Topic DeliveryStatusLogging", "AWS::SNS::Subscription SubscriptionRoleArn",
+                     "AWS::Events::Rule Targets RoleArn"),
+    "iam:GetRole": ("AWS::SNS::Topic DeliveryStatusLogging", "AWS::SNS::Subscription SubscriptionRoleArn"),
+    "sns:PutDataProtectionPolicy": ("AWS::SNS::Topic DataProtectionPolicy",),
+    "kms:DisableKey": ("AWS::KMS::Key Enabled",),
+}
+# The services to which a role may be passed, for the handlers above that pass one.
+PASSED_TO_SERVICES = ["sns.amazonaws.com", "events.amazonaws.com"]
+
+
 def _arn(service: str, resource: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:*:${{AWS::AccountId}}:{resource}")
 
 
-def make_launch_role_policy(template_bucket: object) -> PolicyDocument:
-    """What launching, updating and terminating the workload product needs, and no more."""
+def product_resource_arns() -> dict[str, list[Sub]]:
+    """Per service, the ARNs of the resources a launched product creates: CloudFormation names them
+    after the stack, SC-..., except KMS keys (random IDs) and the trail's log group (a parameter)."""
+    return {
+        "cloudwatch": [_arn("cloudwatch", f"alarm:{SC}")],
+        "events": [_arn("events", f"rule/{SC}")],
+        "iam": [Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SC}")],
+        "kms": [_arn("kms", "key/*"), _arn("kms", f"alias/{SC}")],
+        "logs": [_arn("logs", "log-group:*")],
+        "sns": [_arn("sns", SC)],
+        "sqs": [_arn("sqs", SC)],
+    }
+
+
+def handler_permissions(resource_type: str) -> dict[str, frozenset[str]]:
+    """The permissions of each CRUD handler of ``resource_type``, from the CloudFormation resource
+    provider schema that cfn-lint ships."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # heavy import: only when building
+
+    handlers = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema.get("handlers", {})
+    return {h: frozenset(handlers.get(h, {}).get("permissions", [])) for h in HANDLERS}
+
+
+def required_actions(template: dict) -> frozenset[str]:
+    """Every permission of the create, read, update and delete handlers of every resource of
+    ``template``; a resource kept on deletion and replacement (DeletionPolicy and
+    UpdateReplacePolicy Retain) never runs its delete handler, so what only that needs is left out."""
+    needed: set[str] = set()
+    for resource in template["Resources"].values():
+        permissions = handler_permissions(resource["Type"])
+        needed |= permissions["create"] | permissions["read"] | permissions["update"]
+        if not resource.get("DeletionPolicy") == resource.get("UpdateReplacePolicy") == "Retain":
+            needed |= permissions["delete"]
+    return frozenset(needed)
+
+
+def make_launch_role_policy(product_template: dict) -> PolicyDocument:
+    """What launching, updating and terminating the product needs: CloudFormation on its stacks,
+    Service Catalog's copy of the template, and every handler permission of its resources, each
+    scoped to the product's resources where IAM allows."""
     a = lambda service, *names: [service.Action(n) for n in names]  # noqa: E731
-    return PolicyDocument(Version="2012-10-17", Statement=[
+    actions = required_actions(product_template)
+    statements = [
         Statement(Sid="ManageProductStacks", Effect=Allow,
                   Action=a(cfn, "CreateStack", "UpdateStack", "DeleteStack", "DescribeStacks",
                            "DescribeStackEvents", "DescribeStackResource", "DescribeStackResources",
@@ -40,43 +98,39 @@ def make_launch_role_policy(template_bucket: object) -> PolicyDocument:
                   Resource=[_arn("cloudformation", f"stack/{SC}")]),
         Statement(Sid="ReadTemplates", Effect=Allow,
                   Action=a(cfn, "GetTemplateSummary", "ValidateTemplate"), Resource=["*"]),
-        Statement(Sid="ReadTheProductTemplate", Effect=Allow, Action=[s3.GetObject],
-                  Resource=[Join("", ["arn:", Ref("AWS::Partition"), ":s3:::", template_bucket, "/*"])]),
-        Statement(Sid="AlertTopic", Effect=Allow,
-                  Action=a(sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes",
-                           "Subscribe", "Unsubscribe", "ListSubscriptionsByTopic", "TagResource",
-                           "UntagResource"),
-                  Resource=[_arn("sns", SC)]),
-        # CreateKey has no resource to scope to; its conditions allow only the symmetric
-        # encryption key the topic uses.
-        Statement(Sid="CreateAlertTopicKey", Effect=Allow, Action=a(kms, "CreateKey"), Resource=["*"],
-                  Condition=Condition(StringEquals({"kms:KeySpec": "SYMMETRIC_DEFAULT",
-                                                    "kms:KeyUsage": "ENCRYPT_DECRYPT"}))),
-        Statement(Sid="ManageAlertTopicKey", Effect=Allow,
-                  Action=a(kms, "DescribeKey", "GetKeyPolicy", "PutKeyPolicy", "EnableKeyRotation",
-                           "GetKeyRotationStatus", "ListResourceTags", "TagResource", "CreateAlias",
-                           "DeleteAlias", "UpdateAlias"),
-                  Resource=[_arn("kms", "key/*"), _arn("kms", f"alias/{SC}")]),
-        Statement(Sid="Rules", Effect=Allow,
-                  Action=a(events, "PutRule", "DeleteRule", "DescribeRule", "PutTargets",
-                           "RemoveTargets", "EnableRule", "DisableRule", "TagResource"),
-                  Resource=[_arn("events", f"rule/{SC}")]),
-        Statement(Sid="Alarms", Effect=Allow,
-                  Action=a(cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource"),
-                  Resource=[_arn("cloudwatch", f"alarm:{SC}")]),
-        Statement(Sid="MetricFilters", Effect=Allow,
-                  Action=a(logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
-                  # on the trail's log group, whose name is a launch parameter
-                  Resource=[_arn("logs", "log-group:*")]),
-        Statement(Sid="DeadLetterQueue", Effect=Allow,
-                  Action=a(sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes",
-                           "TagQueue"),
-                  Resource=[_arn("sqs", SC)]),
-    ])
+        # Service Catalog provisions from its own copy of the template, in a bucket it owns, and tags
+        # that object (Service Catalog administrator guide, launch constraints).
+        Statement(Sid="ReadServiceCatalogTemplateCopy", Effect=Allow, Action=[s3.GetObject], Resource=["*"],
+                  Condition=Condition(StringEquals("s3:ExistingObjectTag/servicecatalog:provisioning", "true"))),
+    ]
+    arns = product_resource_arns()
+    by_service: dict[str, list[str]] = {}
+    for action in sorted(actions - UNSCOPED_ACTIONS - {"iam:PassRole"}):
+        by_service.setdefault(action.split(":")[0], []).append(action)
+    for service, names in sorted(by_service.items()):
+        if service not in arns:
+            raise ValueError(f"no product resource ARNs for {service}: add them to product_resource_arns")
+        statements.append(Statement(
+            Sid=f"{service.capitalize()}OnProductResources", Effect=Allow,
+            Action=[Action(*n.split(":")) for n in names], Resource=arns[service]))
+    unscoped = sorted(actions & UNSCOPED_ACTIONS - {"kms:CreateKey"})
+    statements.append(Statement(Sid="ActionsWithoutResourceTypes", Effect=Allow,
+                                Action=[Action(*n.split(":")) for n in unscoped], Resource=["*"]))
+    if "kms:CreateKey" in actions:
+        # Only the symmetric encryption key the topic uses.
+        statements.append(Statement(
+            Sid="CreateAlertTopicKey", Effect=Allow, Action=a(kms, "CreateKey"), Resource=["*"],
+            Condition=Condition(StringEquals({"kms:KeySpec": "SYMMETRIC_DEFAULT", "kms:KeyUsage": "ENCRYPT_DECRYPT"}))))
+    if "iam:PassRole" in actions:
+        statements.append(Statement(
+            Sid="PassProductRolesToItsServices", Effect=Allow, Action=[Action("iam", "PassRole")],
+            Resource=arns["iam"], Condition=Condition(StringEquals("iam:PassedToService", PASSED_TO_SERVICES))))
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
-def make_service_catalog_template() -> Template:
-    """Portfolio, product (version from an S3 URL), principal association, launch constraint."""
+def make_service_catalog_template(product_template: dict) -> Template:
+    """Portfolio, product (version from an S3 URL), principal association, launch constraint, and a
+    launch role made for ``product_template`` (the workload, as a dict)."""
     t = Template(Description="Deletion alarms: AWS Service Catalog portfolio and product")
     t.set_version("2010-09-09")
     group = "Product"
@@ -119,14 +173,13 @@ def make_service_catalog_template() -> Template:
     t.add_resource(PortfolioPrincipalAssociation(
         "PortfolioPrincipal", Condition="AssociatePrincipal", PortfolioId=Ref(portfolio),
         PrincipalARN=Ref(principal), PrincipalType="IAM"))
-    # The bucket of a virtual-hosted-style S3 URL: https://BUCKET.s3.REGION.amazonaws.com/KEY
-    bucket = Select(0, Split(".s3", Select(2, Split("/", Ref(url)))))
     role = t.add_resource(Role(
         "LaunchRole",  # no RoleName: IAM names are global, a fixed one collides across Regions
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "servicecatalog.amazonaws.com"),
             Action=[AssumeRole])]),
-        Policies=[IamPolicy(PolicyName="launch-deletion-alarms", PolicyDocument=make_launch_role_policy(bucket))],
+        Policies=[IamPolicy(PolicyName="launch-deletion-alarms",
+                            PolicyDocument=make_launch_role_policy(product_template))],
         Tags=tags))
     t.add_resource(LaunchRoleConstraint(
         "LaunchConstraint", DependsOn=association.title, PortfolioId=Ref(portfolio),

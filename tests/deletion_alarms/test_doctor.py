@@ -133,8 +133,7 @@ def test_metric_filter_quota(aws, capsys) -> None:
     assert code == 1 and "has 97 of 100 metric filters; this stack adds up to 4" in out
 
 
-def test_subscription_on_a_deployed_stack(aws, capsys) -> None:
-    make_trail(aws)
+def deploy_stack_with_subscription(aws) -> str:
     sns = aws.client("sns")
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     cfn = aws.client("cloudformation")
@@ -142,6 +141,12 @@ def test_subscription_on_a_deployed_stack(aws, capsys) -> None:
         '{"Resources": {"T": {"Type": "AWS::SNS::Topic"}},'
         f' "Outputs": {{"AlertTopicArn": {{"Value": "{topic}"}}}}}}'))
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="security-team@example.com")
+    return topic
+
+
+def test_subscription_on_a_deployed_stack(aws, capsys) -> None:
+    make_trail(aws)
+    topic = deploy_stack_with_subscription(aws)
     code, out = run(aws, capsys, "--stack-name", "deletion-alarms")
     # moto confirms email subscriptions at once; the unconfirmed case is below, with a Stubber
     assert code == 0 and f"1 confirmed subscriber(s) on {topic}" in out
@@ -165,3 +170,31 @@ def test_unconfirmed_subscription_is_a_problem() -> None:
             "TopicArn": topic, "Owner": ACCOUNT}]})
         (finding,) = check_subscriptions(cfn, sns, "deletion-alarms")
     assert finding.level == "problem" and "not confirmed: security-team@example.com" in finding.detail
+
+
+def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatch) -> None:
+    """Every AWS call of a full run (metric-filter engine, a deployed stack), as IAM actions, equals
+    doctor.PERMISSIONS, and the README lists exactly those."""
+    import re
+    from pathlib import Path
+
+    import botocore.client
+
+    from deletion_alarms.doctor import PERMISSIONS
+
+    called = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        called.add(f"{self.meta.service_model.signing_name}:{operation}")
+        return original(self, operation, params)
+
+    make_trail(aws)
+    make_group(aws)
+    deploy_stack_with_subscription(aws)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    run(aws, capsys, "--engine", "Both", "--log-group", GROUP, "--stack-name", "deletion-alarms")
+    assert called == set(PERMISSIONS)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    paragraph = readme[readme.index("It needs these read-only"):readme.index("### Publish the templates")]
+    assert set(re.findall(r"`([a-z]+:[A-Za-z]+)`", paragraph)) == set(PERMISSIONS)

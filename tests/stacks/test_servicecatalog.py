@@ -9,7 +9,9 @@ import pytest
 
 from stacks.distribution import SERVICE_CATALOG_FILE, render_all
 from deletion_alarms.publishing import s3_url
+from stacks.servicecatalog import UNSCOPED_ACTIONS, UNSET_PROPERTY_PERMISSIONS
 from tests.helpers import ConditionEvaluator, resources_of_type
+from tests.iam_evaluator import ALLOW, Request, evaluate
 
 TEMPLATE = json.loads(render_all()[SERVICE_CATALOG_FILE])
 URL = s3_url("templates-111122223333", "eu-west-1", "deletion-alarms/0.1.0/0123456789abcdef/deletion-alarms.json")
@@ -51,27 +53,139 @@ def test_template_url_is_an_s3_https_url(url: str, ok: bool) -> None:
     assert bool(re.fullmatch(TEMPLATE["Parameters"]["TemplateUrl"]["AllowedPattern"], url)) is ok
 
 
-def test_launch_role_has_no_name_and_reads_only_the_template_bucket() -> None:
+def test_launch_role_has_no_name_and_is_assumed_by_service_catalog() -> None:
     role = TEMPLATE["Resources"]["LaunchRole"]
     assert "RoleName" not in role["Properties"]  # IAM names are global: no collision across Regions
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust == [{"Effect": "Allow", "Principal": {"Service": "servicecatalog.amazonaws.com"},
                       "Action": ["sts:AssumeRole"]}]
-    (policy,) = role["Properties"]["Policies"]
-    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    evaluator = ConditionEvaluator(TEMPLATE, {"TemplateUrl": URL, "AWS::Partition": "aws"})
-    assert evaluator.value(statements["ReadTheProductTemplate"]["Resource"][0]) == \
-        "arn:aws:s3:::templates-111122223333/*"
 
 
-def test_launch_role_is_least_privilege() -> None:
+# ----------------------------------------------------- what CloudFormation's handlers call, allowed
+ACCOUNT = "111122223333"
+STACK = f"SC-{ACCOUNT}-pp-abcdefghijklm"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-LaunchRole-1A2B3C"
+SAR = {service["prefix"]: {p["privilege"].lower(): p for p in service["privileges"]}
+       for service in __import__("parliament").iam_definition}
+# A resource of each type as a launched product names it (CloudFormation names them after the stack).
+SAMPLE_ARNS = {
+    "alarm": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{STACK}-KmsKeyPendingDeletionUseRule",
+    "rule-on-default-event-bus": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/{STACK}-SecretDeletionRule-1A2B",
+    "role": f"arn:aws:iam::{ACCOUNT}:role/{STACK}-ForwardingRole-1A2B",
+    "key": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "alias": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/{STACK}-alerts",
+    "log-group": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}",
+    "topic": f"arn:aws:sns:us-east-1:{ACCOUNT}:{STACK}-AlertTopic-1A2B",
+    "queue": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{STACK}-AlertEventQueue-1A2B",
+}
+CONTEXT = {"kms:CreateKey": {"kms:KeySpec": "SYMMETRIC_DEFAULT", "kms:KeyUsage": "ENCRYPT_DECRYPT"},
+           "iam:PassRole": {"iam:PassedToService": "events.amazonaws.com"}}
+WORKLOAD = json.loads(render_all()["deletion-alarms.json"])
+
+
+def launch_policy() -> dict:
     (policy,) = TEMPLATE["Resources"]["LaunchRole"]["Properties"]["Policies"]
-    for s in policy["PolicyDocument"]["Statement"]:
-        assert s["Effect"] == "Allow"
-        assert not any(a.endswith(":*") or a == "*" for a in s["Action"]), s["Sid"]
-        assert not any(a.startswith("iam:") for a in s["Action"])  # the workload creates no IAM
-        if s["Resource"] == ["*"]:  # only what has no resource to scope to
-            assert s["Sid"] in ("ReadTemplates", "CreateAlertTopicKey")
-            if s["Sid"] == "CreateAlertTopicKey":
-                assert s["Condition"] == {"StringEquals": {"kms:KeySpec": "SYMMETRIC_DEFAULT",
-                                                           "kms:KeyUsage": "ENCRYPT_DECRYPT"}}
+    return ConditionEvaluator(TEMPLATE, {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT}).value(
+        _subs(policy["PolicyDocument"]))
+
+
+def _subs(node):
+    """Fn::Sub with pseudo parameters only, rendered (the evaluator needs plain strings)."""
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
+        return node["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", ACCOUNT)
+    if isinstance(node, dict):
+        return {k: _subs(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_subs(v) for v in node]
+    return node
+
+
+def needed_by_the_schemas(template: dict) -> dict[str, set[str]]:
+    """Action -> the resource types (and handlers) that need it, read afresh from the schemas;
+    a resource retained on deletion and replacement never runs its delete handler."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    needed: dict[str, set[str]] = {}
+    for resource in template["Resources"].values():
+        handlers = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource["Type"]).schema["handlers"]
+        retained = resource.get("DeletionPolicy") == resource.get("UpdateReplacePolicy") == "Retain"
+        for handler in ("create", "read", "update") + (() if retained else ("delete",)):
+            for action in handlers.get(handler, {}).get("permissions", []):
+                needed.setdefault(action, set()).add(f"{resource['Type']} {handler}")
+    return needed
+
+
+def resources_for(action: str) -> list[str]:
+    """The resources IAM checks for ``action``: "*" when the Service Authorization Reference gives
+    it no resource type, else a product resource of each required type it names."""
+    service, name = action.split(":")
+    types = [t["resource_type"] for t in SAR[service][name.lower()]["resource_types"]]
+    required = [t.rstrip("*") for t in types if t.endswith("*")]
+    named = [t for t in types if t]
+    if not named:
+        return ["*"]
+    chosen = required or [t for t in named if t in SAMPLE_ARNS][:1]
+    return [SAMPLE_ARNS[t] for t in chosen]
+
+
+NEEDED = needed_by_the_schemas(WORKLOAD)
+
+
+@pytest.mark.parametrize("action", sorted(NEEDED))
+def test_launch_role_allows_every_handler_permission(action: str) -> None:
+    for resource in resources_for(action):
+        call = Request(action, resource, ROLE, CONTEXT.get(action, {}))
+        assert evaluate(call, identity_policies=[launch_policy()]) == ALLOW, (resource, NEEDED[action])
+
+
+def test_launch_role_allows_nothing_else() -> None:
+    granted = {a for s in launch_policy()["Statement"] for a in s["Action"]}
+    assert not any("*" in a for a in granted)
+    stack_management = {a for a in granted if a.startswith("cloudformation:")} | {"s3:GetObject"}
+    assert granted - stack_management == set(NEEDED)
+    # kept resources (the topic key, the queues) are never deleted by CloudFormation
+    assert "kms:ScheduleKeyDeletion" not in granted and "sqs:DeleteQueue" not in granted
+
+
+def test_the_schemas_cover_every_resource_type() -> None:
+    """A new resource type cannot be forgotten: each one's handlers contribute permissions."""
+    for kind in {r["Type"] for r in WORKLOAD["Resources"].values()}:
+        assert any(kind in " ".join(sorted(v)) for v in NEEDED.values()), kind
+
+
+def test_unscoped_actions_are_exactly_those_without_resource_types() -> None:
+    without = {a for a in NEEDED if resources_for(a) == ["*"]}
+    assert without == set(UNSCOPED_ACTIONS) & set(NEEDED)
+
+
+def test_permissions_of_unset_properties_belong_to_properties_the_workload_never_sets() -> None:
+    for action, properties in UNSET_PROPERTY_PERMISSIONS.items():
+        assert action in NEEDED
+        for entry in properties:
+            kind, prop = entry.split(" ", 1)
+            top = prop.split(" ")[0]
+            for resource in resources_of_type(WORKLOAD, kind).values():
+                value = resource.get("Properties", {}).get(top)
+                if prop.endswith("RoleArn") and top == "Targets":
+                    assert all("RoleArn" not in t for t in value), entry
+                elif top == "Enabled":
+                    assert value in (None, True), entry
+                else:
+                    assert value is None, entry
+
+
+def test_service_catalogs_template_copy_is_readable_and_nothing_else_in_s3() -> None:
+    copy = "arn:aws:s3:::cf-templates-sc-1a2b3c-us-east-1/provisioning/deletion-alarms.json"
+    tagged = {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}
+    assert evaluate(Request("s3:GetObject", copy, ROLE, tagged), identity_policies=[launch_policy()]) == ALLOW
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::payroll/2026.csv", ROLE, {}),
+                    identity_policies=[launch_policy()]) != ALLOW
+
+
+def test_a_missing_permission_fails_the_proof() -> None:
+    """Mutation: drop sns:GetSubscriptionAttributes (the first release lacked it)."""
+    policy = launch_policy()
+    for statement in policy["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a != "sns:GetSubscriptionAttributes"]
+    call = Request("sns:GetSubscriptionAttributes", "*", ROLE)
+    assert evaluate(call, identity_policies=[policy]) != ALLOW
