@@ -65,6 +65,8 @@ def make_parser() -> argparse.ArgumentParser:
     scp.add_argument("--resource-prefix", action="append", metavar="PREFIX",
                      help="name prefix of the deletion-alarms stacks (repeatable; default: "
                      "deletion-alarms and StackSet-deletion-alarms)")
+    scp.add_argument("--no-trail-protection", dest="protect_trails", action="store_false",
+                     help="leave trails unprotected (a landing zone that protects its trail already)")
     scp.add_argument("--trail-log-group", action="append", metavar="PATTERN",
                      help="log group name pattern of CloudTrail trails whose metric filters are "
                      "protected (repeatable)")
@@ -81,6 +83,7 @@ def guardrail_options(args: argparse.Namespace) -> "GuardrailOptions":
         deploy_role_arns=tuple(args.deploy_role_arn or defaults.deploy_role_arns),
         resource_prefixes=tuple(args.resource_prefix or defaults.resource_prefixes),
         trail_log_groups=tuple(args.trail_log_group or defaults.trail_log_groups),
+        protect_trails=args.protect_trails,
     )
 
 

@@ -18,12 +18,17 @@ import botocore.exceptions
 
 from deletion_alarms.awsclient import aws_errors
 from detections.errors import UserError
+from stacks.guardrails import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 
 Say = Callable[[str], None]
 OU_PATTERN = re.compile(r"(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})")
 ACCOUNT_PATTERN = re.compile(r"[0-9]{12}")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 DONE = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+# The stack set's tags reach every stack instance and its resources: the guardrail SCP then
+# protects the stacks by tag, whatever their names.
+STACK_TAGS = [{"Key": PROTECTED_TAG_KEY, "Value": PROTECTED_TAG_VALUE}]
 
 
 def content_hash(body: bytes) -> str:
@@ -185,6 +190,7 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
             exists = False
         if not exists:
             create: dict[str, Any] = {"StackSetName": name, "TemplateURL": template_url, "Parameters": params,
+                                       "Tags": STACK_TAGS,
                                        "Description": "deletion-alarms: alerts when a KMS key or secret is "
                                                       "about to be lost"}
             if service_managed:
@@ -194,7 +200,7 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
             say(f"created stack set {name}")
         else:
             operation = cfn.update_stack_set(StackSetName=name, TemplateURL=template_url, Parameters=params,
-                                             OperationPreferences=prefs)["OperationId"]
+                                             Tags=STACK_TAGS, OperationPreferences=prefs)["OperationId"]
             say(f"updating stack set {name} (operation {operation})")
             _wait(cfn, name, operation, timeout, poll, say, sleep)
         existing = {(i["Account"], i["Region"]) for i in _instances(cfn, name)}

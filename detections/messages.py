@@ -1,5 +1,6 @@
-"""The alert an EventBridge rule sends: an InputTransformer that answers who, what, where, and
-what to do, built from a detection's catalog entry.
+"""The text an EventBridge rule writes to the event queue for each matching event: an
+InputTransformer that answers who, what, where, and how to undo it, built from a detection's
+catalog entry.
 
 The template is a series of quoted lines (EventBridge's documented form for a text message with
 several lines); each value sits on a labelled line, so a field missing from a record leaves an
@@ -92,11 +93,11 @@ def _quote(line: str) -> str:
 
 
 def make_message(detection: Detection) -> Message:
-    """The InputTransformer for ``detection``'s rule."""
+    """The InputTransformer for ``detection``'s rule: one entry of the event queue. What the
+    detection means and what to do is in the alarm's email; this names the event's particulars."""
     lines = [
         detection.title.upper() if detection.kind is not Kind.RECOVERY else detection.title,
         "",
-        f"What happened: {detection.fires_when}",
         "Account: <account>   Region: <region>   Time: <time>",
         "Principal: <principal>   Type: <identityType>   Via service: <invokedBy>",
         "API call: <eventSource> <eventName>   Source IP: <sourceIp>   User agent: <userAgent>",

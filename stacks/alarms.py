@@ -9,6 +9,7 @@ from troposphere.cloudwatch import Alarm
 from troposphere.logs import MetricFilter, MetricTransformation
 
 from detections.catalog import Detection
+from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
 from stacks.parameters import ParameterRefs, alarm_condition
 
@@ -35,6 +36,7 @@ def make_first_record_alarm(title: str, condition: str, actions: list[Ref], **me
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
         AlarmActions=actions,
+        Tags=protected_tags(),
         **metric,
     )
 

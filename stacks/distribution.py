@@ -35,9 +35,10 @@ class Artifact:
 
 
 def render(template: Template) -> str:
-    """Deterministic JSON: sorted keys, one value per line without indentation (diffable, yet
-    small enough to deploy inline), trailing newline."""
-    return json.dumps(template.to_dict(), sort_keys=True, indent=0, ensure_ascii=False) + "\n"
+    """Deterministic JSON: sorted keys, one value per line without indentation or spaces (diffable,
+    yet small enough to deploy inline), trailing newline."""
+    return json.dumps(template.to_dict(), sort_keys=True, indent=0, separators=(",", ":"),
+                      ensure_ascii=False) + "\n"
 
 
 WORKLOAD_FILE = "deletion-alarms.json"

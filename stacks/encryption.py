@@ -17,6 +17,7 @@ from awacs.aws import (
 from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 
+from stacks.guardrails import protected_tags
 from stacks.parameters import CREATE_TOPIC_KEY, USE_EXISTING_TOPIC_KEY, ParameterRefs
 
 # Key administration for the account's IAM policies to delegate: everything but the
@@ -102,6 +103,7 @@ def add_topic_key(template: Template, params: ParameterRefs) -> KeyRefs:
         EnableKeyRotation=True,
         PendingWindowInDays=30,
         KeyPolicy=make_key_policy(),
+        Tags=protected_tags(),
     ))
     template.add_resource(Alias(
         "AlertTopicKeyAlias",

@@ -21,6 +21,7 @@ from troposphere import AccountId, If, Ref, Sub, Template
 from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
 from stacks.encryption import KeyRefs
+from stacks.guardrails import protected_tags
 from stacks.parameters import (
     CREATE_TOPIC,
     SUBSCRIBE_EMAIL,
@@ -88,6 +89,7 @@ def add_notifications(template: Template, params: ParameterRefs, key: KeyRefs) -
         # in several Regions) never collide.
         DisplayName="KMS and Secrets deletion alerts",
         KmsMasterKeyId=key.topic_key_id,
+        Tags=protected_tags(),
     ))
     template.add_resource(SubscriptionResource(
         "AlertEmailSubscription",

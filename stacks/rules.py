@@ -26,6 +26,7 @@ from detections.eventpatterns import event_pattern
 from detections.messages import make_message
 from detections.patterns import parse
 from stacks.alarms import make_first_record_alarm
+from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
 from stacks.parameters import CREATE_DELIVERY_QUEUE, ParameterRefs, rule_condition
 
@@ -94,6 +95,7 @@ def make_queue(title: str, **properties: object) -> Queue:
         SqsManagedSseEnabled=True,
         MessageRetentionPeriod=QUEUE_RETENTION_SECONDS,
         Metadata=CHECKOV_SSE_SQS,
+        Tags=protected_tags(),
         **properties,
     )
 
@@ -133,6 +135,7 @@ def add_event_rules(
             Description=detection.title[:512],
             EventPattern=event_pattern(parse(detection.filter_pattern), detection.service.event_source),
             State=rule_state(detection),
+            Tags=protected_tags(),
             Targets=[Target(
                 Id="AlertEventQueue",
                 Arn=GetAtt(events, "Arn"),

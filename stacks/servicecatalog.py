@@ -175,6 +175,9 @@ def make_service_catalog_template(product_template: dict) -> Template:
         PrincipalARN=Ref(principal), PrincipalType="IAM"))
     role = t.add_resource(Role(
         "LaunchRole",  # no RoleName: IAM names are global, a fixed one collides across Regions
+        # The path makes it a deploy role of the guardrail SCP (arn:*:iam::*:role/deletion-alarms/*),
+        # so that launching, updating and terminating the product may change protected resources.
+        Path="/deletion-alarms/",
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "servicecatalog.amazonaws.com"),
             Action=[AssumeRole])]),

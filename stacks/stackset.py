@@ -13,6 +13,7 @@ from troposphere.cloudformation import (
 )
 from troposphere.cloudformation import Parameter as StackSetParameter
 
+from stacks.guardrails import protected_tags
 from stacks.servicecatalog import TEMPLATE_URL_PATTERN
 
 GROUP = "Rollout"
@@ -75,6 +76,8 @@ def make_stackset_template(workload: dict[str, Any]) -> Template:
         CallAs=Ref(call_as),
         TemplateURL=Ref(url),
         Parameters=passed,
+        # Reaches every stack instance and its resources: the guardrail SCP protects them by tag.
+        Tags=protected_tags(),
         OperationPreferences=OperationPreferences(
             FailureTolerancePercentage=Ref(tolerance),
             MaxConcurrentPercentage=Ref(concurrency),

@@ -178,6 +178,8 @@ def test_service_managed_sets_deploy_automatically_to_new_accounts() -> None:
             "StackSetName": "deletion-alarms", "TemplateURL": URL, "Parameters": [],
             "Description": "deletion-alarms: alerts when a KMS key or secret is about to be lost",
             "PermissionModel": "SERVICE_MANAGED",
+            # the stack set's tag reaches its stacks: the guardrail SCP protects them by tag
+            "Tags": [{"Key": "deletion-alarms:protected", "Value": "true"}],
             "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": True}})
         stub.add_response("list_stack_instances", instances())
         stub.add_response("create_stack_instances", {"OperationId": "op-1"}, {

@@ -35,8 +35,8 @@ def test_readme_generated_sections_equal_the_build() -> None:
 def test_output_is_deterministic_sorted_json(name: str) -> None:
     body = RENDERED[name]
     assert body == distribution.render_all()[name]
-    indent = 0 if name in TEMPLATES else None  # policies are minified
-    separators = None if name in TEMPLATES else (",", ":")
+    indent = 0 if name in TEMPLATES else None  # templates: a value a line; policies: one line
+    separators = (",", ":")  # no spaces: the inline size limits count every character
     assert body == json.dumps(json.loads(body), sort_keys=True, indent=indent, separators=separators,
                               ensure_ascii=False) + "\n"
 

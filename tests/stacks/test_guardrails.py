@@ -13,7 +13,14 @@ from parliament import analyze_policy_string
 
 from stacks.distribution import GUARDRAILS_FILE, SCP_FILE, render_all
 from detections.errors import UserError
-from stacks.guardrails import SCP_SIZE_LIMIT, GuardrailOptions, render_scp
+from stacks.guardrails import (
+    PROTECTED_ACTIONS,
+    PROTECTED_TAG_KEY,
+    SCP_SIZE_LIMIT,
+    TAG_ACTIONS,
+    GuardrailOptions,
+    render_scp,
+)
 from tests.iam_evaluator import Request, matching_sids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,70 +49,97 @@ def ctx(principal: str = USER, **keys) -> dict:
     return {"aws:PrincipalArn": principal, **keys}
 
 
+TAGGED = {"aws:ResourceTag/deletion-alarms:protected": "true"}
+VIA_CLOUDFORMATION = {"aws:CalledVia": ["cloudformation.amazonaws.com"]}
+GOV_DEPLOYER = "arn:aws-us-gov:iam::111122223333:role/stacksets-exec-0123456789abcdef"
+LAUNCH_ROLE = "arn:aws:iam::111122223333:role/deletion-alarms/SC-LaunchRole-1A2B3C"
+SERVICE_ROLE = "arn:aws:iam::111122223333:role/cfn-deployer"
+TRAIL = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org-trail"
+ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:SC-{ACCOUNT}-pp-abc-SecretDeletionRule"
+STACK = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/deletion-alarms/0a1b2c3d-1111-2222-3333-444455556666"
+WINDOWS = {"DenyShortKeyDeletionWindow"}
+
+
+def window(days: int, principal: str = USER, **extra) -> dict:
+    return ctx(principal, **{"kms:ScheduleKeyDeletionPendingWindowInDays": days}, **extra)
+
+
+def force(principal: str = USER, **extra) -> dict:
+    return ctx(principal, **{"secretsmanager:ForceDeleteWithoutRecovery": "true"}, **extra)
+
+
 CASES = [
     # (description, options, action, resource, context, denied by)
-    ("window 7", {}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(**{"kms:ScheduleKeyDeletionPendingWindowInDays": 7}), {"DenyShortKeyDeletionWindow"}),
-    ("window 29", {}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(**{"kms:ScheduleKeyDeletionPendingWindowInDays": 29}), {"DenyShortKeyDeletionWindow"}),
-    ("window 30", {}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(**{"kms:ScheduleKeyDeletionPendingWindowInDays": 30}), set()),
+    ("window 7", {}, "kms:ScheduleKeyDeletion", KEY, window(7), WINDOWS),
+    ("window 29", {}, "kms:ScheduleKeyDeletion", KEY, window(29), WINDOWS),
+    ("window 30", {}, "kms:ScheduleKeyDeletion", KEY, window(30), set()),
     ("window absent (KMS default 30)", {}, "kms:ScheduleKeyDeletion", KEY, ctx(), set()),
-    ("window 7, minimum 7", {"min_window_days": 7}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(**{"kms:ScheduleKeyDeletionPendingWindowInDays": 7}), set()),
-    ("window 13, minimum 14", {"min_window_days": 14}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(**{"kms:ScheduleKeyDeletionPendingWindowInDays": 13}), {"DenyShortKeyDeletionWindow"}),
+    ("window 7, minimum 7", {"min_window_days": 7}, "kms:ScheduleKeyDeletion", KEY, window(7), set()),
+    ("window 13, minimum 14", {"min_window_days": 14}, "kms:ScheduleKeyDeletion", KEY, window(13), WINDOWS),
     ("window 7 by break-glass", {"break_glass_arns": (BREAK_GLASS,)}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(BREAK_GLASS, **{"kms:ScheduleKeyDeletionPendingWindowInDays": 7}), set()),
-    ("window 7 by a deploy role", {}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(DEPLOYER, **{"kms:ScheduleKeyDeletionPendingWindowInDays": 7}), {"DenyShortKeyDeletionWindow"}),
+     window(7, BREAK_GLASS), set()),
+    # Stack deletions through CloudFormation keep working.
+    ("a stack deletion with the caller's credentials schedules a 7-day key", {}, "kms:ScheduleKeyDeletion",
+     KEY, window(7, **VIA_CLOUDFORMATION), set()),
+    ("a stack deletion with the caller's credentials force-deletes a secret", {}, "secretsmanager:DeleteSecret",
+     SECRET, force(**VIA_CLOUDFORMATION), set()),
+    ("a StackSets execution role force-deletes a secret", {}, "secretsmanager:DeleteSecret", SECRET,
+     force(DEPLOYER), set()),
+    ("the same role in GovCloud", {}, "secretsmanager:DeleteSecret", SECRET, force(GOV_DEPLOYER), set()),
+    ("a CloudFormation service role named as a deploy role", {"deploy_role_arns": (SERVICE_ROLE,)},
+     "kms:ScheduleKeyDeletion", KEY, window(7, SERVICE_ROLE), set()),
+    ("the same service role, not named", {}, "kms:ScheduleKeyDeletion", KEY, window(7, SERVICE_ROLE), WINDOWS),
+    ("a call via another service only (Athena) is still direct", {}, "secretsmanager:DeleteSecret", SECRET,
+     force(**{"aws:CalledVia": ["athena.amazonaws.com"]}), {"DenySecretForceDelete"}),
     ("secret window 7", {}, "secretsmanager:DeleteSecret", SECRET,
      ctx(**{"secretsmanager:RecoveryWindowInDays": 7}), {"DenyShortSecretRecoveryWindow"}),
-    ("secret window 29", {}, "secretsmanager:DeleteSecret", SECRET,
-     ctx(**{"secretsmanager:RecoveryWindowInDays": 29}), {"DenyShortSecretRecoveryWindow"}),
     ("secret window 30", {}, "secretsmanager:DeleteSecret", SECRET,
      ctx(**{"secretsmanager:RecoveryWindowInDays": 30}), set()),
     ("secret window absent", {}, "secretsmanager:DeleteSecret", SECRET, ctx(), set()),
-    ("force delete", {}, "secretsmanager:DeleteSecret", SECRET,
-     ctx(**{"secretsmanager:ForceDeleteWithoutRecovery": "true"}), {"DenySecretForceDelete"}),
+    ("a person's direct force delete", {}, "secretsmanager:DeleteSecret", SECRET, force(), {"DenySecretForceDelete"}),
     ("force delete false", {}, "secretsmanager:DeleteSecret", SECRET,
-     ctx(**{"secretsmanager:ForceDeleteWithoutRecovery": "false", "secretsmanager:RecoveryWindowInDays": 30}),
-     set()),
+     ctx(**{"secretsmanager:ForceDeleteWithoutRecovery": "false", "secretsmanager:RecoveryWindowInDays": 30}), set()),
     ("force delete by break-glass", {"break_glass_arns": (BREAK_GLASS,)}, "secretsmanager:DeleteSecret", SECRET,
-     ctx(BREAK_GLASS, **{"secretsmanager:ForceDeleteWithoutRecovery": "true"}), set()),
-    ("force delete by someone else, break-glass configured", {"break_glass_arns": (BREAK_GLASS,)},
-     "secretsmanager:DeleteSecret", SECRET, ctx(**{"secretsmanager:ForceDeleteWithoutRecovery": "true"}),
-     {"DenySecretForceDelete"}),
-    ("delete our alarm", {}, "cloudwatch:DeleteAlarms",
-     f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:deletion-alarms-SecretDeletion", ctx(),
-     {"ProtectDeletionAlarmsResources"}),
-    ("disable a StackSet instance's alarm", {}, "cloudwatch:DisableAlarmActions",
-     f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:StackSet-deletion-alarms-0a1b-KmsKeyDisableOrDeletion",
-     ctx(), {"ProtectDeletionAlarmsResources"}),
-    ("deploy role updates our alarm", {}, "cloudwatch:PutMetricAlarm",
-     f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:deletion-alarms-SecretDeletion", ctx(DEPLOYER), set()),
+     force(BREAK_GLASS), set()),
+    # The product's resources, protected by their tag whatever their names (a Service Catalog stack).
+    ("delete a tagged alarm", {}, "cloudwatch:DeleteAlarms", ALARM, ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("disable a tagged alarm's actions", {}, "cloudwatch:DisableAlarmActions", ALARM, ctx(**TAGGED),
+     {"ProtectTaggedResources"}),
+    ("the launch role updates a tagged alarm", {}, "cloudwatch:PutMetricAlarm", ALARM, ctx(LAUNCH_ROLE, **TAGGED),
+     set()),
+    ("a deploy role updates a tagged alarm", {}, "cloudwatch:PutMetricAlarm", ALARM, ctx(DEPLOYER, **TAGGED), set()),
     ("delete someone else's alarm", {}, "cloudwatch:DeleteAlarms",
      f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:app-latency", ctx(), set()),
-    ("disable our rule", {}, "events:DisableRule",
-     f"arn:aws:events:us-east-1:{ACCOUNT}:rule/deletion-alarms-SecretDeletionRule-1A2B3C", ctx(),
-     {"ProtectDeletionAlarmsResources"}),
-    ("remove our rule's target", {}, "events:RemoveTargets",
-     f"arn:aws:events:us-east-1:{ACCOUNT}:rule/deletion-alarms-KmsKeyPendingDeletionUseRule-9Z", ctx(),
-     {"ProtectDeletionAlarmsResources"}),
-    ("delete our topic", {}, "sns:DeleteTopic",
-     f"arn:aws:sns:us-east-1:{ACCOUNT}:deletion-alarms-AlertTopic-ABC", ctx(), {"ProtectDeletionAlarmsResources"}),
-    ("unsubscribe from our topic", {}, "sns:Unsubscribe",
-     f"arn:aws:sns:us-east-1:{ACCOUNT}:deletion-alarms-AlertTopic-ABC:6f1e4a4c-0d5b-4b8e-9d3a-1c2b3a4d5e6f",
-     ctx(), {"ProtectDeletionAlarmsResources"}),
-    ("purge our dead-letter queue", {}, "sqs:PurgeQueue",
-     f"arn:aws:sqs:us-east-1:{ACCOUNT}:deletion-alarms-AlertDeliveryDeadLetterQueue-XYZ", ctx(),
-     {"ProtectDeletionAlarmsResources"}),
-    ("delete our stack", {}, "cloudformation:DeleteStack",
-     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/deletion-alarms/0a1b2c3d-1111-2222-3333-444455556666",
-     ctx(), {"ProtectDeletionAlarmsResources"}),
-    ("break-glass deletes our stack", {"break_glass_arns": (BREAK_GLASS,)}, "cloudformation:DeleteStack",
-     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/deletion-alarms/0a1b2c3d-1111-2222-3333-444455556666",
-     ctx(BREAK_GLASS), set()),
+    ("disable a tagged rule", {}, "events:DisableRule",
+     f"arn:aws:events:us-east-1:{ACCOUNT}:rule/SC-x-SecretDeletionRule-1A2B3C", ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("remove a tagged rule's target", {}, "events:RemoveTargets",
+     f"arn:aws:events:us-east-1:{ACCOUNT}:rule/x-KmsKeyPendingDeletionUseRule-9Z", ctx(**TAGGED),
+     {"ProtectTaggedResources"}),
+    ("delete the tagged topic", {}, "sns:DeleteTopic", f"arn:aws:sns:us-east-1:{ACCOUNT}:x-AlertTopic-ABC",
+     ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("purge the tagged event queue", {}, "sqs:PurgeQueue", f"arn:aws:sqs:us-east-1:{ACCOUNT}:x-AlertEventQueue-XYZ",
+     ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("schedule deletion of the tagged topic key, 30 days", {}, "kms:ScheduleKeyDeletion", KEY,
+     window(30, **TAGGED), {"ProtectTaggedResources"}),
+    ("delete the topic key's alias (authorized on the tagged key too)", {}, "kms:DeleteAlias", KEY,
+     ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("disable another key", {}, "kms:DisableKey", KEY, ctx(), set()),
+    ("remove the protection tag", {}, "sns:UntagResource", f"arn:aws:sns:us-east-1:{ACCOUNT}:x-AlertTopic-ABC",
+     ctx(**TAGGED, **{"aws:TagKeys": ["deletion-alarms:protected"]}), {"ProtectTheProtectionTag"}),
+    ("set the protection tag to false", {}, "kms:TagResource", KEY,
+     ctx(**TAGGED, **{"aws:TagKeys": ["deletion-alarms:protected"]}), {"ProtectTheProtectionTag"}),
+    ("remove another tag of a protected resource", {}, "sqs:UntagQueue",
+     f"arn:aws:sqs:us-east-1:{ACCOUNT}:x-AlertEventQueue-XYZ", ctx(**TAGGED, **{"aws:TagKeys": ["CostCenter"]}), set()),
+    ("CloudFormation tags a new resource at creation", {}, "events:TagResource",
+     f"arn:aws:events:us-east-1:{ACCOUNT}:rule/x-SecretDeletionRule-1A2B3C",
+     ctx(**VIA_CLOUDFORMATION, **{"aws:TagKeys": ["deletion-alarms:protected"]}), set()),
+    ("delete a tagged stack (a stack set's instance)", {}, "cloudformation:DeleteStack",
+     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/StackSet-x-1/0a1b", ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("delete our stack by name", {}, "cloudformation:DeleteStack", STACK, ctx(), {"ProtectProductStacksByName"}),
+    ("break-glass deletes our stack", {"break_glass_arns": (BREAK_GLASS,)}, "cloudformation:DeleteStack", STACK,
+     ctx(BREAK_GLASS, **TAGGED), set()),
+    ("custom prefix", {"resource_prefixes": ("secops-alarms",)}, "cloudformation:DeleteStack",
+     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/secops-alarms/1", ctx(), {"ProtectProductStacksByName"}),
     ("delete a metric filter on the trail's log group", {}, "logs:DeleteMetricFilter",
      f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}-1a2b3c", ctx(),
      {"ProtectTrailMetricFilters"}),
@@ -116,19 +150,16 @@ CASES = [
      f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}", ctx(DEPLOYER), set()),
     ("delete a metric filter on an app log group", {}, "logs:DeleteMetricFilter",
      f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/app/api", ctx(), set()),
-    ("schedule deletion of the topic key, 30 days", {}, "kms:ScheduleKeyDeletion", KEY,
-     ctx(**{"kms:ScheduleKeyDeletionPendingWindowInDays": 30, "kms:ResourceAliases": ["alias/deletion-alarms-alerts"]}),
-     {"ProtectAlertTopicKey"}),
-    ("disable the topic key", {}, "kms:DisableKey", KEY,
-     ctx(**{"kms:ResourceAliases": ["alias/StackSet-deletion-alarms-0a1b-alerts"]}), {"ProtectAlertTopicKey"}),
-    ("deploy role changes the topic key policy", {}, "kms:PutKeyPolicy", KEY,
-     ctx(DEPLOYER, **{"kms:ResourceAliases": ["alias/deletion-alarms-alerts"]}), set()),
-    ("disable another key", {}, "kms:DisableKey", KEY, ctx(**{"kms:ResourceAliases": ["alias/app"]}), set()),
-    ("delete the topic key's alias", {}, "kms:DeleteAlias",
-     f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/deletion-alarms-alerts", ctx(), {"ProtectDeletionAlarmsResources"}),
-    ("custom prefix", {"resource_prefixes": ("secops-alarms",)}, "events:DeleteRule",
-     f"arn:aws:events:us-east-1:{ACCOUNT}:rule/secops-alarms-SecretDeletionRule-1", ctx(),
-     {"ProtectDeletionAlarmsResources"}),
+    # Trails: a person cannot blind the detections.
+    ("a person stops the trail", {}, "cloudtrail:StopLogging", TRAIL, ctx(), {"ProtectTrails"}),
+    ("a person deletes the trail", {}, "cloudtrail:DeleteTrail", TRAIL, ctx(), {"ProtectTrails"}),
+    ("a person changes its event selectors", {}, "cloudtrail:PutEventSelectors", TRAIL, ctx(), {"ProtectTrails"}),
+    ("a person updates the trail", {}, "cloudtrail:UpdateTrail", TRAIL, ctx(), {"ProtectTrails"}),
+    ("a deploy role changes the selectors", {}, "cloudtrail:PutEventSelectors", TRAIL, ctx(DEPLOYER), set()),
+    ("break-glass stops the trail", {"break_glass_arns": (BREAK_GLASS,)}, "cloudtrail:StopLogging", TRAIL,
+     ctx(BREAK_GLASS), set()),
+    ("trail protection turned off", {"protect_trails": False}, "cloudtrail:StopLogging", TRAIL, ctx(), set()),
+    ("a person reads the trail", {}, "cloudtrail:GetEventSelectors", TRAIL, ctx(), set()),
 ]
 
 
@@ -151,10 +182,7 @@ def test_is_a_valid_iam_policy_under_the_size_limit() -> None:
     assert " " not in body.split('"Sid"')[0]  # minimised: whitespace counts against the limit
 
 
-# parliament's IAM database predates kms:ResourceAliases on these KMS actions (the Service
-# Authorization Reference lists it for them); no other finding is accepted.
-PARLIAMENT_ALLOWED = {("UNKNOWN_CONDITION_FOR_ACTION", f"Unknown condition kms:ResourceAliases for action {a}")
-                      for a in ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy")}
+PARLIAMENT_ALLOWED: set = set()  # no finding is accepted
 
 
 @pytest.mark.parametrize("options", [{}, {"break_glass_arns": (BREAK_GLASS,), "min_window_days": 7}])
@@ -219,3 +247,50 @@ def test_bad_build_options_exit_2_with_one_line(args) -> None:
     result = run_build("--check", *args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------- tag protection, checked against AWS's own reference
+SAR = {service["prefix"]: service for service in __import__("parliament").iam_definition}
+
+
+def condition_keys(action: str) -> set[str]:
+    """Condition keys the Service Authorization Reference lists for ``action`` on its required
+    resource types (and on the action itself)."""
+    service, name = action.split(":")
+    (privilege,) = [p for p in SAR[service]["privileges"] if p["privilege"] == name]
+    resources = {r["resource"]: set(r.get("condition_keys", [])) for r in SAR[service]["resources"]}
+    keys: set[str] = set()
+    for entry in privilege["resource_types"]:
+        keys |= set(entry["condition_keys"]) | resources.get(entry["resource_type"].rstrip("*"), set())
+    return keys
+
+
+@pytest.mark.parametrize("action", sorted(str(a.JSONrepr()) for a in PROTECTED_ACTIONS))
+def test_every_tag_protected_action_supports_resource_tags(action: str) -> None:
+    assert "aws:ResourceTag/${TagKey}" in condition_keys(action)
+
+
+@pytest.mark.parametrize("action", sorted(str(a.JSONrepr()) for a in TAG_ACTIONS))
+def test_tag_actions_carry_the_keys_being_changed(action: str) -> None:
+    assert {"aws:TagKeys", "aws:ResourceTag/${TagKey}"} <= condition_keys(action)
+
+
+def test_unsubscribe_cannot_be_protected_by_a_policy() -> None:
+    """No resource type: a Deny scoped to a topic never matches it; the README's remedy is
+    authenticated unsubscribe."""
+    (privilege,) = [p for p in SAR["sns"]["privileges"] if p["privilege"] == "Unsubscribe"]
+    assert [t["resource_type"] for t in privilege["resource_types"]] == [""]
+    assert "sns:Unsubscribe" not in json.dumps(scp())
+
+
+def test_every_taggable_workload_resource_carries_the_protection_tag() -> None:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    workload = json.loads(render_all()["deletion-alarms.json"])
+    tagged = 0
+    for logical_id, resource in workload["Resources"].items():
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource["Type"]).schema
+        if "Tags" in schema.get("properties", {}):
+            assert {"Key": PROTECTED_TAG_KEY, "Value": "true"} in resource["Properties"].get("Tags", []), logical_id
+            tagged += 1
+    assert tagged >= 20
