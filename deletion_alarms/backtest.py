@@ -23,7 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from detections import exclusions
 from detections.catalog import Detection, detections_for_mode
+from detections.errors import UserError
 from detections.patterns import And, Comparison, Node, StringValue, compile_node, parse
 
 TOP = 5
@@ -141,6 +143,8 @@ def _epoch(event_time: str) -> float | None:
 @dataclass
 class DetectionStats:
     matches: int = 0
+    excluded: int = 0
+    """Matches made by an expected deleter, which the EventBridge rule skips (not in ``matches``)."""
     periods: set[int] = field(default_factory=set)
     first: str | None = None
     last: str | None = None
@@ -165,6 +169,7 @@ class DetectionStats:
 
     def merge(self, other: "DetectionStats") -> None:
         self.matches += other.matches
+        self.excluded += other.excluded
         self.periods |= other.periods
         for mine, theirs in ((self.principals, other.principals), (self.resources, other.resources),
                              (self.accounts, other.accounts), (self.regions, other.regions)):
@@ -173,7 +178,7 @@ class DetectionStats:
         self.first, self.last = (min(times), max(times)) if times else (None, None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"matches": self.matches, "alarm_periods": len(self.periods), "first": self.first,
+        return {"matches": self.matches, "excluded": self.excluded, "alarm_periods": len(self.periods), "first": self.first,
                 "last": self.last, "top_principals": self.principals.most_common(TOP),
                 "top_resources": self.resources.most_common(TOP), "accounts": self.accounts.most_common(TOP),
                 "regions": self.regions.most_common(TOP)}
@@ -210,6 +215,24 @@ class Options:
     start: str | None = None  # ISO 8601, compared with eventTime
     end: str | None = None
     period_seconds: int = 60
+    expected_deleters: tuple[str, ...] = ()
+    """Principal ARN patterns the EventBridge deletion rules skip (ExpectedDeleterArns)."""
+
+    def __post_init__(self) -> None:
+        if self.expected_deleters and self.engine != "EventBridge":
+            raise UserError("expected deleters are skipped by the EventBridge engine only: use "
+                            "--engine EventBridge with --expected-deleter")
+        for pattern in self.expected_deleters:
+            try:
+                exclusions.validate(pattern)
+            except ValueError as error:
+                raise UserError(f"--expected-deleter: {error}") from None
+
+    def skips(self) -> frozenset[str]:
+        """Names of the detections that skip expected deleters, when there are any."""
+        if not self.expected_deleters:
+            return frozenset()
+        return frozenset(d.name for d in self.detections() if exclusions.applies_to(d))
 
     def detections(self) -> tuple[Detection, ...]:
         """The detections deployed with this mode and engine (recovery notices are rules only)."""
@@ -236,6 +259,7 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher) -> Re
     report.records = len(records)
     start, end, period = options.start, options.end, options.period_seconds
     candidates_for, anywhere, stats = matcher.by_source.get, matcher.anywhere, report.detections
+    skips, expected = options.skips(), exclusions.compile_patterns(options.expected_deleters)
     # The hot loop: one dictionary lookup for a record outside KMS and Secrets Manager.
     for record in records:
         if start or end:
@@ -248,10 +272,16 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher) -> Re
         if candidates:
             for name, test in candidates:
                 if test(record):
-                    stats[name].add(record, period)
+                    if name in skips and exclusions.is_expected(record, expected):
+                        stats[name].excluded += 1
+                    else:
+                        stats[name].add(record, period)
         for name, test in anywhere:
             if test(record):
-                stats[name].add(record, period)
+                if name in skips and exclusions.is_expected(record, expected):
+                    stats[name].excluded += 1
+                else:
+                    stats[name].add(record, period)
     return report
 
 
@@ -320,6 +350,8 @@ def format_report(report: Report, options: Options) -> str:
         s = report.detections[d.name]
         lines.append(f"\n{d.name}: {s.matches} matches, would have fired in {len(s.periods)} "
                      f"{options.period_seconds}-second periods")
+        if d.name in options.skips():
+            lines.append(f"  {s.excluded} more made by expected deleters, skipped")
         if s.matches:
             lines.append(f"  first {s.first}, last {s.last}")
             for label, counter in (("principals", s.principals), ("keys/secrets", s.resources),

@@ -114,6 +114,9 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     bt.add_argument("--end", help="first eventTime excluded, ISO 8601")
     bt.add_argument("--period", type=int, default=60, choices=[60, 300, 900, 3600],
                     help="alarm period in seconds, for counting the periods an alarm would fire in")
+    bt.add_argument("--expected-deleter", action="append", default=[], metavar="ARN_PATTERN",
+                    help="principal ARN pattern whose deletions are expected, as in the ExpectedDeleterArns "
+                    "parameter (repeatable; EventBridge engine only): shows the noise it removes")
     bt.add_argument("--format", choices=["text", "json"], default="text")
     bt.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
@@ -188,7 +191,8 @@ def stackset(args: argparse.Namespace) -> int:
 def backtest(args: argparse.Namespace) -> int:
     from deletion_alarms import backtest as bt
 
-    options = bt.Options(args.mode, args.engine, args.start, args.end, args.period)
+    options = bt.Options(args.mode, args.engine, args.start, args.end, args.period,
+                         tuple(args.expected_deleter))
     if args.athena_sql:
         from detections.athena import detection_sql
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from troposphere import And, Condition, Equals, Not, Or, Parameter, Ref, Template
 
+from detections import exclusions
 from detections.catalog import DEFAULT_DETECTION_MODE, DETECTION_MODES, Detection, Kind, Service
 
 # CloudFormation matches AllowedPattern against the whole value (Java regex). The hyphen is
@@ -42,6 +43,7 @@ class ParameterRefs:
     secret_monitoring: Parameter
     alarm_period_seconds: Parameter
     recovery_notices: Parameter
+    expected_deleters: Parameter
 
 
 def _add(template: Template, group: str, label: str, parameter: Parameter) -> Parameter:
@@ -175,8 +177,23 @@ def add_parameters(template: Template) -> ParameterRefs:
         AllowedValues=list(SWITCH_VALUES),
         Default="Enabled",
     ))
+    arn = exclusions.PATTERN.pattern
+    expected = _add(template, GROUP_DETECTIONS, "Expected deleters (EventBridge only)", Parameter(
+        "ExpectedDeleterArns",
+        Type="String",
+        Description=(
+            "Comma-separated principal ARN patterns (* wildcards) whose deletions are expected, e.g. "
+            "arn:aws:sts::111122223333:assumed-role/pipeline-*/*; the EventBridge deletion rules skip "
+            "them. Use detections and the CloudWatchLogs engine never skip anyone. none: no one."
+        ),
+        AllowedPattern=f"^{exclusions.NO_EXCLUSION}$|^{arn}(,{arn})*$",
+        MaxLength=2048,
+        Default=exclusions.NO_EXCLUSION,
+        ConstraintDescription="must be none, or comma-separated IAM/STS ARN patterns such as "
+                              "arn:aws:sts::111122223333:assumed-role/pipeline-*/*",
+    ))
     params = ParameterRefs(email, topic, encryption, key, engine, log_group, mode, kms, secrets,
-                           period, recovery)
+                           period, recovery, expected)
     add_parameter_rules(template, params)
     return params
 

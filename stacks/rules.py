@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
+from troposphere import GetAtt, If, NoValue, Ref, Split, Sub, Template
 from troposphere.cloudwatch import Metric, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.events import DeadLetterConfig, InputTransformer, RetryPolicy, Rule, Target
 from troposphere.sqs import Queue, QueuePolicy, RedrivePolicy
 
+from detections import exclusions
 from detections.catalog import Detection, Kind
 from detections.eventpatterns import event_pattern
 from detections.messages import make_message
@@ -129,11 +130,14 @@ def add_event_rules(
     rules: dict[str, Rule] = {}
     for detection in detections:
         message = make_message(detection)
+        pattern = event_pattern(parse(detection.filter_pattern), detection.service.event_source)
+        if exclusions.applies_to(detection):
+            pattern = exclusions.with_exclusions(pattern, Split(",", Ref(params.expected_deleters)))
         rule = rules[detection.name] = template.add_resource(Rule(
             rule_id(detection),
             Condition=rule_condition(detection),
             Description=detection.title[:512],
-            EventPattern=event_pattern(parse(detection.filter_pattern), detection.service.event_source),
+            EventPattern=pattern,
             State=rule_state(detection),
             Tags=protected_tags(),
             Targets=[Target(

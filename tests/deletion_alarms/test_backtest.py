@@ -145,3 +145,34 @@ def test_progress_only_on_a_terminal() -> None:
     report = bt.Report({}, files=3, records=12_000)
     show(report, 2.0)
     assert stream.text == "\r3 files, 12,000 records, 6,000 records/s "
+
+
+APP_ROLE = "arn:aws:sts::111122223333:assumed-role/app-role/*"
+
+
+def test_expected_deleters_are_skipped_and_counted(tmp_path: Path, capsys) -> None:
+    """The noise the ExpectedDeleterArns parameter would remove, before deploying: the deletion
+    detections skip the app role's calls (counted apart); the use detections keep them."""
+    folder = write_archive(tmp_path)
+    report = bt.run(bt.local_files([str(folder)]), bt.Options(expected_deleters=(APP_ROLE,)), workers=1)
+    app = {c.cls for c in CASES if (c.record.get("userIdentity") or {}).get("arn", "").startswith(
+        "arn:aws:sts::111122223333:assumed-role/app-role/")}
+    for name, total in expected_counts().items():
+        skipped = sum(1 for c in CASES if name in c.expect and c.cls in app)
+        stats = report.detections[name]
+        if name in ("KmsKeyDisableOrDeletion", "SecretDeletion"):
+            assert (stats.matches, stats.excluded) == (total - skipped, skipped) and skipped > 0
+        else:
+            assert (stats.matches, stats.excluded) == (total, 0)
+    assert cli.main(["backtest", str(folder), "--workers", "1", "--expected-deleter", APP_ROLE]) == 0
+    assert "made by expected deleters, skipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--expected-deleter", "app-role"], "--expected-deleter"),
+    (["--expected-deleter", APP_ROLE, "--engine", "Both"], "EventBridge engine only"),
+])
+def test_expected_deleter_errors_are_one_line(tmp_path: Path, capsys, args, message) -> None:
+    assert cli.main(["backtest", str(tmp_path), *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

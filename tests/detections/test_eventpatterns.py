@@ -10,11 +10,12 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 from moto.events.models import EventPattern
 
+from detections import exclusions
 from detections.catalog import DETECTION_MODES, DETECTIONS
 from detections.eventpatterns import TranslationError, cloudtrail_event, event_pattern, translate
 from detections.patterns import And, Comparison, Or, Predicate, Selector, StringValue, compile_node, compile_pattern, parse
 from tests.conftest import load_corpus
-from tests.helpers import ConditionEvaluator, parameter_values, resources_of_type
+from tests.helpers import ConcreteTemplate, parameter_values, resources_of_type
 
 CASES = load_corpus()
 
@@ -56,28 +57,38 @@ def test_untranslatable_patterns_are_refused(filter_pattern: str, problem: str) 
 
 
 def test_rules_read_the_catalog_patterns(workload) -> None:
+    """Each rule's pattern is its detection's; the deletion rules also skip ExpectedDeleterArns."""
     for d in DETECTIONS:
         rule = workload["Resources"][f"{d.name}Rule"]["Properties"]
-        assert rule["EventPattern"] == event_pattern(parse(d.filter_pattern), d.service.event_source)
+        expected = event_pattern(parse(d.filter_pattern), d.service.event_source)
+        if exclusions.applies_to(d):
+            expected = exclusions.with_exclusions(expected, {"Fn::Split": [",", {"Ref": "ExpectedDeleterArns"}]})
+        assert rule["EventPattern"] == expected
         assert rule["EventPattern"]["source"] == [f"aws.{d.service.value}"]
+
+
+def rule_patterns(workload, **params: str) -> dict[str, dict]:
+    """Each deployed rule's event pattern as CloudFormation resolves it (ExpectedDeleterArns)."""
+    stack = ConcreteTemplate(workload, parameter_values(workload, **params), {})
+    deployed = stack.deployed()
+    return {lid.removesuffix("Rule"): stack.value(stack.resolve(r["Properties"]["EventPattern"]))
+            for lid, r in resources_of_type(workload, "AWS::Events::Rule").items() if lid in deployed}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.cls for c in CASES])
 def test_each_rule_gives_the_filter_patterns_verdict(workload, case) -> None:
     """Rule patterns are read from the rendered template and run through moto's matcher."""
     event = cloudtrail_event(case.record)
+    patterns = rule_patterns(workload)
     for d in DETECTIONS:
-        rule = workload["Resources"][f"{d.name}Rule"]["Properties"]["EventPattern"]
+        rule = patterns[d.name]
         ours = compile_pattern(d.filter_pattern).matches(case.record)
         assert eb_matches(rule, event) == ours == (d.name in case.expect), d.name
 
 
 @pytest.mark.parametrize(("mode", "recovery"), list(itertools.product(DETECTION_MODES, ["Enabled", "Disabled"])))
 def test_deployed_rules_match_exactly_the_labels_in_every_mode(workload, mode, recovery) -> None:
-    params = parameter_values(workload, DetectionMode=mode, RecoveryNotices=recovery)
-    deployed = ConditionEvaluator(workload, params).deployed()
-    rules = {lid.removesuffix("Rule"): r["Properties"]["EventPattern"]
-             for lid, r in resources_of_type(workload, "AWS::Events::Rule").items() if lid in deployed}
+    rules = rule_patterns(workload, DetectionMode=mode, RecoveryNotices=recovery)
     kinds = {k.value for k in DETECTION_MODES[mode]} | ({"Recovery"} if recovery == "Enabled" else set())
     wanted = {d.name for d in DETECTIONS if d.kind.value in kinds}
     assert set(rules) == wanted

@@ -1,4 +1,4 @@
-"""dist/ is the golden file: it equals the build, deploys inline, and lints clean everywhere."""
+"""dist/ is the golden file: it equals the build, fits CloudFormation's limit, and lints clean everywhere."""
 
 from __future__ import annotations
 
@@ -36,14 +36,14 @@ def test_output_is_deterministic_sorted_json(name: str) -> None:
     body = RENDERED[name]
     assert body == distribution.render_all()[name]
     indent = 0 if name in TEMPLATES else None  # templates: a value a line; policies: one line
-    separators = (",", ":")  # no spaces: the inline size limits count every character
+    separators = (",", ":")  # no spaces: size limits count every character
     assert body == json.dumps(json.loads(body), sort_keys=True, indent=indent, separators=separators,
                               ensure_ascii=False) + "\n"
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
-def test_template_deploys_inline(name: str) -> None:
-    assert len(RENDERED[name].encode()) <= distribution.INLINE_TEMPLATE_LIMIT_BYTES
+def test_template_fits_cloudformations_limit(name: str) -> None:
+    assert len(RENDERED[name].encode()) <= distribution.TEMPLATE_URL_LIMIT_BYTES
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -83,5 +83,5 @@ def test_bad_option_is_one_line_and_exit_2() -> None:
 
 
 def test_check_artifact_refuses_an_oversized_template() -> None:
-    with pytest.raises(distribution.BuildError, match="inline limit"):
-        distribution.check_artifact("big.json", " " * (distribution.INLINE_TEMPLATE_LIMIT_BYTES + 1))
+    with pytest.raises(distribution.BuildError, match="1048576-byte limit"):
+        distribution.check_artifact("big.json", " " * (distribution.TEMPLATE_URL_LIMIT_BYTES + 1))

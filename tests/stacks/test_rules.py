@@ -101,3 +101,50 @@ def test_queue_policy_admits_only_this_stacks_rules(workload) -> None:
     for a in arns:  # a rule that is not deployed contributes nothing
         condition, _, otherwise = a["Fn::If"]
         assert otherwise == {"Ref": "AWS::NoValue"} and condition.endswith("Rule")
+
+
+PIPELINE = "arn:aws:sts::111122223333:assumed-role/pipeline-teardown/1700000000"
+
+
+def _record(event_name: str, **extra) -> dict:
+    return {"eventSource": "kms.amazonaws.com", "eventName": event_name, "userIdentity": {
+        "type": "AssumedRole", "arn": PIPELINE}, **extra}
+
+
+def test_expected_deleters_are_skipped_by_the_deletion_rules_only(workload) -> None:
+    import json
+
+    from moto.events.models import EventPattern
+
+    from detections.eventpatterns import cloudtrail_event
+    from tests.helpers import ConcreteTemplate, parameter_values
+
+    stack = ConcreteTemplate(workload, parameter_values(
+        workload, ExpectedDeleterArns="arn:aws:sts::111122223333:assumed-role/pipeline-*/*"), {})
+
+    def fires(rule: str, record: dict) -> bool:
+        pattern = stack.value(stack.resolve(workload["Resources"][rule]["Properties"]["EventPattern"]))
+        return EventPattern.load(json.dumps(pattern)).matches_event(cloudtrail_event(record))
+
+    assert not fires("KmsKeyDisableOrDeletionRule", _record("ScheduleKeyDeletion"))
+    other = {**_record("ScheduleKeyDeletion"), "userIdentity": {"type": "AssumedRole", "arn": PIPELINE.replace(
+        "pipeline-teardown", "Developer")}}
+    assert fires("KmsKeyDisableOrDeletionRule", other)
+    # a pending-deletion key in use is a problem whoever uses it
+    assert fires("KmsKeyPendingDeletionUseRule", _record(
+        "Decrypt", errorCode="KMSInvalidStateException", errorMessage="arn:aws:kms:us-east-1:111122223333:key/k is pending deletion."))
+    # the metric filter keeps the exact CIS pattern (Security Hub CloudWatch.7)
+    assert workload["Resources"]["KmsKeyDisableOrDeletionMetricFilter"]["Properties"]["FilterPattern"] == (
+        "{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}")
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("none", True), ("arn:aws:sts::111122223333:assumed-role/pipeline-*/*", True),
+    ("arn:aws:sts::111122223333:assumed-role/pipeline-*/*,arn:aws:iam::111122223333:role/teardown", True),
+    ("", False), ("pipeline", False), ("none,arn:aws:iam::111122223333:role/x", False),
+    ("arn:aws:sts::111122223333:assumed-role/pipeline-*/* ", False),
+])
+def test_expected_deleter_parameter_accepts_arn_patterns_only(workload, value, ok) -> None:
+    import re
+
+    assert bool(re.fullmatch(workload["Parameters"]["ExpectedDeleterArns"]["AllowedPattern"], value)) is ok
