@@ -29,6 +29,8 @@ DONE = {"SUCCEEDED", "FAILED", "STOPPED"}
 # The stack set's tags reach every stack instance and its resources: the guardrail SCP then
 # protects the stacks by tag, whatever their names.
 STACK_TAGS = [{"Key": PROTECTED_TAG_KEY, "Value": PROTECTED_TAG_VALUE}]
+# The workload creates an IAM role (unnamed) when it forwards to a collector.
+CAPABILITIES = ["CAPABILITY_IAM"]
 
 
 def content_hash(body: bytes) -> str:
@@ -177,8 +179,10 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
     """Create or update the stack set, add the missing instances, wait, and return every instance's
     status. Never deletes an instance."""
     service_managed = bool(ous)
+    # SOFT_FAILURE_TOLERANCE: with the default STRICT mode, concurrency is capped at the failure
+    # tolerance + 1, one account at a time for a tolerance of 0 (StackSetOperationPreferences API).
     prefs = {"FailureTolerancePercentage": failure_tolerance, "MaxConcurrentPercentage": max_concurrent,
-             "RegionConcurrencyType": "PARALLEL"}
+             "RegionConcurrencyType": "PARALLEL", "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())]
     # Accounts go in their own argument (DeploymentTargets is for OUs in service-managed sets).
     targets = {"DeploymentTargets": {"OrganizationalUnitIds": ous}} if service_managed else {"Accounts": accounts}
@@ -190,7 +194,7 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
             exists = False
         if not exists:
             create: dict[str, Any] = {"StackSetName": name, "TemplateURL": template_url, "Parameters": params,
-                                       "Tags": STACK_TAGS,
+                                       "Tags": STACK_TAGS, "Capabilities": CAPABILITIES,
                                        "Description": "deletion-alarms: alerts when a KMS key or secret is "
                                                       "about to be lost"}
             if service_managed:
@@ -200,7 +204,8 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
             say(f"created stack set {name}")
         else:
             operation = cfn.update_stack_set(StackSetName=name, TemplateURL=template_url, Parameters=params,
-                                             Tags=STACK_TAGS, OperationPreferences=prefs)["OperationId"]
+                                             Tags=STACK_TAGS, Capabilities=CAPABILITIES,
+                                             OperationPreferences=prefs)["OperationId"]
             say(f"updating stack set {name} (operation {operation})")
             _wait(cfn, name, operation, timeout, poll, say, sleep)
         existing = {(i["Account"], i["Region"]) for i in _instances(cfn, name)}

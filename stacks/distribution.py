@@ -10,6 +10,7 @@ from typing import Callable
 from troposphere import Template
 
 from stacks import docs
+from stacks.collector import make_collector_template
 from stacks.cost import cost_table
 from detections.errors import UserError
 from stacks.guardrails import GuardrailOptions, make_guardrails_template, render_scp
@@ -47,6 +48,7 @@ def render(template: Template) -> str:
 WORKLOAD_FILE = "deletion-alarms.json"
 SERVICE_CATALOG_FILE = "deletion-alarms-service-catalog.json"
 STACKSET_FILE = "deletion-alarms-stackset.json"
+COLLECTOR_FILE = "deletion-alarms-collector.json"
 GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
 ARTIFACTS: tuple[Artifact, ...] = (
@@ -55,6 +57,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
              lambda _: render(make_service_catalog_template(make_workload_template().to_dict()))),
     Artifact(STACKSET_FILE,
              lambda _: render(make_stackset_template(make_workload_template().to_dict()))),
+    Artifact(COLLECTOR_FILE, lambda _: render(make_collector_template())),
     Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),
     Artifact(SCP_FILE, render_scp, is_template=False),
 )

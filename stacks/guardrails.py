@@ -28,7 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from awacs import cloudformation, cloudtrail, cloudwatch, events, kms, logs, secretsmanager, sns, sqs
+from awacs import cloudformation, cloudtrail, cloudwatch, events, iam, kms, logs, secretsmanager, sns, sqs
 from awacs.aws import (
     ArnNotLike,
     Bool,
@@ -129,11 +129,14 @@ PROTECTED_ACTIONS = [
     # The alias actions authorize on the key too, and the key carries the tag.
     kms.ScheduleKeyDeletion, kms.DisableKey, kms.PutKeyPolicy, kms.DeleteAlias, kms.UpdateAlias,
     cloudformation.DeleteStack, cloudformation.UpdateStack,
+    # The forwarding role of organization mode.
+    iam.DeleteRole, iam.PutRolePolicy, iam.DeleteRolePolicy, iam.UpdateAssumeRolePolicy,
 ]
 TAG_ACTIONS = [
     cloudwatch.TagResource, cloudwatch.UntagResource, events.TagResource, events.UntagResource,
     sns.TagResource, sns.UntagResource, sqs.TagQueue, sqs.UntagQueue, kms.TagResource,
-    kms.UntagResource, cloudformation.TagResource, cloudformation.UntagResource,
+    kms.UntagResource, cloudformation.TagResource, cloudformation.UntagResource, iam.TagRole,
+    iam.UntagRole,
 ]
 TRAIL_ACTIONS = [cloudtrail.StopLogging, cloudtrail.DeleteTrail, cloudtrail.UpdateTrail,
                  cloudtrail.PutEventSelectors]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from troposphere import And, Condition, Equals, Not, Or, Parameter, Ref, Template
 
@@ -17,11 +17,22 @@ TOPIC_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{
 # A key ARN (".../key/<id>"), never an alias: the AWS managed alias/aws/sns key cannot be named.
 KEY_ARN_PATTERN = r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}$"
 TOPIC_ENCRYPTION = ("CreateKey", "ExistingKey", "Disabled")
+COLLECTOR_BUS_PATTERN = r"^$|^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256}$"
 LOG_GROUP_NAME_PATTERN = r"^[.\-_/#A-Za-z0-9]{0,512}$"  # empty: no metric filters (a Rule checks)
 ALARM_PERIODS_SECONDS = (60, 300, 900, 3600)
 SWITCH_VALUES = ("Enabled", "Disabled")
 ENGINES = ("EventBridge", "CloudWatchLogs", "Both")
 DEFAULT_ENGINE = "EventBridge"
+
+# cfn-lint resolves a parameter to its empty default and flags it (W1030) against the pattern of
+# the property it feeds: CloudTrailLogGroupName against the metric filters' LogGroupName,
+# TopicKmsKeyArn against the topic's KmsMasterKeyId. An empty value is only valid where those
+# resources or properties do not exist (EventBridge engine; TopicEncryption other than
+# ExistingKey), and Rules reject it otherwise. cfn-lint reports the finding on the parameter, where
+# no narrower ignore applies, so the templates that have them ignore W1030.
+def empty_defaults_lint() -> dict:
+    """Template metadata for cfn-lint (a new dict each time: troposphere adds to the metadata)."""
+    return {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
 
 GROUP_NOTIFICATIONS = "Notifications"
 GROUP_DETECTIONS = "Detections"
@@ -36,14 +47,16 @@ class ParameterRefs:
     existing_topic_arn: Parameter
     topic_encryption: Parameter
     topic_kms_key_arn: Parameter
-    detection_engine: Parameter
-    log_group_name: Parameter
     detection_mode: Parameter
     kms_key_monitoring: Parameter
     secret_monitoring: Parameter
     alarm_period_seconds: Parameter
     recovery_notices: Parameter
-    expected_deleters: Parameter
+    # The workload's only; None in the collector, which reads forwarded events on its own bus.
+    detection_engine: Parameter | None = None
+    log_group_name: Parameter | None = None
+    expected_deleters: Parameter | None = None
+    collector_event_bus_arn: Parameter | None = None
 
 
 def _add(template: Template, group: str, label: str, parameter: Parameter) -> Parameter:
@@ -53,8 +66,9 @@ def _add(template: Template, group: str, label: str, parameter: Parameter) -> Pa
     return parameter
 
 
-def add_parameters(template: Template) -> ParameterRefs:
-    """Add the workload parameters, grouped and labelled for the CloudFormation console."""
+def add_parameters(template: Template, collector: bool = False) -> ParameterRefs:
+    """Add the workload parameters (or, with ``collector``, those the collector shares with it),
+    grouped and labelled for the CloudFormation console."""
     email = _add(template, GROUP_NOTIFICATIONS, "Alert email address", Parameter(
         "NotificationEmail",
         Type="String",
@@ -106,33 +120,6 @@ def add_parameters(template: Template) -> ParameterRefs:
         Default="",
         ConstraintDescription="must be empty or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)",
     ))
-    engine = _add(template, GROUP_SOURCE, "Detection engine", Parameter(
-        "DetectionEngine",
-        Type="String",
-        Description=(
-            "EventBridge: rules on CloudTrail events, in every Region with any logging trail, "
-            "alerts within seconds that name the key or secret and the caller. CloudWatchLogs: "
-            "metric filters and alarms on the trail's log group (only in that log group's Region). "
-            "Both: the two."
-        ),
-        AllowedValues=list(ENGINES),
-        Default=DEFAULT_ENGINE,
-    ))
-    log_group = _add(template, GROUP_SOURCE, "CloudTrail log group name", Parameter(
-        "CloudTrailLogGroupName",
-        Type="String",
-        Description=(
-            "Needed only when DetectionEngine is CloudWatchLogs or Both: the CloudWatch Logs log "
-            "group that receives this account's CloudTrail records, in this Region (a multi-Region "
-            "trail delivers to its home Region only). Leave empty for EventBridge."
-        ),
-        AllowedPattern=LOG_GROUP_NAME_PATTERN,
-        MaxLength=512,
-        Default="",
-        ConstraintDescription=(
-            "must be a log group name: up to 512 characters from A-Z a-z 0-9 . - _ / #"
-        ),
-    ))
     mode = _add(template, GROUP_DETECTIONS, "What to detect", Parameter(
         "DetectionMode",
         Type="String",
@@ -177,6 +164,43 @@ def add_parameters(template: Template) -> ParameterRefs:
         AllowedValues=list(SWITCH_VALUES),
         Default="Enabled",
     ))
+    params = ParameterRefs(email, topic, encryption, key, mode, kms, secrets, period, recovery)
+    if not collector:
+        params = replace(params, **add_workload_parameters(template))
+    add_parameter_rules(template, params)
+    return params
+
+
+def add_workload_parameters(template: Template) -> dict[str, Parameter]:
+    """The parameters only the workload has: where its records come from, who is expected to
+    delete, and whether it forwards to a collector."""
+    engine = _add(template, GROUP_SOURCE, "Detection engine", Parameter(
+        "DetectionEngine",
+        Type="String",
+        Description=(
+            "EventBridge: rules on CloudTrail events, in every Region with any logging trail, "
+            "alerts within seconds that name the key or secret and the caller. CloudWatchLogs: "
+            "metric filters and alarms on the trail's log group (only in that log group's Region). "
+            "Both: the two."
+        ),
+        AllowedValues=list(ENGINES),
+        Default=DEFAULT_ENGINE,
+    ))
+    log_group = _add(template, GROUP_SOURCE, "CloudTrail log group name", Parameter(
+        "CloudTrailLogGroupName",
+        Type="String",
+        Description=(
+            "Needed only when DetectionEngine is CloudWatchLogs or Both: the CloudWatch Logs log "
+            "group that receives this account's CloudTrail records, in this Region (a multi-Region "
+            "trail delivers to its home Region only). Leave empty for EventBridge."
+        ),
+        AllowedPattern=LOG_GROUP_NAME_PATTERN,
+        MaxLength=512,
+        Default="",
+        ConstraintDescription=(
+            "must be a log group name: up to 512 characters from A-Z a-z 0-9 . - _ / #"
+        ),
+    ))
     arn = exclusions.PATTERN.pattern
     expected = _add(template, GROUP_DETECTIONS, "Expected deleters (EventBridge only)", Parameter(
         "ExpectedDeleterArns",
@@ -192,10 +216,20 @@ def add_parameters(template: Template) -> ParameterRefs:
         ConstraintDescription="must be none, or comma-separated IAM/STS ARN patterns such as "
                               "arn:aws:sts::111122223333:assumed-role/pipeline-*/*",
     ))
-    params = ParameterRefs(email, topic, encryption, key, engine, log_group, mode, kms, secrets,
-                           period, recovery, expected)
-    add_parameter_rules(template, params)
-    return params
+    collector = _add(template, GROUP_NOTIFICATIONS, "Collector event bus ARN (organization mode)", Parameter(
+        "CollectorEventBusArn",
+        Type="String",
+        Description=(
+            "Forward the events to the organization's collector bus (dist/deletion-alarms-collector.json) "
+            "instead of alerting here: then no topic, key, subscription or alarm is created in this "
+            "account, only the rules and a role that may put events on that one bus. EventBridge engine only."
+        ),
+        AllowedPattern=COLLECTOR_BUS_PATTERN,
+        Default="",
+        ConstraintDescription="must be empty or an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)",
+    ))
+    return {"detection_engine": engine, "log_group_name": log_group, "expected_deleters": expected,
+            "collector_event_bus_arn": collector}
 
 
 def _rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
@@ -210,13 +244,21 @@ def add_parameter_rules(template: Template, p: ParameterRefs) -> None:
     def empty(param: Parameter) -> Equals:
         return Equals(Ref(param), "")
 
-    _rule(template, "LogGroupRequiredForCloudWatchLogs",
-          Not(Equals(Ref(p.detection_engine), "EventBridge")), Not(empty(p.log_group_name)),
-          "CloudTrailLogGroupName is required when DetectionEngine is CloudWatchLogs or Both: "
-          "give the log group that receives the CloudTrail records, or choose EventBridge.")
-    _rule(template, "NotificationTargetRequired", None,
+    forwarding = p.collector_event_bus_arn
+    if p.detection_engine is not None and p.log_group_name is not None:
+        _rule(template, "LogGroupRequiredForCloudWatchLogs",
+              Not(Equals(Ref(p.detection_engine), "EventBridge")), Not(empty(p.log_group_name)),
+              "CloudTrailLogGroupName is required when DetectionEngine is CloudWatchLogs or Both: "
+              "give the log group that receives the CloudTrail records, or choose EventBridge.")
+    _rule(template, "NotificationTargetRequired", empty(forwarding) if forwarding is not None else None,
           Or(Not(empty(p.notification_email)), Not(empty(p.existing_topic_arn))),
           "Give NotificationEmail, or ExistingTopicArn to send the alerts to an existing topic.")
+    if forwarding is not None and p.detection_engine is not None:
+        _rule(template, "ForwardingIsForEventBridgeAlone", Not(empty(forwarding)),
+              And(Equals(Ref(p.detection_engine), "EventBridge"), empty(p.notification_email),
+                  empty(p.existing_topic_arn)),
+              "With CollectorEventBusArn the collector sends the alerts: set DetectionEngine to "
+              "EventBridge and leave NotificationEmail and ExistingTopicArn empty.")
     _rule(template, "KeyArnRequiredForExistingKey",
           And(Equals(Ref(p.topic_encryption), "ExistingKey"), empty(p.existing_topic_arn)),
           Not(empty(p.topic_kms_key_arn)),
@@ -253,6 +295,9 @@ def rule_condition(detection: Detection) -> str:
     return f"Create{detection.name}Rule"
 
 
+FORWARD_TO_COLLECTOR = "ForwardToCollector"
+NOTIFY_HERE = "NotifyHere"
+CREATE_EVENT_QUEUE = "CreateEventQueue"
 CREATE_TOPIC = "CreateTopic"
 SUBSCRIBE_EMAIL = "SubscribeEmail"
 CREATE_TOPIC_KEY = "CreateTopicKey"
@@ -262,20 +307,47 @@ USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
 
 
+def rule_alarm_condition(detection: Detection) -> str:
+    """Name of the Condition that is true when the detection's rule raises an alarm here (its rule
+    exists and the stack does not forward to a collector)."""
+    return f"Create{detection.name}RuleAlarm"
+
+
+@dataclass(frozen=True)
+class DeliveryConditions:
+    """Which Conditions decide the delivery resources: with forwarding, the rules send to the
+    collector, and the event queue and alarms exist only when the stack notifies here."""
+
+    event_queue: str
+    forwarding: str | None = None
+
+    def rule_alarm(self, detection: Detection) -> str:
+        return rule_alarm_condition(detection) if self.forwarding else rule_condition(detection)
+
+
 def add_conditions(
     template: Template, params: ParameterRefs, detections: tuple[Detection, ...]
-) -> None:
-    """Add the Conditions: topic and key, per engine, kind and service, then per detection and
-    engine."""
-    template.add_condition(CREATE_TOPIC, Equals(Ref(params.existing_topic_arn), ""))
+) -> DeliveryConditions:
+    """Add the Conditions: topic and key, forwarding, per engine, kind and service, then per
+    detection and engine. The collector (no DetectionEngine) deploys a rule per selected detection."""
+    no_topic_given = Equals(Ref(params.existing_topic_arn), "")
+    forwarding = params.collector_event_bus_arn is not None
+    if forwarding:
+        template.add_condition(FORWARD_TO_COLLECTOR, Not(Equals(Ref(params.collector_event_bus_arn), "")))
+        template.add_condition(NOTIFY_HERE, Not(Condition(FORWARD_TO_COLLECTOR)))
+        template.add_condition(CREATE_TOPIC, And(Condition(NOTIFY_HERE), no_topic_given))
+    else:
+        template.add_condition(CREATE_TOPIC, no_topic_given)
     template.add_condition(SUBSCRIBE_EMAIL, And(
         Condition(CREATE_TOPIC), Not(Equals(Ref(params.notification_email), ""))))
     template.add_condition(CREATE_TOPIC_KEY, And(
         Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "CreateKey")))
     template.add_condition(USE_EXISTING_TOPIC_KEY, And(
         Condition(CREATE_TOPIC), Equals(Ref(params.topic_encryption), "ExistingKey")))
-    template.add_condition(USE_EVENTBRIDGE, Not(Equals(Ref(params.detection_engine), "CloudWatchLogs")))
-    template.add_condition(USE_CLOUDWATCH_LOGS, Not(Equals(Ref(params.detection_engine), "EventBridge")))
+    engine = params.detection_engine
+    if engine is not None:
+        template.add_condition(USE_EVENTBRIDGE, Not(Equals(Ref(engine), "CloudWatchLogs")))
+        template.add_condition(USE_CLOUDWATCH_LOGS, Not(Equals(Ref(engine), "EventBridge")))
     for kind in (Kind.ACCESS, Kind.DELETION):
         modes = [m for m, kinds in DETECTION_MODES.items() if kind in kinds]
         tests = [Equals(Ref(params.detection_mode), m) for m in modes]
@@ -288,14 +360,21 @@ def add_conditions(
     for service, switch in switches.items():
         template.add_condition(service_condition(service), Equals(Ref(switch), "Enabled"))
     for detection in detections:
-        template.add_condition(
-            detection_condition(detection),
-            And(Condition(kind_condition(detection.kind)),
-                Condition(service_condition(detection.service))),
-        )
+        selected = [Condition(kind_condition(detection.kind)), Condition(service_condition(detection.service))]
+        if engine is None:  # the collector: a rule per selected detection
+            template.add_condition(rule_condition(detection), And(*selected))
+            continue
+        template.add_condition(detection_condition(detection), And(*selected))
         if detection.metric_alarm:
             template.add_condition(alarm_condition(detection), And(
                 Condition(detection_condition(detection)), Condition(USE_CLOUDWATCH_LOGS)))
         template.add_condition(rule_condition(detection), And(
             Condition(detection_condition(detection)), Condition(USE_EVENTBRIDGE)))
+        if forwarding:
+            template.add_condition(rule_alarm_condition(detection), And(
+                Condition(rule_condition(detection)), Condition(NOTIFY_HERE)))
     template.add_condition(CREATE_DELIVERY_QUEUE, Or(*[Condition(rule_condition(d)) for d in detections]))
+    if not forwarding:
+        return DeliveryConditions(CREATE_DELIVERY_QUEUE)
+    template.add_condition(CREATE_EVENT_QUEUE, And(Condition(CREATE_DELIVERY_QUEUE), Condition(NOTIFY_HERE)))
+    return DeliveryConditions(CREATE_EVENT_QUEUE, FORWARD_TO_COLLECTOR)

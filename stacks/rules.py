@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, If, NoValue, Ref, Split, Sub, Template
+from troposphere import GetAtt, If, NoValue, Ref, Select, Split, Sub, Template
 from troposphere.cloudwatch import Metric, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.events import DeadLetterConfig, InputTransformer, RetryPolicy, Rule, Target
 from troposphere.sqs import Queue, QueuePolicy, RedrivePolicy
@@ -29,7 +29,8 @@ from detections.patterns import parse
 from stacks.alarms import make_first_record_alarm
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
-from stacks.parameters import CREATE_DELIVERY_QUEUE, ParameterRefs, rule_condition
+from stacks.forwarding import ForwardingRefs
+from stacks.parameters import CREATE_DELIVERY_QUEUE, DeliveryConditions, ParameterRefs, rule_condition
 
 EVENT_QUEUE = "AlertEventQueue"
 DEAD_LETTER_QUEUE = "AlertDeliveryDeadLetterQueue"
@@ -90,19 +91,19 @@ def make_queue(title: str, **properties: object) -> Queue:
     in the way), 14 days of retention."""
     return Queue(
         title,
-        Condition=CREATE_DELIVERY_QUEUE,
         DeletionPolicy="Retain",
         UpdateReplacePolicy="Retain",
         SqsManagedSseEnabled=True,
         MessageRetentionPeriod=QUEUE_RETENTION_SECONDS,
         Metadata=CHECKOV_SSE_SQS,
         Tags=protected_tags(),
-        **properties,
+        **{"Condition": CREATE_DELIVERY_QUEUE, **properties},
     )
 
 
-def add_queues(template: Template) -> tuple[Queue, Queue]:
-    """The queue that lists every matching event, and the dead-letter queue for failed deliveries."""
+def add_queues(template: Template, conditions: DeliveryConditions) -> tuple[Queue, Queue]:
+    """The queue that lists every matching event, and the dead-letter queue for failed deliveries
+    (kept when forwarding too: an event the collector's bus refused waits there)."""
     dead_letter = template.add_resource(make_queue(
         DEAD_LETTER_QUEUE,
         # Declared a dead-letter queue (Control Tower CT.SQS.PR.1). allowAll, not byQueue with the
@@ -112,10 +113,28 @@ def add_queues(template: Template) -> tuple[Queue, Queue]:
     ))
     events = template.add_resource(make_queue(
         EVENT_QUEUE,
+        Condition=conditions.event_queue,
         RedrivePolicy=RedrivePolicy(deadLetterTargetArn=GetAtt(dead_letter, "Arn"),
                                     maxReceiveCount=MAX_RECEIVE_COUNT),
     ))
     return events, dead_letter
+
+
+@dataclass(frozen=True)
+class EventBusRefs:
+    """A custom event bus the rules live on (the collector's); None for the default bus."""
+
+    bus: object
+    name: object
+
+
+def _rule_name_metric_dimensions(rule: Rule, bus: EventBusRefs | None) -> list[MetricDimension]:
+    """AWS/Events dimensions of a rule: RuleName on the default bus; EventBusName and RuleName on
+    a custom bus, where Ref of a rule gives "bus|rule" (AWS::Events::Rule return values)."""
+    if bus is None:
+        return [MetricDimension(Name="RuleName", Value=Ref(rule))]
+    return [MetricDimension(Name="EventBusName", Value=bus.name),
+            MetricDimension(Name="RuleName", Value=Select(1, Split("|", Ref(rule))))]
 
 
 def add_event_rules(
@@ -123,63 +142,79 @@ def add_event_rules(
     params: ParameterRefs,
     notifications: NotificationRefs,
     detections: tuple[Detection, ...],
+    conditions: DeliveryConditions,
+    bus: EventBusRefs | None = None,
+    forwarding: ForwardingRefs | None = None,
 ) -> RuleRefs:
-    """Add a rule per detection writing its events to the event queue, an alarm per rule, and the
-    alarms that watch delivery."""
-    events, dead_letter = add_queues(template)
+    """Add a rule per detection writing its events to the event queue (or, when forwarding, to the
+    collector's bus), an alarm per rule, and the alarms that watch delivery."""
+    events, dead_letter = add_queues(template, conditions)
     rules: dict[str, Rule] = {}
+    retry = RetryPolicy(MaximumRetryAttempts=MAX_RETRY_ATTEMPTS, MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS)
     for detection in detections:
         message = make_message(detection)
         pattern = event_pattern(parse(detection.filter_pattern), detection.service.event_source)
-        if exclusions.applies_to(detection):
+        if params.expected_deleters is not None and exclusions.applies_to(detection):
             pattern = exclusions.with_exclusions(pattern, Split(",", Ref(params.expected_deleters)))
+        target = Target(
+            Id="AlertEventQueue",
+            Arn=GetAtt(events, "Arn"),
+            InputTransformer=InputTransformer(
+                InputPathsMap=message.input_paths,
+                InputTemplate=message.input_template,
+            ),
+            RetryPolicy=retry,
+            DeadLetterConfig=DeadLetterConfig(Arn=GetAtt(dead_letter, "Arn")),
+        )
+        if forwarding is not None:
+            # The whole event goes to the collector, which writes its own queue entry and alarms.
+            target = If(conditions.forwarding, Target(
+                Id="CollectorEventBus", Arn=forwarding.bus_arn, RoleArn=GetAtt(forwarding.role, "Arn"),
+                RetryPolicy=retry, DeadLetterConfig=DeadLetterConfig(Arn=GetAtt(dead_letter, "Arn")),
+            ), target)
         rule = rules[detection.name] = template.add_resource(Rule(
             rule_id(detection),
             Condition=rule_condition(detection),
             Description=detection.title[:512],
             EventPattern=pattern,
-            State=rule_state(detection),
+            # Forwarded events are on the collector's bus already: the read-only filter of the
+            # source's default bus does not apply there.
+            State=rule_state(detection) if bus is None else "ENABLED",
             Tags=protected_tags(),
-            Targets=[Target(
-                Id="AlertEventQueue",
-                Arn=GetAtt(events, "Arn"),
-                InputTransformer=InputTransformer(
-                    InputPathsMap=message.input_paths,
-                    InputTemplate=message.input_template,
-                ),
-                RetryPolicy=RetryPolicy(
-                    MaximumRetryAttempts=MAX_RETRY_ATTEMPTS,
-                    MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS,
-                ),
-                DeadLetterConfig=DeadLetterConfig(Arn=GetAtt(dead_letter, "Arn")),
-            )],
+            Targets=[target],
+            **({"EventBusName": bus.name} if bus is not None else {}),
         ))
         # MatchedEvents counts what the rule matched, whether or not the queue took it: the email
-        # does not depend on the queue's delivery. A rule on the default bus has only RuleName.
+        # does not depend on the queue's delivery.
         template.add_resource(make_first_record_alarm(
-            rule_alarm_id(detection), rule_condition(detection), [notifications.topic_arn],
+            rule_alarm_id(detection), conditions.rule_alarm(detection), [notifications.topic_arn],
             AlarmName=Sub(f"${{AWS::StackName}}-{rule_id(detection)}"),
             AlarmDescription=Sub(detection.alarm_description + LISTING_HINT),
             Namespace=EVENTS_NAMESPACE,
             MetricName="MatchedEvents",
-            Dimensions=[MetricDimension(Name="RuleName", Value=Ref(rule))],
+            Dimensions=_rule_name_metric_dimensions(rule, bus),
             Statistic="Sum",
             Period=Ref(params.alarm_period_seconds),
         ))
     refs = RuleRefs(rules, events)
-    add_queue_policy(template, refs, dead_letter)
-    add_delivery_alarms(template, notifications, refs, dead_letter)
+    add_queue_policy(template, refs, dead_letter, conditions)
+    add_delivery_alarms(template, notifications, refs, dead_letter, conditions, bus)
     return refs
 
 
-def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue) -> None:
+def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue,
+                     conditions: DeliveryConditions) -> None:
     """Only this stack's rules may send to the two queues (EventBridge sends as
     events.amazonaws.com with the rule's ARN as aws:SourceArn)."""
-    queues = [refs.event_queue, dead_letter]
+    def when_listed(value: object) -> object:
+        if conditions.event_queue == CREATE_DELIVERY_QUEUE:
+            return value
+        return If(conditions.event_queue, value, NoValue)
+
     template.add_resource(QueuePolicy(
         f"{EVENT_QUEUE}Policy",
         Condition=CREATE_DELIVERY_QUEUE,
-        Queues=[Ref(q) for q in queues],
+        Queues=[when_listed(Ref(refs.event_queue)), Ref(dead_letter)],
         PolicyDocument=PolicyDocument(
             Version="2012-10-17",
             Statement=[Statement(
@@ -187,7 +222,7 @@ def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue) -> 
                 Effect=Allow,
                 Principal=Principal("Service", "events.amazonaws.com"),
                 Action=[sqs_actions.SendMessage],
-                Resource=[GetAtt(q, "Arn") for q in queues],
+                Resource=[when_listed(GetAtt(refs.event_queue, "Arn")), GetAtt(dead_letter, "Arn")],
                 Condition=Condition(ArnEquals("aws:SourceArn", refs.conditional_arns())),
             )],
         ),
@@ -195,21 +230,23 @@ def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue) -> 
 
 
 def add_delivery_alarms(template: Template, notifications: NotificationRefs, refs: RuleRefs,
-                        dead_letter: Queue) -> None:
+                        dead_letter: Queue, conditions: DeliveryConditions,
+                        bus: EventBusRefs | None = None) -> None:
     """Failed deliveries are visible: an alarm on the rules' FailedInvocations (a target that
-    could not be reached after every retry) and one on the dead-letter queue's depth."""
+    could not be reached after every retry) and one on the dead-letter queue's depth. Both need the
+    topic here, so a forwarding stack has neither (its dead-letter queue keeps what failed)."""
     metrics = [If(rule.Condition, MetricDataQuery(
         Id=f"failed{i}",
         ReturnData=False,
         MetricStat=MetricStat(
             Metric=Metric(Namespace=EVENTS_NAMESPACE, MetricName="FailedInvocations",
-                          Dimensions=[MetricDimension(Name="RuleName", Value=Ref(rule))]),
+                          Dimensions=_rule_name_metric_dimensions(rule, bus)),
             Period=60,
             Stat="Sum",
         ),
     ), NoValue) for i, rule in enumerate(refs.rules.values())]
     template.add_resource(make_first_record_alarm(
-        "AlertDeliveryFailureAlarm", CREATE_DELIVERY_QUEUE, [notifications.topic_arn],
+        "AlertDeliveryFailureAlarm", conditions.event_queue, [notifications.topic_arn],
         AlarmName=Sub("${AWS::StackName}-AlertDeliveryFailure"),
         AlarmDescription=(
             "EventBridge could not deliver a deletion alert to the SQS event queue (AWS/Events "
@@ -221,7 +258,7 @@ def add_delivery_alarms(template: Template, notifications: NotificationRefs, ref
             ReturnData=True)],
     ))
     template.add_resource(make_first_record_alarm(
-        f"{DEAD_LETTER_QUEUE}Alarm", CREATE_DELIVERY_QUEUE, [notifications.topic_arn],
+        f"{DEAD_LETTER_QUEUE}Alarm", conditions.event_queue, [notifications.topic_arn],
         AlarmName=Sub("${AWS::StackName}-AlertDeliveryFailed"),
         AlarmDescription=(
             "EventBridge could not put a deletion alert in the SQS event queue after retrying for "

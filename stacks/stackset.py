@@ -78,10 +78,15 @@ def make_stackset_template(workload: dict[str, Any]) -> Template:
         Parameters=passed,
         # Reaches every stack instance and its resources: the guardrail SCP protects them by tag.
         Tags=protected_tags(),
+        # The workload creates an IAM role (unnamed) when it forwards to a collector.
+        Capabilities=["CAPABILITY_IAM"],
         OperationPreferences=OperationPreferences(
             FailureTolerancePercentage=Ref(tolerance),
             MaxConcurrentPercentage=Ref(concurrency),
             RegionConcurrencyType="PARALLEL",
+            # With the default STRICT_FAILURE_TOLERANCE, concurrency is capped at the failure
+            # tolerance + 1: one account at a time for a tolerance of 0.
+            ConcurrencyMode="SOFT_FAILURE_TOLERANCE",
         ),
         StackInstancesGroup=[StackInstances(
             DeploymentTargets=DeploymentTargets(OrganizationalUnitIds=Ref(ous)),

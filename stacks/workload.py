@@ -7,8 +7,9 @@ from troposphere import Output, Template
 from stacks.alarms import add_metric_alarms
 from detections.catalog import DETECTIONS
 from stacks.encryption import add_topic_key
+from stacks.forwarding import add_forwarding_role
 from stacks.notifications import add_notifications, add_topic_policy
-from stacks.parameters import add_conditions, add_parameters
+from stacks.parameters import NOTIFY_HERE, add_conditions, add_parameters, empty_defaults_lint
 from stacks.rules import add_event_rules
 
 DESCRIPTION = (
@@ -21,20 +22,18 @@ def make_workload_template() -> Template:
     """Build the workload template, step by step."""
     template = Template(Description=DESCRIPTION)
     template.set_version("2010-09-09")
-    # cfn-lint resolves CloudTrailLogGroupName to its empty default and flags it (W1030) against
-    # the metric filters' LogGroupName pattern. The empty value is only valid with EventBridge,
-    # where no metric filter exists, and the LogGroupRequiredForCloudWatchLogs Rule rejects it
-    # otherwise; cfn-lint reports the finding on the parameter, where no narrower ignore applies.
-    template.set_metadata({"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}})
+    template.set_metadata(empty_defaults_lint())
     params = add_parameters(template)
-    add_conditions(template, params, DETECTIONS)
+    conditions = add_conditions(template, params, DETECTIONS)
     key = add_topic_key(template, params)
     notifications = add_notifications(template, params, key)
     add_metric_alarms(template, params, notifications, DETECTIONS)
-    add_event_rules(template, params, notifications, DETECTIONS)
+    forwarding = add_forwarding_role(template, params)
+    add_event_rules(template, params, notifications, DETECTIONS, conditions, forwarding=forwarding)
     add_topic_policy(template, notifications)
     template.add_output(Output(
         "AlertTopicArn",
+        Condition=NOTIFY_HERE,
         Description="ARN of the SNS topic that receives every alert",
         Value=notifications.topic_arn,
     ))

@@ -184,6 +184,10 @@ SCAN_CONFIGS: dict[str, dict[str, str]] = {
     "nothing-watched": {
         "NotificationEmail": "security-team@example.com", "KmsKeyMonitoring": "Disabled",
         "SecretMonitoring": "Disabled"},
+    # Organization mode: the rules forward to the collector's bus; nothing alerts here.
+    "forwarding-to-a-collector": {
+        "CollectorEventBusArn": "arn:aws:events:eu-west-1:444455556666:event-bus/deletion-alarms-collector",
+        "NotificationEmail": ""},
     # The one configuration that is insecure by the user's explicit choice.
     "encryption-disabled": {"NotificationEmail": "security-team@example.com", "TopicEncryption": "Disabled"},
 }
@@ -238,3 +242,14 @@ class ConcreteTemplate(ConditionEvaluator):
     def properties(self, logical_id: str) -> dict[str, Any]:
         """The resource's Properties, fully resolved."""
         return self.value(self.resolve(self.template["Resources"][logical_id].get("Properties", {})))
+
+
+def local_target(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A workload rule's target when the stack alerts in its own account (the else branch of the
+    ForwardToCollector choice)."""
+    (target,) = rule["Properties"]["Targets"]
+    if "Fn::If" in target:
+        condition, _forward, local = target["Fn::If"]
+        assert condition == "ForwardToCollector"
+        return local
+    return target

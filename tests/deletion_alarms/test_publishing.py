@@ -180,13 +180,15 @@ def test_service_managed_sets_deploy_automatically_to_new_accounts() -> None:
             "PermissionModel": "SERVICE_MANAGED",
             # the stack set's tag reaches its stacks: the guardrail SCP protects them by tag
             "Tags": [{"Key": "deletion-alarms:protected", "Value": "true"}],
+            "Capabilities": ["CAPABILITY_IAM"],  # the forwarding role
             "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": True}})
         stub.add_response("list_stack_instances", instances())
         stub.add_response("create_stack_instances", {"OperationId": "op-1"}, {
             "StackSetName": "deletion-alarms", "Regions": ["us-east-1"],
             "DeploymentTargets": {"OrganizationalUnitIds": ["ou-abcd-12345678"]},
             "OperationPreferences": {"FailureTolerancePercentage": 0, "MaxConcurrentPercentage": 25,
-                                     "RegionConcurrencyType": "PARALLEL"}})
+                                     "RegionConcurrencyType": "PARALLEL",
+                                     "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}})
         stub.add_response("describe_stack_set_operation", {"StackSetOperation": {"Status": "SUCCEEDED"}})
         stub.add_response("list_stack_instances", instances())
         stub.add_response("list_stack_instances", instances())

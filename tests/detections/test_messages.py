@@ -7,13 +7,13 @@ import pytest
 from detections.catalog import by_name
 from detections.eventpatterns import cloudtrail_event
 from tests.conftest import load_corpus
-from tests.helpers import render_input_transformer
+from tests.helpers import local_target, render_input_transformer
 
 SAMPLES = {c.cls: c.record for c in load_corpus()}
 
 
 def message(workload, detection: str, sample: str, missing: str = "") -> str:
-    (target,) = workload["Resources"][f"{detection}Rule"]["Properties"]["Targets"]
+    target = local_target(workload["Resources"][f"{detection}Rule"])
     return render_input_transformer(target["InputTransformer"], cloudtrail_event(SAMPLES[sample]),
                                     missing=missing)
 
@@ -84,6 +84,6 @@ def test_every_placeholder_is_mapped(workload) -> None:
     for lid, rule in workload["Resources"].items():
         if rule["Type"] != "AWS::Events::Rule":
             continue
-        t = rule["Properties"]["Targets"][0]["InputTransformer"]
+        t = local_target(rule)["InputTransformer"]
         used = set(re.findall(r"<([^<>]+)>", t["InputTemplate"]))
         assert used - {"aws.events.rule-name"} == set(t["InputPathsMap"]), lid

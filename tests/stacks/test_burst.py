@@ -27,7 +27,7 @@ from moto.events.models import EventPattern
 from detections.catalog import DETECTIONS, by_name
 from detections.eventpatterns import cloudtrail_event
 from stacks.rules import ALARM_DESCRIPTION_LIMIT, QUEUE_RETENTION_SECONDS
-from tests.helpers import SCAN_CONFIGS
+from tests.helpers import SCAN_CONFIGS, local_target
 from tests.stacks.test_delivery import ACCOUNT, REGION, Deployment, deploy
 
 SNS_EMAIL_LIMIT_PER_SECOND = 10
@@ -170,6 +170,6 @@ def test_the_limit_fails_when_a_rule_emails_each_event(workload) -> None:
     """The first release's wiring (rule -> topic) suspends the subscription: the test can fail."""
     template = copy.deepcopy(workload)
     for rule in (r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"):
-        rule["Properties"]["Targets"][0]["Arn"] = {"Ref": "AlertTopic"}
+        local_target(rule)["Arn"] = {"Ref": "AlertTopic"}
     chain, _ = burst(deploy(template, **SCAN_CONFIGS["defaults"]), ["KmsKeyPendingDeletionUse"])
     assert chain.max_emails(1.0) > SNS_EMAIL_LIMIT_PER_SECOND

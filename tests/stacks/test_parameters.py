@@ -147,7 +147,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
 
 def test_condition_names_read_as_predicates(workload) -> None:
     for name in workload["Conditions"]:
-        assert re.match(r"(Detect|Watch|Use|Create|Has|Is|Send|Notify|Subscribe)[A-Z]", name), name
+        assert re.match(r"(Detect|Watch|Use|Create|Has|Is|Send|Notify|Subscribe|Forward)[A-Z]", name), name
 
 
 def test_every_combination_deploys_the_topic(workload) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detections.catalog import DETECTIONS, Kind
-from tests.helpers import ALERT_TOPIC, has_properties, resources_of_type
+from tests.helpers import ALERT_TOPIC, has_properties, local_target, resources_of_type
 
 NAMES = [d.name for d in DETECTIONS]
 
@@ -29,7 +29,7 @@ def test_use_rules_see_read_only_calls(workload, detection) -> None:
 
 @pytest.mark.parametrize("detection", DETECTIONS, ids=NAMES)
 def test_target_is_the_event_queue_with_retries_and_a_dead_letter_queue(workload, detection) -> None:
-    (target,) = workload["Resources"][f"{detection.name}Rule"]["Properties"]["Targets"]
+    target = local_target(workload["Resources"][f"{detection.name}Rule"])
     assert target["Arn"] == {"Fn::GetAtt": ["AlertEventQueue", "Arn"]}
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "Arn"]}}
@@ -41,7 +41,10 @@ def test_target_is_the_event_queue_with_retries_and_a_dead_letter_queue(workload
 @pytest.mark.parametrize("detection", DETECTIONS, ids=NAMES)
 def test_each_rule_has_an_alarm_on_its_matched_events(workload, detection) -> None:
     alarm = workload["Resources"][f"{detection.name}RuleAlarm"]
-    assert alarm["Condition"] == f"Create{detection.name}Rule"
+    # the rule exists and the stack alerts here (not forwarding to a collector)
+    assert alarm["Condition"] == f"Create{detection.name}RuleAlarm"
+    assert workload["Conditions"][alarm["Condition"]] == {"Fn::And": [
+        {"Condition": f"Create{detection.name}Rule"}, {"Condition": "NotifyHere"}]}
     assert has_properties(alarm, {
         "Namespace": "AWS/Events", "MetricName": "MatchedEvents", "Statistic": "Sum",
         "Dimensions": [{"Name": "RuleName", "Value": {"Ref": f"{detection.name}Rule"}}],
@@ -92,7 +95,10 @@ def test_failed_deliveries_raise_alarms(workload) -> None:
 
 def test_queue_policy_admits_only_this_stacks_rules(workload) -> None:
     (policy,) = resources_of_type(workload, "AWS::SQS::QueuePolicy").values()
-    assert policy["Properties"]["Queues"] == [{"Ref": "AlertEventQueue"}, {"Ref": "AlertDeliveryDeadLetterQueue"}]
+    # the event queue exists only when the stack alerts here; the dead-letter queue always
+    assert policy["Properties"]["Queues"] == [
+        {"Fn::If": ["CreateEventQueue", {"Ref": "AlertEventQueue"}, {"Ref": "AWS::NoValue"}]},
+        {"Ref": "AlertDeliveryDeadLetterQueue"}]
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == ["sqs:SendMessage"]

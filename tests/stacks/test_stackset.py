@@ -24,7 +24,9 @@ def test_service_managed_with_automatic_deployment() -> None:
                      "Regions": {"Ref": "TargetRegions"}}
     assert props["OperationPreferences"] == {"FailureTolerancePercentage": {"Ref": "FailureTolerancePercentage"},
                                              "MaxConcurrentPercentage": {"Ref": "MaxConcurrentPercentage"},
-                                             "RegionConcurrencyType": "PARALLEL"}
+                                             "RegionConcurrencyType": "PARALLEL",
+                                             # not one account at a time (STRICT with tolerance 0)
+                                             "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}
 
 
 def test_safe_defaults() -> None:
@@ -55,7 +57,8 @@ def test_workload_is_stackset_safe() -> None:
         for prop in NAME_PROPERTIES & set(resource.get("Properties", {})):
             value = resource["Properties"][prop]
             assert isinstance(value, dict) and "${AWS::StackName}" in json.dumps(value), (lid, prop)
-        assert not resource["Type"].startswith("AWS::IAM::"), lid
+        if resource["Type"].startswith("AWS::IAM::"):  # the forwarding role only, unnamed
+            assert lid == "CollectorForwardingRole" and "RoleName" not in resource["Properties"], lid
 
 
 def test_workload_and_stackset_lint_in_every_region() -> None:
