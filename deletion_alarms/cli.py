@@ -99,6 +99,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     doc.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
     doc.add_argument("--log-group", help="the CloudTrailLogGroupName you plan to use")
     doc.add_argument("--stack-name", help="a deployed deletion-alarms stack to check too")
+    doc.add_argument("--collector-stack", help="in the collector's account: check the collector stack "
+                     "(its bus admits the organization; its topic reaches someone)")
     add_aws_options(doc)
 
     bt = commands.add_parser(
@@ -225,10 +227,11 @@ def doctor(args: argparse.Namespace) -> int:
 
     from deletion_alarms import awsclient
 
-    session, logs, cfn, sns = aws_clients(args, "logs", "cloudformation", "sns")
+    session, logs, cfn, sns, events = aws_clients(args, "logs", "cloudformation", "sns", "events")
     cloudtrail_in = awsclient.regional_clients("cloudtrail", args.profile, args.endpoint_url)
-    clients = {"cloudtrail_in": cloudtrail_in, "logs": logs, "cloudformation": cfn, "sns": sns}
-    findings = diagnose(clients, session.region_name, args.engine, args.log_group, args.stack_name)
+    clients = {"cloudtrail_in": cloudtrail_in, "logs": logs, "cloudformation": cfn, "sns": sns, "events": events}
+    findings = diagnose(clients, session.region_name, args.engine, args.log_group, args.stack_name,
+                        collector_stack=args.collector_stack)
     for finding in findings:
         print(finding)
     return 1 if any(f.level == "problem" for f in findings) else 0

@@ -6,6 +6,7 @@ clients for a moto server.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,8 +19,10 @@ from detections.catalog import metric_alarm_detections
 PERMISSIONS = (
     "cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
     "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:DescribeMetricFilters",
-    "cloudformation:DescribeStacks", "sns:ListSubscriptionsByTopic",
+    "cloudformation:DescribeStacks", "cloudformation:DescribeStackResources", "sns:ListSubscriptionsByTopic",
+    "events:DescribeEventBus",
 )
+CHAT_TYPES = ("AWS::Chatbot::SlackChannelConfiguration", "AWS::Chatbot::MicrosoftTeamsChannelConfiguration")
 METRIC_FILTER_QUOTA = 100  # per log group
 STALE_AFTER_SECONDS = 3600  # CloudTrail delivers to CloudWatch Logs within minutes
 
@@ -150,29 +153,74 @@ def check_log_group(logs: Any, trails: list[dict], region: str, log_group: str |
     return findings
 
 
-def check_subscriptions(cfn: Any, sns: Any, stack_name: str) -> list[Finding]:
-    """On a deployed stack: is the alert topic's email subscription confirmed?"""
+def _stack(cfn: Any, stack_name: str) -> dict:
     with aws_errors(f"stack {stack_name}"):
-        stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-        topic = next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == "AlertTopicArn"), None)
-        if not topic:
-            return [Finding("problem", "alert topic", f"stack {stack_name} has no AlertTopicArn output",
-                            "is it a deletion-alarms stack?")]
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+
+
+def _output(stack: dict, key: str) -> str | None:
+    return next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == key), None)
+
+
+def check_subscriptions(cfn: Any, sns: Any, stack_name: str) -> list[Finding]:
+    """On a deployed stack: is the alert topic's email subscription confirmed, or is there a chat
+    channel? A workload that forwards to a collector has no topic: say where its alerts go."""
+    stack = _stack(cfn, stack_name)
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    if parameters.get("CollectorEventBusArn"):
+        return [Finding("ok", "forwarding", f"events go to the collector bus {parameters['CollectorEventBusArn']}",
+                        "check its delivery there: deletion-alarms doctor --collector-stack NAME, in the "
+                        "collector's account and Region")]
+    topic = _output(stack, "AlertTopicArn")
+    if not topic:
+        return [Finding("problem", "alert topic", f"stack {stack_name} has no AlertTopicArn output",
+                        "is it a deletion-alarms stack?")]
+    with aws_errors(f"stack {stack_name}"):
         subs = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
+        resources = cfn.describe_stack_resources(StackName=stack_name).get("StackResources", [])
+    chats = [r["LogicalResourceId"] for r in resources if r["ResourceType"] in CHAT_TYPES]
+    findings = [Finding("ok", "chat channel", f"{c} receives the alerts") for c in chats]
     pending = [s["Endpoint"] for s in subs if s["SubscriptionArn"] == "PendingConfirmation"]
     if pending:
-        return [Finding("problem", "subscription", f"not confirmed: {', '.join(pending)}",
-                        "open the 'AWS Notification - Subscription Confirmation' email and confirm; nothing "
-                        "is delivered before that")]
-    if not subs:
+        return findings + [Finding("problem", "subscription", f"not confirmed: {', '.join(pending)}",
+                                   "open the 'AWS Notification - Subscription Confirmation' email and confirm; "
+                                   "nothing is delivered to it before that")]
+    if not subs and not chats:
         return [Finding("warning", "subscription", f"{topic} has no subscriber", "subscribe the team to it")]
-    return [Finding("ok", "subscription", f"{len(subs)} confirmed subscriber(s) on {topic}")]
+    return findings + ([Finding("ok", "subscription", f"{len(subs)} confirmed subscriber(s) on {topic}")]
+                       if subs else [])
+
+
+def check_collector(cfn: Any, events: Any, sns: Any, stack_name: str) -> list[Finding]:
+    """On a deployed collector: its bus exists, admits the organization's PutEvents, and its topic
+    reaches someone."""
+    stack = _stack(cfn, stack_name)
+    bus_arn = _output(stack, "EventBusArn")
+    if not bus_arn:
+        return [Finding("problem", "collector bus", f"stack {stack_name} has no EventBusArn output",
+                        "is it a deletion-alarms collector stack?")]
+    name = bus_arn.split("event-bus/", 1)[1]
+    with aws_errors(f"event bus {name}"):
+        bus = events.describe_event_bus(Name=name)
+    statements = json.loads(bus.get("Policy") or '{"Statement": []}')["Statement"]
+    admits = [s for s in statements if s.get("Effect") == "Allow" and "events:PutEvents" in json.dumps(s.get("Action"))
+              and "aws:PrincipalOrgID" in json.dumps(s.get("Condition", {}))]
+    if admits:
+        org = json.dumps(admits[0]["Condition"]).split('"aws:PrincipalOrgID": ')[1].split('"')[1]
+        finding = Finding("ok", "collector bus", f"{bus_arn} admits PutEvents from organization {org}")
+    else:
+        finding = Finding("problem", "collector bus", f"{bus_arn} admits no PutEvents from the organization",
+                          "update the collector stack: its bus policy is missing")
+    return [finding] + check_subscriptions(cfn, sns, stack_name)
 
 
 def diagnose(clients: dict[str, Any], region: str, engine: str, log_group: str | None = None,
-             stack_name: str | None = None, now: float | None = None) -> list[Finding]:
+             stack_name: str | None = None, now: float | None = None,
+             collector_stack: str | None = None) -> list[Finding]:
     """Every check that applies to ``engine`` (EventBridge, CloudWatchLogs or Both). ``clients``:
-    "cloudtrail_in" (a function of a Region), "logs", "cloudformation", "sns"."""
+    "cloudtrail_in" (a function of a Region), "logs", "cloudformation", "sns", "events"."""
+    if collector_stack:  # the collector's account: its bus and its delivery, not a trail
+        return check_collector(clients["cloudformation"], clients["events"], clients["sns"], collector_stack)
     findings, trails = check_trails(clients["cloudtrail_in"], region)
     if engine in ("CloudWatchLogs", "Both") and trails:
         findings += check_log_group(clients["logs"], trails, region, log_group, now)

@@ -15,6 +15,7 @@ from stacks.parameters import ENGINES
 PRICE_ALARM_METRIC = 0.10  # standard-resolution alarm, per metric it evaluates, per month
 PRICE_CUSTOM_METRIC = 0.30  # per metric per month (a metric filter publishes one)
 PRICE_KMS_KEY = 1.00  # customer managed key, per month (TopicEncryption CreateKey)
+PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION = 1.00  # events delivered to another account's bus (custom events)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,14 @@ class Estimate:
 
 
 def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
-             recovery: bool = True, topic_key: bool = True) -> Estimate:
-    """What a stack with these parameter values creates that costs money."""
+             recovery: bool = True, topic_key: bool = True, forwarding: bool = False) -> Estimate:
+    """What a stack with these parameter values creates that costs money. A forwarding workload
+    (CollectorEventBusArn) has only its rules, a role and a dead-letter queue: no alarm, no key."""
     if engine not in ENGINES:
         raise ValueError(f"DetectionEngine {engine!r} is not one of: {', '.join(ENGINES)}")
+    if forwarding:
+        rules = estimate(engine, mode, kms, secrets, recovery).rules
+        return Estimate(engine, mode, 0, 0, 0, rules, 0)
     kinds = DETECTION_MODES[mode] | ({Kind.RECOVERY} if recovery else set())
     services = ({"kms"} if kms else set()) | ({"secretsmanager"} if secrets else set())
     selected = [d for d in DETECTIONS if d.kind in kinds and d.service.value in services]
@@ -65,4 +70,12 @@ def cost_table() -> str:
             bare = estimate(engine, mode, topic_key=False)
             rows.append(f"| `{engine}` | `{mode}` | {e.alarms} ({e.alarm_metrics}) | {e.custom_metrics} | {e.rules} "
                         f"| {e.monthly_usd:.2f} | {bare.monthly_usd:.2f} |")
+    for mode in DETECTION_MODES:
+        e = estimate("EventBridge", mode, forwarding=True)
+        rows.append(f"| `EventBridge`, forwarding to a collector | `{mode}` | 0 (0) | 0 | {e.rules} "
+                    f"| {e.monthly_usd:.2f} | {e.monthly_usd:.2f} |")
+    rows.append("")
+    rows.append(f"Forwarding: each event sent to the collector's bus, in another account, is billed as a "
+                f"custom event, {PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION:.2f} USD per million. The collector "
+                "costs what one `EventBridge` stack costs, once for the organization.")
     return "\n".join(rows)

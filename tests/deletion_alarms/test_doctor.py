@@ -4,6 +4,7 @@ not model (it confirms at once)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -152,14 +153,20 @@ def test_subscription_on_a_deployed_stack(aws, capsys) -> None:
     assert code == 0 and f"1 confirmed subscriber(s) on {topic}" in out
 
 
-def test_unconfirmed_subscription_is_a_problem() -> None:
+def stubbed_clients():
+    """CloudFormation and SNS clients for botocore's Stubber (no server, no credentials)."""
     import boto3
+
+    kwargs = {"region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    return boto3.client("cloudformation", **kwargs), boto3.client("sns", **kwargs)
+
+
+def test_unconfirmed_subscription_is_a_problem() -> None:
     from botocore.stub import Stubber
 
     from deletion_alarms.doctor import check_subscriptions
 
-    kwargs = {"region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
-    cfn, sns = boto3.client("cloudformation", **kwargs), boto3.client("sns", **kwargs)
+    cfn, sns = stubbed_clients()
     topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:deletion-alarms-AlertTopic-1"
     with Stubber(cfn) as c, Stubber(sns) as s:
         c.add_response("describe_stacks", {"Stacks": [{
@@ -168,8 +175,28 @@ def test_unconfirmed_subscription_is_a_problem() -> None:
         s.add_response("list_subscriptions_by_topic", {"Subscriptions": [{
             "SubscriptionArn": "PendingConfirmation", "Protocol": "email", "Endpoint": "security-team@example.com",
             "TopicArn": topic, "Owner": ACCOUNT}]})
+        c.add_response("describe_stack_resources", {"StackResources": []})
         (finding,) = check_subscriptions(cfn, sns, "deletion-alarms")
     assert finding.level == "problem" and "not confirmed: security-team@example.com" in finding.detail
+
+
+def test_a_chat_channel_counts_as_a_way_to_the_team() -> None:
+    from botocore.stub import Stubber
+
+    from deletion_alarms.doctor import check_subscriptions
+
+    cfn, sns = stubbed_clients()
+    topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:deletion-alarms-collector-AlertTopic-1"
+    with Stubber(cfn) as c, Stubber(sns) as s:
+        c.add_response("describe_stacks", {"Stacks": [{
+            "StackName": "deletion-alarms-collector", "CreationTime": "2026-11-28T00:00:00Z",
+            "StackStatus": "CREATE_COMPLETE", "Outputs": [{"OutputKey": "AlertTopicArn", "OutputValue": topic}]}]})
+        s.add_response("list_subscriptions_by_topic", {"Subscriptions": []})
+        c.add_response("describe_stack_resources", {"StackResources": [{
+            "LogicalResourceId": "SlackChannel", "ResourceType": "AWS::Chatbot::SlackChannelConfiguration",
+            "Timestamp": "2026-11-28T00:00:00Z", "ResourceStatus": "CREATE_COMPLETE"}]})
+        findings = check_subscriptions(cfn, sns, "deletion-alarms-collector")
+    assert [(f.level, f.check) for f in findings] == [("ok", "chat channel")]
 
 
 def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatch) -> None:
@@ -192,9 +219,58 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatc
     make_trail(aws)
     make_group(aws)
     deploy_stack_with_subscription(aws)
+    deploy_collector(aws)
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
     run(aws, capsys, "--engine", "Both", "--log-group", GROUP, "--stack-name", "deletion-alarms")
+    run(aws, capsys, "--collector-stack", "deletion-alarms-collector")
     assert called == set(PERMISSIONS)
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     paragraph = readme[readme.index("It needs these read-only"):readme.index("### Publish the templates")]
     assert set(re.findall(r"`([a-z]+:[A-Za-z]+)`", paragraph)) == set(PERMISSIONS)
+
+
+ORG = "o-a1b2c3d4e5"
+
+
+def deploy_collector(aws, policy: bool = True) -> str:
+    """A stand-in collector stack: its topic (subscribed) and EventBusArn output, and the bus."""
+    events = aws.client("events")
+    bus_arn = events.create_event_bus(Name="deletion-alarms-collector")["EventBusArn"]
+    if policy:
+        events.put_permission(EventBusName="deletion-alarms-collector", Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": "AllowTheOrganizationToPutEvents", "Effect": "Allow", "Principal": "*",
+                "Action": ["events:PutEvents"], "Resource": [bus_arn],
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}}}]}))
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="collector-alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="security-team@example.com")
+    aws.client("cloudformation").create_stack(StackName="deletion-alarms-collector", TemplateBody=json.dumps({
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"AlertTopicArn": {"Value": topic}, "EventBusArn": {"Value": bus_arn}}}))
+    return bus_arn
+
+
+def test_collector_bus_and_delivery(aws, capsys) -> None:
+    bus_arn = deploy_collector(aws)
+    code, out = run(aws, capsys, "--collector-stack", "deletion-alarms-collector")
+    assert code == 0, out
+    assert f"{bus_arn} admits PutEvents from organization {ORG}" in out
+    assert "1 confirmed subscriber(s)" in out
+
+
+def test_collector_bus_without_its_policy_is_a_problem(aws, capsys) -> None:
+    deploy_collector(aws, policy=False)
+    code, out = run(aws, capsys, "--collector-stack", "deletion-alarms-collector")
+    assert code == 1 and "admits no PutEvents from the organization" in out
+
+
+def test_a_forwarding_workload_says_where_its_events_go(aws, capsys) -> None:
+    make_trail(aws)
+    bus = "arn:aws:events:eu-west-1:444455556666:event-bus/deletion-alarms-collector"
+    aws.client("cloudformation").create_stack(StackName="deletion-alarms", TemplateBody=json.dumps({
+        "Parameters": {"CollectorEventBusArn": {"Type": "String"}},
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}}}),
+        Parameters=[{"ParameterKey": "CollectorEventBusArn", "ParameterValue": bus}])
+    code, out = run(aws, capsys, "--stack-name", "deletion-alarms")
+    assert code == 0 and f"events go to the collector bus {bus}" in out

@@ -34,6 +34,18 @@ def test_estimate_matches_the_template(workload, engine, mode, kms, secrets, rec
     assert e.monthly_usd == round(0.10 * alarm_metrics + 0.30 * e.custom_metrics + 1.00 * e.kms_keys, 2)
 
 
+@pytest.mark.parametrize("mode", ["AccessAndDeletion", "AccessOnly", "DeletionOnly"])
+def test_forwarding_estimate_matches_the_template(workload, mode) -> None:
+    params = parameter_values(workload, DetectionMode=mode, NotificationEmail="",
+                              CollectorEventBusArn="arn:aws:events:eu-west-1:444455556666:event-bus/c")
+    deployed = ConditionEvaluator(workload, params).deployed()
+    e = cost.estimate("EventBridge", mode, forwarding=True)
+    billed = ("AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter", "AWS::KMS::Key")
+    assert [len(set(resources_of_type(workload, t)) & deployed) for t in billed] == [0, 0, 0]
+    assert e.rules == len(set(resources_of_type(workload, "AWS::Events::Rule")) & deployed)
+    assert e.monthly_usd == 0
+
+
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="EventBridge, CloudWatchLogs, Both"):
         cost.estimate("Lambda", "AccessOnly")
@@ -41,6 +53,6 @@ def test_unknown_engine_is_refused() -> None:
 
 def test_table_has_every_engine_and_mode() -> None:
     table = cost.cost_table()
-    assert len(table.splitlines()) == 2 + 9
+    assert len(table.splitlines()) == 2 + 9 + 3 + 2  # engines x modes, forwarding x modes, note
     # 6 rule alarms, the failure alarm over 6 rules' metrics, the dead-letter alarm: 13 alarm metrics
     assert "| `EventBridge` | `AccessAndDeletion` | 8 (13) | 0 | 6 | 2.30 | 1.30 |" in table
