@@ -6,6 +6,7 @@
     deletion-alarms service-catalog      create the product / add a version when the template changed
     deletion-alarms stackset             create or update the stack set and its instances, and wait
     deletion-alarms doctor               check that this account's CloudTrail can feed the detections
+    deletion-alarms drill                prove that a deployed stack alerts; time to alert per detection
     deletion-alarms backtest SOURCE      replay CloudTrail history through the detections
 
 Building the templates is ``python build.py`` in a checkout.
@@ -22,7 +23,7 @@ from typing import Any
 from detections.errors import UserError
 
 PROG = "deletion-alarms"
-COMMANDS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "backtest")
+COMMANDS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "drill", "backtest")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -102,6 +103,18 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     doc.add_argument("--collector-stack", help="in the collector's account: check the collector stack "
                      "(its bus admits the organization; its topic reaches someone)")
     add_aws_options(doc)
+
+    dr = commands.add_parser(
+        "drill", help="prove that a deployed stack alerts, and measure the time to alert",
+        description="In this account and Region: subscribe a temporary queue to the stack's alert topic, "
+        "create a throwaway KMS key and secret, trigger every deployed detection for real, wait for each "
+        "alarm notification, print per detection whether it arrived and after how many seconds, and clean "
+        "up whatever happened (a later run also removes what an interrupted one left). Exit 1 if any "
+        "expected alert did not arrive.")
+    dr.add_argument("--stack-name", required=True, help="the deployed deletion-alarms stack")
+    dr.add_argument("--timeout", type=float, default=900, help="seconds to wait for the alerts (default 900)")
+    dr.add_argument("--yes", action="store_true", help="do not ask before creating anything")
+    add_aws_options(dr)
 
     bt = commands.add_parser(
         "backtest", help="replay CloudTrail history through the detections",
@@ -237,6 +250,28 @@ def doctor(args: argparse.Namespace) -> int:
     return 1 if any(f.level == "problem" for f in findings) else 0
 
 
+def drill(args: argparse.Namespace) -> int:
+    from deletion_alarms import drill as dr
+
+    session, cfn, kms, secrets, sqs, sns, cloudwatch = aws_clients(
+        args, "cloudformation", "kms", "secretsmanager", "sqs", "sns", "cloudwatch")
+    plan = dr.make_plan(cfn, args.stack_name)
+    print(dr.describe(plan))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("the drill creates billed resources: confirm with --yes when not on a terminal")
+        if input("Go on? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing done")
+            return 1
+    clients = {"kms": kms, "secretsmanager": secrets, "sqs": sqs, "sns": sns, "cloudwatch": cloudwatch}
+    results = dr.run(clients, plan, args.timeout)
+    for result in results:
+        print(result.line())
+    missing = [r for r in results if not r.delivered]
+    print(f"{len(results) - len(missing)} of {len(results)} alerts delivered")
+    return 1 if missing else 0
+
+
 def add_dist_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dist", type=Path, default=Path("dist"),
                         help="folder of the built templates (default: ./dist)")
@@ -278,7 +313,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     parser = make_parser(prog)
     args = parser.parse_args(argv)
     commands = {"test-patterns": test_patterns, "publish": publish, "service-catalog": service_catalog,
-                "stackset": stackset, "doctor": doctor, "backtest": backtest}
+                "stackset": stackset, "doctor": doctor, "drill": drill, "backtest": backtest}
     try:
         return commands[args.command](args)
     except UserError as error:

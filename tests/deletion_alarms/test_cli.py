@@ -32,7 +32,11 @@ def test_no_command_is_a_usage_error_in_one_line() -> None:
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", cli.COMMANDS)
+# The operations build.py ran before they moved to the installed command.
+LEGACY = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "backtest")
+
+
+@pytest.mark.parametrize("command", LEGACY)
 def test_build_py_keeps_each_operation_as_an_alias_with_a_note(command: str) -> None:
     result = subprocess.run([sys.executable, str(ROOT / "build.py"), command, "--help"],
                             capture_output=True, text=True, cwd=ROOT)

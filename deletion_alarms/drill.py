@@ -1,0 +1,350 @@
+"""Fire drill: prove in an account that a deployed stack alerts, and measure the time to alert.
+
+In one account and Region, against a deployed workload stack that alerts there, the drill
+1. subscribes a queue of its own to the stack's alert topic, to see what the team would receive;
+2. creates a throwaway symmetric KMS key and a secret, named and tagged as drill resources, and
+   triggers every deployed detection for real: schedules the key's deletion and uses the key, deletes
+   the secret with a recovery window and reads it, then cancels and restores (recovery notices);
+3. waits for each expected alarm notification and reports, per detection, whether it arrived and
+   the seconds from the API call to the notification;
+4. cleans up whatever happened: the key is scheduled for deletion with the shortest window the
+   account's guardrails allow, the secret deleted likewise, the subscription and queue removed; a
+   later run finds and removes the leftovers of an interrupted one by their tag.
+
+Every alert is a CloudWatch alarm notification (rules raise alarms on MatchedEvents; metric filters
+feed alarms), so the drill watches alarm names: ``STACK-<Detection>Rule`` for the EventBridge engine
+and ``STACK-<Detection>`` for metric filters. An alarm already in ALARM sends nothing new: the drill
+says so rather than wait for it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from deletion_alarms.awsclient import aws_errors
+from detections.catalog import Detection, Service, detections_for_mode
+from detections.errors import UserError
+
+DRILL_TAG = "deletion-alarms:drill"
+NAME_PREFIX = "deletion-alarms-drill-"
+WINDOWS_DAYS = (7, 30)  # the shortest first; a guardrail SCP may allow only 30
+COST = ("one KMS key (1 USD a month, prorated by the hour, until its deletion completes in 7 to 30 "
+        "days) and one secret (0.40 USD a month, prorated, until deleted); API calls cost less than a cent")
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    detection: Detection
+    alarm_name: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a stack's parameters say the drill should see."""
+
+    stack_name: str
+    topic_arn: str
+    expectations: tuple[Expectation, ...]
+
+
+@dataclass
+class Result:
+    expectation: Expectation
+    triggered_at: float | None = None
+    delivered_at: float | None = None
+    note: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None
+
+    def line(self) -> str:
+        name = f"{self.expectation.detection.name:<26} {self.expectation.alarm_name}"
+        if self.delivered and self.triggered_at is not None:
+            return f"delivered  {name}  {self.delivered_at - self.triggered_at:7.1f} s"
+        return f"MISSING    {name}  {self.note}".rstrip()
+
+
+def make_plan(cfn: Any, stack_name: str) -> Plan:
+    """Read the deployed stack: its topic, and the alarms its parameters deploy."""
+    with aws_errors(f"stack {stack_name}"):
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    stack = stacks[0]
+    params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    if params.get("CollectorEventBusArn"):
+        raise UserError(f"stack {stack_name} forwards to a collector: run the drill in the collector's "
+                        "account against the collector stack's topic (not supported yet), or on a stack "
+                        "that alerts here")
+    topic = next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == "AlertTopicArn"), None)
+    if not topic:
+        raise UserError(f"stack {stack_name} has no AlertTopicArn output: is it a deletion-alarms stack?")
+    services = {Service.KMS: params.get("KmsKeyMonitoring", "Enabled") == "Enabled",
+                Service.SECRETS_MANAGER: params.get("SecretMonitoring", "Enabled") == "Enabled"}
+    engine = params.get("DetectionEngine", "EventBridge")
+    selected = detections_for_mode(params.get("DetectionMode", "AccessAndDeletion"),
+                                   recovery=params.get("RecoveryNotices", "Enabled") == "Enabled")
+    expectations = []
+    for d in (d for d in selected if services[d.service]):
+        if engine in ("EventBridge", "Both"):
+            expectations.append(Expectation(d, f"{stack_name}-{d.name}Rule"))
+        if engine in ("CloudWatchLogs", "Both") and d.metric_alarm:
+            expectations.append(Expectation(d, f"{stack_name}-{d.name}"))
+    return Plan(stack_name, topic, tuple(expectations))
+
+
+def describe(plan: Plan) -> str:
+    """What the drill will create and what it costs, for the confirmation prompt."""
+    lines = [f"The drill will, in this account and Region, against stack {plan.stack_name}:",
+             f"  subscribe a temporary SQS queue ({NAME_PREFIX}...) to {plan.topic_arn}",
+             f"  create {COST}",
+             "  schedule the key's deletion, use it, delete the secret, read it, cancel and restore,",
+             "  then delete both with the shortest window the guardrails allow, and remove the queue.",
+             "Your team receives these alerts too. It expects:"]
+    lines += [f"  {e.detection.name} ({e.alarm_name})" for e in plan.expectations]
+    return "\n".join(lines)
+
+
+@dataclass
+class Drill:
+    """One drill run. ``clients``: kms, secretsmanager, sqs, sns, cloudwatch (boto3 clients)."""
+
+    clients: dict[str, Any]
+    plan: Plan
+    say: Say = print
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    created: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {DRILL_TAG: self.run_id}
+
+    # -------------------------------------------------------------------------------- observer
+    def observe(self) -> None:
+        """A queue of the drill's own, subscribed to the alert topic."""
+        sqs, sns = self.clients["sqs"], self.clients["sns"]
+        name = f"{NAME_PREFIX}{self.run_id}"
+        with aws_errors("drill queue"):
+            url = sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"},
+                                   tags=self.tags)["QueueUrl"]
+            self.created["queue_url"] = url
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+                    "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": self.plan.topic_arn}}}]})})
+            subscription = sns.subscribe(TopicArn=self.plan.topic_arn, Protocol="sqs", Endpoint=arn,
+                                         ReturnSubscriptionArn=True)["SubscriptionArn"]
+            self.created["subscription_arn"] = subscription
+
+    def alarms_already_in_alarm(self) -> set[str]:
+        names = [e.alarm_name for e in self.plan.expectations]
+        found: set[str] = set()
+        with aws_errors("alarms"):
+            for i in range(0, len(names), 100):
+                page = self.clients["cloudwatch"].describe_alarms(AlarmNames=names[i:i + 100])
+                found |= {a["AlarmName"] for a in page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
+                          if a.get("StateValue") == "ALARM"}
+        return found
+
+    # ------------------------------------------------------------------------------ resources
+    def create_resources(self) -> None:
+        kms, secrets = self.clients["kms"], self.clients["secretsmanager"]
+        with aws_errors("drill key"):
+            key = kms.create_key(Description=f"deletion-alarms drill {self.run_id}: throwaway, safe to delete",
+                                 KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
+                                 Tags=[{"TagKey": k, "TagValue": v} for k, v in self.tags.items()])
+            self.created["key_id"] = key["KeyMetadata"]["KeyId"]
+        with aws_errors("drill secret"):
+            secret = secrets.create_secret(Name=f"{NAME_PREFIX}{self.run_id}", SecretString="drill",
+                                           Description="deletion-alarms drill: throwaway, safe to delete",
+                                           Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()])
+            self.created["secret_arn"] = secret["ARN"]
+
+    def trigger(self) -> dict[str, float]:
+        """Call what each detection watches; the time of each call, by detection name."""
+        kms, secrets = self.clients["kms"], self.clients["secretsmanager"]
+        key, secret = self.created["key_id"], self.created["secret_arn"]
+        times: dict[str, float] = {}
+
+        def expect_failure(name: str, call: Callable[[], Any]) -> None:
+            times[name] = self.clock()
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - the failure is the point: it is what the rule sees
+                return
+            self.say(f"note: {name}: the call did not fail as a pending deletion should")
+
+        times["KmsKeyDisableOrDeletion"] = self.clock()
+        with_shortest_window(lambda d: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=d),
+                             "schedule the drill key's deletion", self.say)
+        expect_failure("KmsKeyPendingDeletionUse", lambda: kms.encrypt(KeyId=key, Plaintext=b"drill"))
+        times["SecretDeletion"] = self.clock()
+        with_shortest_window(lambda d: secrets.delete_secret(SecretId=secret, RecoveryWindowInDays=d),
+                             "delete the drill secret", self.say)
+        expect_failure("SecretPendingDeletionUse", lambda: secrets.get_secret_value(SecretId=secret))
+        times["KmsKeyDeletionCancelled"] = self.clock()
+        with aws_errors("cancel the drill key's deletion"):
+            kms.cancel_key_deletion(KeyId=key)
+        times["SecretRestored"] = self.clock()
+        with aws_errors("restore the drill secret"):
+            secrets.restore_secret(SecretId=secret)
+        return times
+
+    # -------------------------------------------------------------------------------- waiting
+    def wait(self, triggered: dict[str, float], timeout: float, poll: float = 5) -> list[Result]:
+        """Read the drill queue until every expected alarm notification arrived or ``timeout``."""
+        results = {e.alarm_name: Result(e, triggered.get(e.detection.name)) for e in self.plan.expectations}
+        busy = self.alarms_already_in_alarm()
+        for name in busy:
+            results[name].note = "already in ALARM before the drill: no new notification to see"
+        deadline = self.clock() + timeout
+        sqs, url = self.clients["sqs"], self.created["queue_url"]
+        while any(not r.delivered for n, r in results.items() if n not in busy) and self.clock() < deadline:
+            with aws_errors("drill queue"):
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                               AttributeNames=["All"]).get("Messages", [])
+            for message in messages:
+                alarm, at = read_alarm_notification(message["Body"])
+                if alarm and alarm.get("NewStateValue") == "ALARM" and alarm.get("AlarmName") in results:
+                    result = results[alarm["AlarmName"]]
+                    if not result.delivered:
+                        result.delivered_at = at if at is not None else self.clock()
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if not messages:
+                self.sleep(poll)
+        for result in results.values():
+            if not result.delivered and not result.note:
+                result.note = f"no notification within {timeout:.0f} s"
+        return list(results.values())
+
+    # -------------------------------------------------------------------------------- cleanup
+    def cleanup(self) -> list[str]:
+        """Remove what this run created, whatever happened; what could not be removed, as text."""
+        left: list[str] = []
+        kms, secrets, sqs, sns = (self.clients[k] for k in ("kms", "secretsmanager", "sqs", "sns"))
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        if "subscription_arn" in self.created:
+            steps.append(("drill subscription", lambda: sns.unsubscribe(SubscriptionArn=self.created["subscription_arn"])))
+        if "queue_url" in self.created:
+            steps.append(("drill queue", lambda: sqs.delete_queue(QueueUrl=self.created["queue_url"])))
+        if "key_id" in self.created:
+            steps.append(("drill key", lambda: delete_key(kms, self.created["key_id"], self.say)))
+        if "secret_arn" in self.created:
+            steps.append(("drill secret", lambda: delete_secret(secrets, self.created["secret_arn"], self.say)))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as error:  # noqa: BLE001 - report and go on with the next one
+                left.append(f"{what}: {error}")
+        return left
+
+
+def read_alarm_notification(body: str) -> tuple[dict | None, float | None]:
+    """The alarm of an SNS notification delivered to SQS, and the notification's time (epoch)."""
+    try:
+        envelope = json.loads(body)
+        alarm = json.loads(envelope["Message"])
+    except (ValueError, KeyError, TypeError):
+        return None, None
+    stamp = envelope.get("Timestamp")
+    try:
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
+    except ValueError:
+        at = None
+    return (alarm if isinstance(alarm, dict) else None), at
+
+
+def with_shortest_window(call: Callable[[int], Any], what: str, say: Say) -> int:
+    """Call with the shortest waiting period the account's guardrails allow; return it. A guardrail
+    SCP answers AccessDenied for a window it forbids; any other error is the user's to see."""
+    for days in WINDOWS_DAYS:
+        try:
+            call(days)
+            return days
+        except Exception as error:  # noqa: BLE001 - AccessDenied comes from either service
+            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+            if code not in ("AccessDeniedException", "AccessDenied") or days == WINDOWS_DAYS[-1]:
+                raise UserError(f"{what}: {error}") from None
+            say(f"{what}: a {days}-day window is denied here (a guardrail?); trying a longer one")
+    raise AssertionError("unreachable")
+
+
+def delete_key(kms: Any, key_id: str, say: Say) -> None:
+    """Schedule a drill key's deletion, unless it is pending deletion already."""
+    if kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] in ("PendingDeletion", "PendingReplicaDeletion"):
+        return
+    days = with_shortest_window(lambda d: kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=d),
+                                f"schedule drill key {key_id} for deletion", say)
+    say(f"drill key {key_id} scheduled for deletion in {days} days")
+
+
+def delete_secret(secrets: Any, secret_arn: str, say: Say) -> None:
+    """Delete a drill secret with a recovery window, unless it is deleted already."""
+    if secrets.describe_secret(SecretId=secret_arn).get("DeletedDate"):
+        return
+    days = with_shortest_window(lambda d: secrets.delete_secret(SecretId=secret_arn, RecoveryWindowInDays=d),
+                                f"delete drill secret {secret_arn}", say)
+    say(f"drill secret {secret_arn} deleted, recoverable for {days} days")
+
+
+def sweep_leftovers(clients: dict[str, Any], say: Say) -> list[str]:
+    """Remove what interrupted drills left, found by their tag and name; what failed, as text."""
+    kms, secrets, sqs, sns = (clients[k] for k in ("kms", "secretsmanager", "sqs", "sns"))
+    left: list[str] = []
+    queues = sqs.list_queues(QueueNamePrefix=NAME_PREFIX).get("QueueUrls", [])
+    queue_arns = set()
+    for url in queues:
+        queue_arns.add(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+    for page in sns.get_paginator("list_subscriptions").paginate():
+        for sub in page.get("Subscriptions", []):
+            if sub.get("Endpoint") in queue_arns and sub["SubscriptionArn"].startswith("arn:"):
+                sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+                say(f"removed leftover subscription {sub['SubscriptionArn']}")
+    for url in queues:
+        sqs.delete_queue(QueueUrl=url)
+        say(f"removed leftover queue {url}")
+    for page in secrets.get_paginator("list_secrets").paginate(
+            IncludePlannedDeletion=True, Filters=[{"Key": "tag-key", "Values": [DRILL_TAG]}]):
+        for secret in page.get("SecretList", []):
+            try:
+                delete_secret(secrets, secret["ARN"], say)
+            except Exception as error:  # noqa: BLE001
+                left.append(f"leftover secret {secret['ARN']}: {error}")
+    for page in kms.get_paginator("list_keys").paginate():
+        for key in page.get("Keys", []):
+            try:
+                tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+            except Exception:  # noqa: BLE001 - keys of other principals, AWS managed keys
+                continue
+            if any(t["TagKey"] == DRILL_TAG for t in tags):
+                try:
+                    delete_key(kms, key["KeyId"], say)
+                except Exception as error:  # noqa: BLE001
+                    left.append(f"leftover key {key['KeyId']}: {error}")
+    return left
+
+
+def run(clients: dict[str, Any], plan: Plan, timeout: float, say: Say = print,
+        drill: Drill | None = None) -> list[Result]:
+    """The whole drill: sweep, observe, create, trigger, wait, and clean up whatever happened."""
+    for problem in sweep_leftovers(clients, say):
+        say(f"could not clean up: {problem}")
+    drill = drill or Drill(clients, plan, say)
+    try:
+        drill.observe()
+        drill.create_resources()
+        say(f"drill {drill.run_id}: key {drill.created['key_id']}, secret {drill.created['secret_arn']}")
+        triggered = drill.trigger()
+        return drill.wait(triggered, timeout)
+    finally:
+        for problem in drill.cleanup():
+            say(f"could not clean up: {problem}")
+

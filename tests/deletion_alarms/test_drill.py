@@ -1,0 +1,189 @@
+"""The fire drill, end to end against a moto server on 127.0.0.1 (KMS, Secrets Manager, SQS, SNS,
+CloudFormation, CloudWatch). moto evaluates no alarm, so the test plays CloudWatch: when the drill
+waits, it publishes the alarm notifications to the stack's topic as CloudWatch would (or leaves one
+out), and the drill must see them through the queue it subscribed. botocore's Stubber covers a
+guardrail that denies the 7-day window."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deletion_alarms import cli
+from deletion_alarms import drill as dr
+from detections.errors import UserError
+
+STACK = "deletion-alarms"
+
+
+def deploy_stack(aws, **params: str) -> str:
+    """A stand-in of a deployed workload: its topic, parameters and AlertTopicArn output."""
+    topic = aws.client("sns").create_topic(Name="deletion-alarms-AlertTopic-1A2B")["TopicArn"]
+    values = {"DetectionEngine": "EventBridge", "DetectionMode": "AccessAndDeletion", "KmsKeyMonitoring": "Enabled",
+              "SecretMonitoring": "Enabled", "RecoveryNotices": "Enabled", "CollectorEventBusArn": "", **params}
+    aws.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps({
+        "Parameters": {k: {"Type": "String", "Default": ""} for k in values},
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"AlertTopicArn": {"Value": topic}}}),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()])
+    return topic
+
+
+def clients(aws) -> dict:
+    return {name: aws.client(name) for name in ("kms", "secretsmanager", "sqs", "sns", "cloudwatch")}
+
+
+class CloudWatchStandIn:
+    """Publishes alarm notifications to the topic the first time the drill waits."""
+
+    def __init__(self, aws, topic: str, alarms: list[str]) -> None:
+        self.sns, self.topic, self.alarms, self.done = aws.client("sns"), topic, alarms, False
+
+    def __call__(self, seconds: float) -> None:
+        if self.done:
+            return
+        self.done = True
+        for name in self.alarms:
+            self.sns.publish(TopicArn=self.topic, Subject=f'ALARM: "{name}"', Message=json.dumps({
+                "AlarmName": name, "NewStateValue": "ALARM", "OldStateValue": "OK",
+                "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was greater than or equal to the threshold (1.0)",
+                "StateChangeTime": datetime.now(timezone.utc).isoformat()}))
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({}, {f"{STACK}-{n}Rule" for n in ("KmsKeyPendingDeletionUse", "SecretPendingDeletionUse", "KmsKeyDisableOrDeletion",
+                                       "SecretDeletion", "KmsKeyDeletionCancelled", "SecretRestored")}),
+    ({"DetectionEngine": "CloudWatchLogs", "DetectionMode": "DeletionOnly"},
+     {f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-SecretDeletion"}),
+    ({"SecretMonitoring": "Disabled", "RecoveryNotices": "Disabled", "DetectionEngine": "Both"},
+     {f"{STACK}-KmsKeyPendingDeletionUseRule", f"{STACK}-KmsKeyPendingDeletionUse",
+      f"{STACK}-KmsKeyDisableOrDeletionRule", f"{STACK}-KmsKeyDisableOrDeletion"}),
+])
+def test_the_plan_expects_the_alarms_the_stack_deploys(aws, params, expected) -> None:
+    deploy_stack(aws, **params)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    assert {e.alarm_name for e in plan.expectations} == expected
+
+
+def test_a_drill_sees_every_alert_and_cleans_up(aws) -> None:
+    topic = deploy_stack(aws)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    said: list[str] = []
+    drill = dr.Drill(clients(aws), plan, said.append, sleep=CloudWatchStandIn(
+        aws, topic, [e.alarm_name for e in plan.expectations]))
+    results = dr.run(clients(aws), plan, timeout=30, say=said.append, drill=drill)
+    assert [r.delivered for r in results] == [True] * 6
+    assert all(r.delivered_at >= r.triggered_at - 1 for r in results)
+    assert_cleaned_up(aws, drill)
+
+
+def assert_cleaned_up(aws, drill: dr.Drill) -> None:
+    sqs, sns, kms, secrets = (aws.client(s) for s in ("sqs", "sns", "kms", "secretsmanager"))
+    assert not sqs.list_queues(QueueNamePrefix=dr.NAME_PREFIX).get("QueueUrls")
+    assert all(s["Endpoint"] != drill.created.get("queue_url") and dr.NAME_PREFIX not in s["Endpoint"]
+               for s in sns.list_subscriptions()["Subscriptions"])
+    if "key_id" in drill.created:
+        assert kms.describe_key(KeyId=drill.created["key_id"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    if "secret_arn" in drill.created:
+        assert secrets.describe_secret(SecretId=drill.created["secret_arn"]).get("DeletedDate")
+
+
+def test_a_missing_alert_is_reported_and_the_drill_still_cleans_up(aws) -> None:
+    topic = deploy_stack(aws)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    names = [e.alarm_name for e in plan.expectations]
+    clock = iter(range(0, 10_000, 5))
+    drill = dr.Drill(clients(aws), plan, print, clock=lambda: float(next(clock)),
+                     sleep=CloudWatchStandIn(aws, topic, names[1:]))
+    results = dr.run(clients(aws), plan, timeout=60, say=print, drill=drill)
+    missing = [r for r in results if not r.delivered]
+    assert [r.expectation.alarm_name for r in missing] == names[:1]
+    assert "no notification within 60 s" in missing[0].line()
+    assert_cleaned_up(aws, drill)
+
+
+def test_an_alarm_already_in_alarm_is_named_not_awaited(aws) -> None:
+    deploy_stack(aws)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    first = plan.expectations[0].alarm_name
+    aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=first, MetricName="MatchedEvents", Namespace="AWS/Events", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    aws.client("cloudwatch").set_alarm_state(AlarmName=first, StateValue="ALARM", StateReason="earlier")
+    drill = dr.Drill(clients(aws), plan, print, sleep=lambda s: None)
+    drill.observe()
+    try:
+        results = drill.wait({}, timeout=0)
+    finally:
+        drill.cleanup()
+    (result,) = [r for r in results if r.expectation.alarm_name == first]
+    assert "already in ALARM" in result.line()
+
+
+def test_an_interrupted_drill_cleans_up_what_it_made(aws, monkeypatch) -> None:
+    deploy_stack(aws)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    drill = dr.Drill(clients(aws), plan, print)
+    monkeypatch.setattr(drill, "trigger", lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        dr.run(clients(aws), plan, timeout=5, say=print, drill=drill)
+    assert {"queue_url", "subscription_arn", "key_id", "secret_arn"} <= set(drill.created)
+    assert_cleaned_up(aws, drill)
+
+
+def test_a_later_run_sweeps_the_leftovers_by_tag(aws) -> None:
+    topic = deploy_stack(aws)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    crashed = dr.Drill(clients(aws), plan, print)
+    crashed.observe()
+    crashed.create_resources()  # and then the process died: no cleanup
+    other = aws.client("kms").create_key(Description="not a drill key")["KeyMetadata"]["KeyId"]
+    said: list[str] = []
+    assert dr.sweep_leftovers(clients(aws), said.append) == []
+    assert_cleaned_up(aws, crashed)
+    assert aws.client("kms").describe_key(KeyId=other)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert any("leftover queue" in s for s in said) and aws.client("sns").list_subscriptions_by_topic(
+        TopicArn=topic)["Subscriptions"] == []
+
+
+def test_a_guardrail_that_denies_seven_days_gets_thirty() -> None:
+    kms = boto3.client("kms", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    said: list[str] = []
+    with Stubber(kms) as stub:
+        stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "KeyState": "Enabled"}})
+        stub.add_client_error("schedule_key_deletion", "AccessDeniedException", expected_params={
+            "KeyId": "k", "PendingWindowInDays": 7})
+        stub.add_response("schedule_key_deletion", {"KeyId": "k"}, {"KeyId": "k", "PendingWindowInDays": 30})
+        dr.delete_key(kms, "k", said.append)
+        stub.assert_no_pending_responses()
+    assert said[-1] == "drill key k scheduled for deletion in 30 days"
+
+
+def test_another_error_is_the_users_to_see() -> None:
+    kms = boto3.client("kms", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(kms) as stub:
+        stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "KeyState": "Enabled"}})
+        stub.add_client_error("schedule_key_deletion", "NotFoundException")
+        with pytest.raises(UserError, match="NotFoundException"):
+            dr.delete_key(kms, "k", print)
+
+
+def test_the_command_refuses_an_unknown_stack_and_a_silent_confirmation(aws, capsys, monkeypatch) -> None:
+    assert cli.main(aws.cli("drill", "--stack-name", "nope")) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    deploy_stack(aws)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert cli.main(aws.cli("drill", "--stack-name", STACK)) == 1
+    captured = capsys.readouterr()
+    assert "confirm with --yes" in captured.err and "KMS key (1 USD a month" in captured.out
+    assert not aws.client("kms").list_keys()["Keys"]  # nothing created
+
+
+def test_a_forwarding_stack_is_refused_with_the_reason(aws) -> None:
+    deploy_stack(aws, CollectorEventBusArn="arn:aws:events:eu-west-1:444455556666:event-bus/c")
+    with pytest.raises(UserError, match="forwards to a collector"):
+        dr.make_plan(aws.client("cloudformation"), STACK)
