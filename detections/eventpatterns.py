@@ -63,6 +63,9 @@ def _leaf_filters(node: Comparison | Predicate) -> list[Any]:
             return [{"numeric": ["<", n]}, {"numeric": [">", n]}]
         return [{"numeric": [node.op, n]}]
     assert isinstance(value, StringValue)
+    if value.text == "*" and node.op == "=":
+        raise TranslationError(f"{node}: '= *' also matches numbers in CloudWatch Logs; an EventBridge "
+                               "wildcard matches strings only")
     matcher: Any = {"wildcard": _escape_wildcard(value.text)} if value.has_wildcard else value.text
     return [{"anything-but": matcher}] if node.op == "!=" else [matcher]
 

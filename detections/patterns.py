@@ -145,14 +145,24 @@ class Token:
 
 
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
-_SELECTOR_RE = re.compile(r"\$((?:\.[A-Za-z0-9_@:$-]+|\[\d+\])*)")
-_SELECTOR_PART_RE = re.compile(r"\.([A-Za-z0-9_@:$-]+)|\[(\d+)\]")
+# Property names: alphanumerics, '-' and '_' (Filter pattern syntax, JSON log events); array
+# indexes in brackets. '$.aws:x' is refused at the ':'.
+_SELECTOR_RE = re.compile(r"\$((?:\.[A-Za-z0-9_-]+|\[\d+\])*)")
+_SELECTOR_PART_RE = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+# What an unquoted value may hold: the documentation's bare values are words, numbers, service
+# names and addresses with wildcards (kms.amazonaws.com, 123.123.*); anything else (a=b, a&b) must
+# be quoted.
+_BARE_VALUE_RE = re.compile(r"[A-Za-z0-9_.:/@*+-]+")
+# The characters a %regex% may contain: alphanumerics, the symbols : _ # = @ / ; , - and the
+# operators ^ $ ? [ ] { } | \ * + . ("Supported regular expressions (regex) syntax",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/regex-expressions.html): no
+# parentheses, no '!', no space, no multibyte character.
+_REGEX_ALLOWED = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_#=@/;,-^$?[]{}|\\*+.")
+# Parentheses deeper than this are refused with the engine's own error (never a RecursionError).
+MAX_NESTING = 100
 _BARE_END = set(" \t\r\n(){}\"")
 _OPERATORS = ("!=", "<=", ">=", "=", "<", ">")
 _KEYWORDS = {"IS", "NOT", "NULL", "TRUE", "FALSE", "EXISTS"}
-# Characters CloudWatch Logs refuses inside a %regex% value (its documentation names parentheses
-# and "!" as examples of what is rejected).
-_REGEX_FORBIDDEN = set("()!")
 
 
 def _tokenize(text: str) -> list[Token]:
@@ -219,6 +229,7 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.i = 0
         self.regexes = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -255,9 +266,13 @@ class _Parser:
 
     def primary(self) -> Node:
         if self.tok.kind == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise FilterPatternError(self.tok.position, f"parentheses nested deeper than {MAX_NESTING}")
             self.i += 1
             node = self.expr()
             self.take(")", "')' or an operator (&&, ||)")
+            self.depth -= 1
             return node
         return self.comparison()
 
@@ -316,6 +331,9 @@ class _Parser:
                 return NumberValue(float(tok.text), tok.text)
             if op not in ("=", "!="):
                 raise FilterPatternError(tok.position, f"{op} needs a number, found {tok.text!r}")
+            if not _BARE_VALUE_RE.fullmatch(tok.text):
+                raise FilterPatternError(tok.position, f"{tok.text!r} must be quoted: an unquoted value "
+                                         "holds only letters, digits and . : / @ * + - _")
             return StringValue(tok.text)
         found = "the end of the pattern" if tok.kind == "END" else repr(tok.text)
         raise FilterPatternError(tok.position, f"expected a value after {op}, found {found}")
@@ -328,9 +346,10 @@ class _Parser:
             raise FilterPatternError(tok.position, f"at most {MAX_REGEXES} %regex% values per pattern")
         if not tok.text:
             raise FilterPatternError(tok.position, "empty %regex% value")
-        bad = sorted(set(tok.text) & _REGEX_FORBIDDEN)
+        bad = sorted(set(tok.text) - _REGEX_ALLOWED)
         if bad:
-            raise FilterPatternError(tok.position, f"character(s) {' '.join(bad)} not allowed in a %regex%")
+            raise FilterPatternError(tok.position, f"character(s) {' '.join(repr(c) for c in bad)} not allowed "
+                                     "in a %regex% (parentheses, '!', spaces and multibyte characters are not)")
         try:
             re.compile(tok.text)
         except re.error as error:
@@ -423,6 +442,12 @@ def _compile_comparison(node: Comparison) -> Matcher:
             v = get(record)
             return _is_number(v) and op(v, number)
         return numeric
+    if isinstance(value, StringValue) and value.text == "*" and node.op == "=":
+        # "any value": AWS's example { $.latency = * } matches a number too (not an object or array).
+        def any_value(record: Any) -> bool:
+            v = get(record)
+            return isinstance(v, str) or _is_number(v)
+        return any_value
     if isinstance(value, RegexValue):
         regex = re.compile(value.regex)
         string_test: Callable[[str], bool] = lambda s: regex.search(s) is not None  # noqa: E731
@@ -448,6 +473,7 @@ def _compile_string_alternatives(node: Or) -> Matcher | None:
     values and the globs for the rest; None when the alternatives are not all of that form."""
     items = node.items
     if not all(isinstance(i, Comparison) and i.op == "=" and isinstance(i.value, StringValue)
+               and i.value.text != "*"  # "any value" matches numbers too: compiled on its own
                and i.selector == items[0].selector for i in items):  # type: ignore[union-attr]
         return None
     exact = frozenset(i.value.text for i in items if not i.value.has_wildcard)  # type: ignore[union-attr]

@@ -249,3 +249,49 @@ def test_alternatives_on_one_field_agree_with_each_comparison(values, record) ->
     # compiled as one lookup and a set test: must equal the alternatives one by one
     comparisons = [Comparison(Selector(("a",)), "=", StringValue(v)) for v in values]
     assert compile_node(Or(tuple(comparisons)))(record) == any(compile_node(c)(record) for c in comparisons)
+
+
+# ------------------------------------------ fidelity to "Filter pattern syntax" (CloudWatch Logs)
+@pytest.mark.parametrize(("record", "matches"), [
+    ({"latency": 200}, True), ({"latency": 0.5}, True), ({"latency": "slow"}, True),
+    ({"latency": None}, False), ({"latency": {"p99": 3}}, False), ({"latency": [1]}, False), ({}, False),
+    ({"latency": True}, False),
+])
+def test_equals_star_matches_any_scalar_value_numbers_included(record, matches) -> None:
+    """AWS's own example, { $.latency = * }, selects events with a numeric latency."""
+    assert compile_pattern("{ $.latency = * }").matches(record) is matches
+    assert compile_pattern('{ $.a = "x" || $.latency = * }').matches(record) is matches
+
+
+@pytest.mark.parametrize("pattern", ["{ $.aws:x = 1 }", "{ $.a@b = 1 }", "{ $.a$ = 1 }"])
+def test_selectors_hold_only_alphanumerics_dash_underscore_and_indexes(pattern) -> None:
+    with pytest.raises(FilterPatternError, match="in selector"):
+        parse(pattern)
+    assert parse("{ $.a-b_c[0].D9 = 1 }")
+
+
+@pytest.mark.parametrize("value", ["a=b", "a&b", "a'b", "a;b", "a,b"])
+def test_unquoted_values_outside_the_documented_characters_must_be_quoted(value) -> None:
+    with pytest.raises(FilterPatternError, match="must be quoted"):
+        parse(f"{{ $.f = {value} }}")
+    assert compile_pattern(f'{{ $.f = "{value}" }}').matches({"f": value})
+
+
+@pytest.mark.parametrize("value", ["kms.amazonaws.com", "123.123.*", "arn:aws:iam::111122223333:root", "a+b@c/d"])
+def test_unquoted_values_of_the_documentation_still_parse(value) -> None:
+    assert compile_pattern(f"{{ $.f = {value} }}").matches({"f": value.replace("*", "9")})
+
+
+@pytest.mark.parametrize("regex", ["a b", "a!", "(a)", "é"])
+def test_regexes_hold_only_the_documented_characters(regex) -> None:
+    """regex-expressions.html: alphanumerics, : _ # = @ / ; , - and ^ $ ? [ ] { } | \\ * + ."""
+    with pytest.raises(FilterPatternError, match="not allowed in a %regex%"):
+        parse(f"{{ $.f = %{regex}% }}")
+    assert parse("{ $.f = %^[a-z]{2,3}:_#=@/;,-$|x\\d+.% }")
+
+
+def test_deep_nesting_gives_the_engines_own_error_not_a_recursion_error() -> None:
+    deep = "{ " + "(" * 400 + "$.a = 1" + ")" * 400 + " }"
+    with pytest.raises(FilterPatternError, match="nested deeper than"):
+        parse(deep[:1024] if len(deep) > 1024 else deep)
+    parse("{ " + "(" * 50 + "$.a = 1" + ")" * 50 + " }")
