@@ -32,8 +32,23 @@ TOP = 5
 
 
 # ------------------------------------------------------------------------------------------ inputs
+# CloudTrail's log file integrity validation writes digest files beside the logs
+# (AWSLogs/<account>/CloudTrail-Digest/...): they hold no records.
+DIGEST_FOLDER = "CloudTrail-Digest"
+RECORD_KEYS = ("eventVersion", "eventSource", "eventName")
+
+
+class NotALogFile(ValueError):
+    """A JSON document that is neither a CloudTrail log file (Records) nor a record: skipped."""
+
+
+def is_digest(name: str) -> bool:
+    return DIGEST_FOLDER in name.replace("\\", "/").split("/")
+
+
 def parse_records(data: bytes) -> tuple[list[dict], int]:
-    """Records in one file's bytes (gzip or not), and how many lines or documents failed to parse."""
+    """Records in one file's bytes (gzip or not), and how many lines or documents failed to parse.
+    Raise NotALogFile for a JSON document that holds no records (a digest file, say)."""
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     try:
@@ -45,7 +60,9 @@ def parse_records(data: bytes) -> tuple[list[dict], int]:
         if isinstance(records, list):
             good = [r for r in records if isinstance(r, dict)]
             return good, len(records) - len(good)
-        return [document], 0
+        if any(key in document for key in RECORD_KEYS):
+            return [document], 0
+        raise NotALogFile("a JSON document without Records")
     if isinstance(document, list):
         return [r for r in document if isinstance(r, dict)], sum(1 for r in document if not isinstance(r, dict))
     records, failures = [], 0
@@ -152,11 +169,14 @@ class DetectionStats:
     resources: Counter = field(default_factory=Counter)
     accounts: Counter = field(default_factory=Counter)
     regions: Counter = field(default_factory=Counter)
+    days: Counter = field(default_factory=Counter)
+    """Matches per UTC day (YYYY-MM-DD), for the report's timeline."""
 
     def add(self, record: dict, period_seconds: int) -> None:
         self.matches += 1
         when = record.get("eventTime")
         if isinstance(when, str):
+            self.days[when[:10]] += 1
             self.first = when if self.first is None or when < self.first else self.first
             self.last = when if self.last is None or when > self.last else self.last
             epoch = _epoch(when)
@@ -172,7 +192,8 @@ class DetectionStats:
         self.excluded += other.excluded
         self.periods |= other.periods
         for mine, theirs in ((self.principals, other.principals), (self.resources, other.resources),
-                             (self.accounts, other.accounts), (self.regions, other.regions)):
+                             (self.accounts, other.accounts), (self.regions, other.regions),
+                             (self.days, other.days)):
             mine.update(theirs)
         times = [t for t in (self.first, self.last, other.first, other.last) if t]
         self.first, self.last = (min(times), max(times)) if times else (None, None)
@@ -191,10 +212,13 @@ class Report:
     records: int = 0
     parse_failures: int = 0
     outside_window: int = 0
+    skipped_files: int = 0
+    """Digest files and other JSON without records: neither records nor failures."""
     failed_files: list[str] = field(default_factory=list)
 
     def merge(self, other: "Report") -> None:
         self.files += other.files
+        self.skipped_files += other.skipped_files
         self.records += other.records
         self.parse_failures += other.parse_failures
         self.outside_window += other.outside_window
@@ -203,7 +227,8 @@ class Report:
             self.detections[name].merge(stats)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": self.files, "records": self.records, "parse_failures": self.parse_failures,
+        return {"files": self.files, "skipped_files": self.skipped_files, "records": self.records,
+                "parse_failures": self.parse_failures,
                 "outside_window": self.outside_window, "failed_files": self.failed_files,
                 "detections": {n: s.to_dict() for n, s in self.detections.items()}}
 
@@ -251,8 +276,14 @@ def _init_worker(options: Options) -> None:
 def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher) -> Report:
     """The report for one file's content."""
     report = Report({d.name: DetectionStats() for d in options.detections()}, files=1)
+    if is_digest(name):
+        report.files, report.skipped_files = 0, 1
+        return report
     try:
         records, report.parse_failures = parse_records(data)
+    except NotALogFile:
+        report.files, report.skipped_files = 0, 1
+        return report
     except (OSError, EOFError) as error:  # a corrupt gzip file
         report.failed_files.append(f"{name}: {error}")
         return report
@@ -344,7 +375,8 @@ def terminal_progress(stream: Any = sys.stderr) -> Callable[[Report, float], Non
 def format_report(report: Report, options: Options) -> str:
     """The readable report."""
     lines = [f"{report.files} files, {report.records:,} records, {report.parse_failures} unparsable, "
-             f"{report.outside_window} outside the time window"]
+             f"{report.outside_window} outside the time window, {report.skipped_files} files without "
+             "records skipped (digests)"]
     lines += [f"  failed: {f}" for f in report.failed_files]
     for d in options.detections():
         s = report.detections[d.name]

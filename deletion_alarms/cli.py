@@ -133,6 +133,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     help="principal ARN pattern whose deletions are expected, as in the ExpectedDeleterArns "
                     "parameter (repeatable; EventBridge engine only): shows the noise it removes")
     bt.add_argument("--format", choices=["text", "json"], default="text")
+    bt.add_argument("--html", type=Path, metavar="FILE",
+                    help="also write the report as one self-contained HTML file (timelines and tables)")
     bt.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
     bt.add_argument("--athena-table", default="cloudtrail_logs", help="Athena table (default cloudtrail_logs)")
@@ -215,6 +217,8 @@ def backtest(args: argparse.Namespace) -> int:
         return 0
     if not args.sources:
         raise UserError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
+    if args.html and not args.html.parent.is_dir():  # before the work, not after it
+        raise UserError(f"--html: folder {args.html.parent} does not exist")
 
     def sources():
         for source in args.sources:
@@ -232,6 +236,13 @@ def backtest(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
+    if args.html:
+        from deletion_alarms import htmlreport
+
+        try:
+            args.html.write_text(htmlreport.render(report, options))
+        except OSError as error:
+            raise UserError(f"--html: cannot write {args.html}: {error.strerror}") from None
     return 0
 
 

@@ -176,3 +176,20 @@ def test_expected_deleter_errors_are_one_line(tmp_path: Path, capsys, args, mess
     assert cli.main(["backtest", str(tmp_path), *args]) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_digest_files_and_other_json_are_skipped_and_counted(tmp_path: Path, capsys) -> None:
+    """An AWSLogs tree holds CloudTrail-Digest files (log file validation) and may hold other JSON:
+    neither is a record nor a failure."""
+    folder = write_archive(tmp_path)
+    digest = folder / "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/28"
+    digest.mkdir(parents=True)
+    with gzip.open(digest / "111122223333_CloudTrail-Digest_us-east-1_x_20261128T150000Z.json.gz", "wt") as f:
+        json.dump({"awsAccountId": "111122223333", "digestStartTime": "2026-11-28T14:00:00Z",
+                   "digestPublicKeyFingerprint": "0123", "logFiles": [{"s3Object": "x", "hashValue": "y"}]}, f)
+    (folder / "config.json").write_text(json.dumps({"trail": "org-trail", "version": 2}))
+    report = bt.run(bt.local_files([str(folder)]), bt.Options(), workers=1)
+    assert (report.files, report.skipped_files, report.records) == (4, 2, len(RECORDS))
+    assert {n: s.matches for n, s in report.detections.items()} == expected_counts()
+    assert cli.main(["backtest", str(folder), "--workers", "1"]) == 0
+    assert "2 files without records skipped" in capsys.readouterr().out
