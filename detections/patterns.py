@@ -367,6 +367,8 @@ def parse(text: str) -> Node:
 # ---------------------------------------------------------------------------------------- matching
 
 _MISSING = object()
+MISSING = _MISSING
+"""What a resolver returns for an absent value."""
 Matcher = Callable[[Any], bool]
 
 
@@ -432,8 +434,11 @@ _NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def _compile_comparison(node: Comparison) -> Matcher:
-    get, value = make_resolver(node.selector), node.value
+Resolvers = Callable[[Selector], Callable[[Any], Any]]
+
+
+def _compile_comparison(node: Comparison, resolver: Resolvers = make_resolver) -> Matcher:
+    get, value = resolver(node.selector), node.value
     negate = node.op == "!="
     if isinstance(value, NumberValue):
         op, number = _NUMERIC_OPS[node.op], value.number
@@ -460,15 +465,15 @@ def _compile_comparison(node: Comparison) -> Matcher:
     return string
 
 
-def _compile_predicate(node: Predicate) -> Matcher:
-    get = make_resolver(node.selector)
+def _compile_predicate(node: Predicate, resolver: Resolvers = make_resolver) -> Matcher:
+    get = resolver(node.selector)
     if node.test == "NOT EXISTS":
         return lambda record: get(record) is _MISSING
     expected = {"IS NULL": None, "IS TRUE": True, "IS FALSE": False}[node.test]
     return lambda record: get(record) is expected
 
 
-def _compile_string_alternatives(node: Or) -> Matcher | None:
+def _compile_string_alternatives(node: Or, resolver: Resolvers = make_resolver) -> Matcher | None:
     """``$.f = "a" || $.f = "b*" || ...`` as one lookup of ``$.f``, a set test for the exact
     values and the globs for the rest; None when the alternatives are not all of that form."""
     items = node.items
@@ -478,7 +483,7 @@ def _compile_string_alternatives(node: Or) -> Matcher | None:
         return None
     exact = frozenset(i.value.text for i in items if not i.value.has_wildcard)  # type: ignore[union-attr]
     globs = tuple(glob_matcher(i.value.text) for i in items if i.value.has_wildcard)  # type: ignore[union-attr]
-    get = make_resolver(items[0].selector)  # type: ignore[union-attr]
+    get = resolver(items[0].selector)  # type: ignore[union-attr]
 
     def any_of(record: Any) -> bool:
         v = get(record)
@@ -493,17 +498,19 @@ def _compile_string_alternatives(node: Or) -> Matcher | None:
     return any_of
 
 
-def compile_node(node: Node) -> Matcher:
-    """Turn a syntax tree into a function of a parsed JSON record."""
+def compile_node(node: Node, resolver: Resolvers = make_resolver) -> Matcher:
+    """Turn a syntax tree into a function of a parsed JSON record. ``resolver`` gives, for a
+    selector, the function that reads its value from a record (or _MISSING): by default from
+    dicts and lists, as json gives them; a caller with records of its own shape passes its own."""
     if isinstance(node, Comparison):
-        return _compile_comparison(node)
+        return _compile_comparison(node, resolver)
     if isinstance(node, Predicate):
-        return _compile_predicate(node)
+        return _compile_predicate(node, resolver)
     if isinstance(node, Or):
-        alternatives = _compile_string_alternatives(node)
+        alternatives = _compile_string_alternatives(node, resolver)
         if alternatives is not None:
             return alternatives
-    parts = tuple(compile_node(i) for i in node.items)
+    parts = tuple(compile_node(i, resolver) for i in node.items)
     # Plain loops: a generator inside all()/any() costs more than the comparisons themselves.
     if isinstance(node, And):
         def conjunction(record: Any) -> bool:

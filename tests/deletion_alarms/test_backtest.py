@@ -193,3 +193,63 @@ def test_digest_files_and_other_json_are_skipped_and_counted(tmp_path: Path, cap
     assert {n: s.matches for n, s in report.detections.items()} == expected_counts()
     assert cli.main(["backtest", str(folder), "--workers", "1"]) == 0
     assert "2 files without records skipped" in capsys.readouterr().out
+
+
+# ------------------------------------------------ the fast path selects what the general path selects
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+INTERESTING = ["kms.amazonaws.com", "secretsmanager.amazonaws.com", "ScheduleKeyDeletion", "DisableKey",
+               "DeleteSecret", "RestoreSecret", "CancelKeyDeletion", "Decrypt", "KMSInvalidStateException",
+               "arn:aws:kms:us-east-1:111122223333:key/k is pending deletion.",
+               "You can't perform this operation on the secret because it was marked for deletion.",
+               "2026-11-28T14:03:27Z", "arn:aws:sts::111122223333:assumed-role/app-role/s", ""]
+scalars = st.one_of(st.sampled_from(INTERESTING), st.text(max_size=8), st.integers(), st.floats(allow_nan=False),
+                    st.none(), st.booleans())
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(st.sampled_from(["arn", "ARN", "keyId", "type"]),
+                                                                      inner, max_size=3)), max_leaves=6)
+KEYS = ["eventSource", "eventName", "errorCode", "errorMessage", "eventTime", "userIdentity", "resources",
+        "requestParameters", "responseElements", "recipientAccountId", "awsRegion"]
+records = st.dictionaries(st.sampled_from(KEYS), values, max_size=len(KEYS))
+
+
+def scan(file_records: list, fast: bool, **options) -> bt.Report:
+    opts = bt.Options(**options)
+    decoder = bt.FastDecoder(opts.detections()) if fast else None
+    data = json.dumps({"Records": file_records}).encode()
+    return bt.scan_bytes("f.json", data, opts, bt.Matcher.build(opts.detections()), decoder)
+
+
+def matched(report: bt.Report) -> dict[str, int]:
+    return {n: s.matches for n, s in report.detections.items()}
+
+
+def test_the_fast_path_reads_cloudtrail_files() -> None:
+    """Not vacuous: the corpus as one log file goes through the fast decoder."""
+    opts = bt.Options()
+    assert bt.FastDecoder(opts.detections()).records(json.dumps({"Records": RECORDS}).encode()) is not None
+
+
+@pytest.mark.parametrize("options", [{}, {"mode": "AccessOnly"}, {"expected_deleters": (APP_ROLE,)},
+                                     {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}])
+def test_fast_and_general_paths_agree_on_the_corpus(options) -> None:
+    assert scan(RECORDS, True, **options).to_dict() == scan(RECORDS, False, **options).to_dict()
+    for record in RECORDS:  # record by record
+        assert matched(scan([record], True, **options)) == matched(scan([record], False, **options))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(records, min_size=1, max_size=5))
+def test_fast_and_general_paths_agree_on_generated_records(generated) -> None:
+    """Numbers where strings are usual, null, arrays, objects, missing parents."""
+    assert scan(generated, True).to_dict() == scan(generated, False).to_dict()
+
+
+def test_a_file_the_fast_decoder_cannot_read_goes_the_general_way() -> None:
+    mixed = [RECORDS[0], 7]  # a record that is not an object
+    opts = bt.Options()
+    assert bt.FastDecoder(opts.detections()).records(json.dumps({"Records": mixed}).encode()) is None
+    report = scan(mixed, True)
+    assert (report.records, report.parse_failures) == (1, 1)
+    assert report.to_dict() == scan(mixed, False).to_dict()
