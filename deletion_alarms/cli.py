@@ -194,6 +194,7 @@ def stackset(args: argparse.Namespace) -> int:
     parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
     if len(parameters) != len(args.parameter):
         raise UserError("--parameter takes KEY=VALUE")
+    publishing.validate_topic_region(parameters, args.target_region)
     statuses = publishing.deploy_stackset(
         cfn, args.name, args.template_url, parameters, args.ou, args.account, args.target_region,
         failure_tolerance=args.failure_tolerance, max_concurrent=args.max_concurrent,

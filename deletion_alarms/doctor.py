@@ -175,6 +175,12 @@ def check_subscriptions(cfn: Any, sns: Any, stack_name: str) -> list[Finding]:
     if not topic:
         return [Finding("problem", "alert topic", f"stack {stack_name} has no AlertTopicArn output",
                         "is it a deletion-alarms stack?")]
+    stack_region = stack.get("StackId", "").split(":")[3] if stack.get("StackId", "").count(":") > 3 else ""
+    topic_region = topic.split(":")[3] if topic.count(":") > 3 else ""
+    if stack_region and topic_region and topic_region != stack_region:
+        return [Finding("problem", "alert topic", f"{topic} is in {topic_region}, the stack in {stack_region}: "
+                        "alarms notify only a topic of their own Region, so nothing is delivered",
+                        "give ExistingTopicArn a topic of this Region")]
     with aws_errors(f"stack {stack_name}"):
         subs = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
         resources = cfn.describe_stack_resources(StackName=stack_name).get("StackResources", [])

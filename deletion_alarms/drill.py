@@ -136,10 +136,8 @@ class Drill:
                                    tags=self.tags)["QueueUrl"]
             self.created["queue_url"] = url
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
-                "Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-                    "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": self.plan.topic_arn}}}]})})
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={
+                "Policy": json.dumps(observer_queue_policy(arn, self.plan.topic_arn))})
             subscription = sns.subscribe(TopicArn=self.plan.topic_arn, Protocol="sqs", Endpoint=arn,
                                          ReturnSubscriptionArn=True)["SubscriptionArn"]
             self.created["subscription_arn"] = subscription
@@ -245,6 +243,15 @@ class Drill:
             except Exception as error:  # noqa: BLE001 - report and go on with the next one
                 left.append(f"{what}: {error}")
         return left
+
+
+def observer_queue_policy(queue_arn: str, topic_arn: str) -> dict:
+    """SNS delivers to an SQS subscriber as sns.amazonaws.com with the topic as aws:SourceArn
+    (SNS developer guide, sending messages to an SQS queue in the same account:
+    https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]}
 
 
 def read_alarm_notification(body: str) -> tuple[dict | None, float | None]:

@@ -160,6 +160,22 @@ def validate_targets(ous: list[str], accounts: list[str], regions: list[str], kn
             raise UserError(f"--target-region {region!r} is not a known AWS Region")
 
 
+def validate_topic_region(parameters: dict[str, str], regions: list[str]) -> None:
+    """An existing topic must be in each stack's Region (alarm actions are same-Region), which a
+    CloudFormation Rule cannot check (rule functions have no string operations): refuse here a
+    topic in another Region than a target Region."""
+    topic = parameters.get("ExistingTopicArn", "")
+    if not topic:
+        return
+    parts = topic.split(":")
+    topic_region = parts[3] if len(parts) > 3 else ""
+    others = sorted(r for r in regions if r != topic_region)
+    if others:
+        raise UserError(f"ExistingTopicArn is in {topic_region or 'no Region'}, but alarms notify only a topic "
+                        f"of their own Region: not {', '.join(others)}. Deploy to {topic_region} only, give "
+                        "one topic per Region, or send everything to a collector (CollectorEventBusArn)")
+
+
 @dataclass(frozen=True)
 class InstanceStatus:
     account: str

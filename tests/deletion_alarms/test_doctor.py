@@ -274,3 +274,12 @@ def test_a_forwarding_workload_says_where_its_events_go(aws, capsys) -> None:
         Parameters=[{"ParameterKey": "CollectorEventBusArn", "ParameterValue": bus}])
     code, out = run(aws, capsys, "--stack-name", "deletion-alarms")
     assert code == 0 and f"events go to the collector bus {bus}" in out
+
+
+def test_a_topic_of_another_region_is_a_problem(aws, capsys) -> None:
+    make_trail(aws)
+    topic = aws.client("sns", "eu-west-1").create_topic(Name="security-alerts")["TopicArn"]
+    aws.client("cloudformation").create_stack(StackName="deletion-alarms", TemplateBody=json.dumps({
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"AlertTopicArn": {"Value": topic}}}))
+    code, out = run(aws, capsys, "--stack-name", "deletion-alarms")
+    assert code == 1 and "is in eu-west-1, the stack in us-east-1" in out

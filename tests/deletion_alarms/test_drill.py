@@ -187,3 +187,17 @@ def test_a_forwarding_stack_is_refused_with_the_reason(aws) -> None:
     deploy_stack(aws, CollectorEventBusArn="arn:aws:events:eu-west-1:444455556666:event-bus/c")
     with pytest.raises(UserError, match="forwards to a collector"):
         dr.make_plan(aws.client("cloudformation"), STACK)
+
+
+def test_the_observer_queue_admits_the_stacks_topic_only() -> None:
+    from tests.iam_evaluator import ALLOW, Request, evaluate
+
+    queue = "arn:aws:sqs:us-east-1:111122223333:deletion-alarms-drill-0123"
+    topic = "arn:aws:sns:us-east-1:111122223333:deletion-alarms-AlertTopic-1A2B"
+    policy = dr.observer_queue_policy(queue, topic)
+    assert evaluate(Request("sqs:SendMessage", queue, "sns.amazonaws.com", {"aws:SourceArn": topic}),
+                    resource_policy=policy) == ALLOW
+    assert evaluate(Request("sqs:SendMessage", queue, "sns.amazonaws.com", {"aws:SourceArn": topic + "x"}),
+                    resource_policy=policy) != ALLOW
+    assert evaluate(Request("sqs:SendMessage", queue, "events.amazonaws.com", {"aws:SourceArn": topic}),
+                    resource_policy=policy) != ALLOW

@@ -134,18 +134,19 @@ def published_workload_url(aws) -> str:
 
 # moto creates the instances' stacks, but unlike CloudFormation it does not shorten generated SQS
 # and SNS names to those services' limits: these tests deploy the metric-filter engine to an
-# existing topic, whose resources moto accepts.
+# existing topic, whose resources moto accepts. That topic is in us-east-1, so the stack sets stay
+# in us-east-1 (the stackset command refuses a topic of another Region).
 METRIC_ENGINE = ["--parameter", "DetectionEngine=CloudWatchLogs", "--parameter", "CloudTrailLogGroupName=trail",
                  "--parameter", "ExistingTopicArn=arn:aws:sns:us-east-1:123456789012:security-alerts"]
 
 
 def test_stackset_for_accounts_creates_then_updates_and_reports(aws, capsys) -> None:
     url = published_workload_url(aws)
-    args = aws.cli("stackset", "--template-url", url, "--account", "123456789012", "--target-region", "us-east-1",
-                   "--target-region", "eu-west-1", *METRIC_ENGINE, "--poll", "0")
+    args = aws.cli("stackset", "--template-url", url, "--account", "123456789012", "--account", "111122223333",
+                   "--target-region", "us-east-1", *METRIC_ENGINE, "--poll", "0")
     code, out, err = run(args, capsys)
     assert code == 0, err
-    assert "created stack set deletion-alarms" in out and "adding instances in us-east-1, eu-west-1" in out
+    assert "created stack set deletion-alarms" in out and "adding instances in us-east-1" in out
     assert "2 instances, 0 failed" in out
     stack_set = aws.client("cloudformation").describe_stack_set(StackSetName="deletion-alarms")["StackSet"]
     assert {"ParameterKey": "DetectionEngine", "ParameterValue": "CloudWatchLogs"} in stack_set["Parameters"]
@@ -213,6 +214,21 @@ def test_unknown_target_region_is_refused(aws, capsys) -> None:
     code, _, err = run(aws.cli("stackset", "--template-url", "https://b.s3.us-east-1.amazonaws.com/t.json",
                                "--account", "123456789012", "--target-region", "us-mars-1"), capsys)
     assert code == 1 and "not a known AWS Region" in err
+
+
+@pytest.mark.parametrize(("regions", "refused"), [
+    (["eu-west-1"], False), (["eu-west-1", "us-east-1"], True), (["us-east-1"], True)])
+def test_an_existing_topic_of_another_region_is_refused(aws, capsys, regions, refused) -> None:
+    """Alarm actions are same-Region, and no CloudFormation Rule can read a Region out of an ARN."""
+    args = ["stackset", "--template-url", "https://b.s3.us-east-1.amazonaws.com/t.json", "--account", "123456789012",
+            "--parameter", "ExistingTopicArn=arn:aws:sns:eu-west-1:111122223333:security-alerts"]
+    for region in regions:
+        args += ["--target-region", region]
+    if refused:
+        code, _, err = run(aws.cli(*args), capsys)
+        assert code == 1 and "ExistingTopicArn is in eu-west-1" in err and "us-east-1" in err
+    else:
+        publishing.validate_topic_region({"ExistingTopicArn": "arn:aws:sns:eu-west-1:1:t"}, regions)
 
 
 def stubbed_cfn():

@@ -296,6 +296,20 @@ def test_every_delivery_path_of_the_collector_is_allowed(params) -> None:
     assert collector_problems(**params) == []
 
 
+def test_the_chat_channel_role_is_assumable_by_aws_chatbot_only() -> None:
+    """A Chatbot channel configuration names a role that AWS Chatbot assumes
+    (https://docs.aws.amazon.com/chatbot/latest/adminguide/chatbot-iam-policies.html); it holds no
+    permission of its own, and the channel's guardrail is AWSDenyAll."""
+    d = deploy_collector(SlackWorkspaceId="T0123ABCD", SlackChannelId="C0123ABCDE")
+    role = d.stack.properties("ChatChannelRole")
+    arn = d.stack.physical["ChatChannelRole"]["Arn"]
+    trust = role["AssumeRolePolicyDocument"]
+    assert evaluate(Request("sts:AssumeRole", arn, "chatbot.amazonaws.com"), resource_policy=trust) == ALLOW
+    assert evaluate(Request("sts:AssumeRole", arn, "events.amazonaws.com"), resource_policy=trust) != ALLOW
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    assert d.stack.properties("SlackChannel")["GuardrailPolicies"] == ["arn:aws:iam::aws:policy/AWSDenyAll"]
+
+
 def test_forwarding_deploys_rules_and_a_role_and_nothing_that_alerts_here(workload) -> None:
     d = deploy(workload, **SCAN_CONFIGS["forwarding-to-a-collector"])
     assert d.of_type("AWS::IAM::Role") == ["CollectorForwardingRole"]
