@@ -114,6 +114,10 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     dr.add_argument("--stack-name", required=True, help="the deployed deletion-alarms stack")
     dr.add_argument("--timeout", type=float, default=900, help="seconds to wait for the alerts (default 900)")
     dr.add_argument("--yes", action="store_true", help="do not ask before creating anything")
+    dr.add_argument("--collector-stack", help="for a stack that forwards: the collector stack, whose topic "
+                    "the drill watches")
+    dr.add_argument("--collector-profile", help="AWS profile of the collector's account (default: --profile)")
+    dr.add_argument("--collector-region", help="Region of the collector (default: --region)")
     add_aws_options(dr)
 
     bt = commands.add_parser(
@@ -265,9 +269,17 @@ def doctor(args: argparse.Namespace) -> int:
 def drill(args: argparse.Namespace) -> int:
     from deletion_alarms import drill as dr
 
+    from deletion_alarms import awsclient
+
     session, cfn, kms, secrets, sqs, sns, cloudwatch = aws_clients(
         args, "cloudformation", "kms", "secretsmanager", "sqs", "sns", "cloudwatch")
-    plan = dr.make_plan(cfn, args.stack_name)
+    collector_cfn = None
+    if args.collector_stack:  # the observer lives in the collector's account and Region
+        watcher = awsclient.make_session(args.collector_profile or args.profile,
+                                         args.collector_region or args.region)
+        collector_cfn, sqs, sns, cloudwatch = (awsclient.make_client(watcher, name, args.endpoint_url)
+                                               for name in ("cloudformation", "sqs", "sns", "cloudwatch"))
+    plan = dr.make_plan(cfn, args.stack_name, collector_cfn, args.collector_stack)
     print(dr.describe(plan))
     if not args.yes:
         if not sys.stdin.isatty():

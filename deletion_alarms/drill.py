@@ -13,7 +13,9 @@ In one account and Region, against a deployed workload stack that alerts there, 
 
 Every alert is a CloudWatch alarm notification (rules raise alarms on MatchedEvents; metric filters
 feed alarms), so the drill watches alarm names: ``STACK-<Detection>Rule`` for the EventBridge engine
-and ``STACK-<Detection>`` for metric filters. An alarm already in ALARM sends nothing new: the drill
+and ``STACK-<Detection>`` for metric filters. For a stack that forwards to a collector, the queue
+subscribes to the collector's topic (with the collector account's credentials) and the alarms are
+the collector stack's: the drill then measures the whole way, through the collector's bus. An alarm already in ALARM sends nothing new: the drill
 says so rather than wait for it.
 """
 
@@ -71,19 +73,34 @@ class Result:
         return f"MISSING    {name}  {self.note}".rstrip()
 
 
-def make_plan(cfn: Any, stack_name: str) -> Plan:
-    """Read the deployed stack: its topic, and the alarms its parameters deploy."""
+def _describe(cfn: Any, stack_name: str) -> dict:
     with aws_errors(f"stack {stack_name}"):
-        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
-    stack = stacks[0]
-    params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
-    if params.get("CollectorEventBusArn"):
-        raise UserError(f"stack {stack_name} forwards to a collector: run the drill in the collector's "
-                        "account against the collector stack's topic (not supported yet), or on a stack "
-                        "that alerts here")
+        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+
+
+def _topic(stack: dict, stack_name: str) -> str:
     topic = next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == "AlertTopicArn"), None)
     if not topic:
         raise UserError(f"stack {stack_name} has no AlertTopicArn output: is it a deletion-alarms stack?")
+    return topic
+
+
+def make_plan(cfn: Any, stack_name: str, collector_cfn: Any = None, collector_stack: str | None = None) -> Plan:
+    """Read the deployed stack: its topic, and the alarms its parameters deploy. A stack that
+    forwards to a collector is watched at the collector (its stack in its account): its topic, and
+    its alarms, named after the collector stack."""
+    stack = _describe(cfn, stack_name)
+    params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    alarm_prefix = stack_name
+    if params.get("CollectorEventBusArn"):
+        if collector_cfn is None or not collector_stack:
+            raise UserError(f"stack {stack_name} forwards to {params['CollectorEventBusArn']}: give "
+                            "--collector-stack (and --collector-profile / --collector-region for its account) "
+                            "so that the drill watches the collector's topic")
+        topic = _topic(_describe(collector_cfn, collector_stack), collector_stack)
+        alarm_prefix = collector_stack
+    else:
+        topic = _topic(stack, stack_name)
     services = {Service.KMS: params.get("KmsKeyMonitoring", "Enabled") == "Enabled",
                 Service.SECRETS_MANAGER: params.get("SecretMonitoring", "Enabled") == "Enabled"}
     engine = params.get("DetectionEngine", "EventBridge")
@@ -92,9 +109,9 @@ def make_plan(cfn: Any, stack_name: str) -> Plan:
     expectations = []
     for d in (d for d in selected if services[d.service]):
         if engine in ("EventBridge", "Both"):
-            expectations.append(Expectation(d, f"{stack_name}-{d.name}Rule"))
+            expectations.append(Expectation(d, f"{alarm_prefix}-{d.name}Rule"))
         if engine in ("CloudWatchLogs", "Both") and d.metric_alarm:
-            expectations.append(Expectation(d, f"{stack_name}-{d.name}"))
+            expectations.append(Expectation(d, f"{alarm_prefix}-{d.name}"))
     return Plan(stack_name, topic, tuple(expectations))
 
 

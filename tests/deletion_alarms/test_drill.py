@@ -183,10 +183,36 @@ def test_the_command_refuses_an_unknown_stack_and_a_silent_confirmation(aws, cap
     assert not aws.client("kms").list_keys()["Keys"]  # nothing created
 
 
-def test_a_forwarding_stack_is_refused_with_the_reason(aws) -> None:
+def test_a_forwarding_stack_needs_its_collector(aws) -> None:
     deploy_stack(aws, CollectorEventBusArn="arn:aws:events:eu-west-1:444455556666:event-bus/c")
-    with pytest.raises(UserError, match="forwards to a collector"):
+    with pytest.raises(UserError, match="give --collector-stack"):
         dr.make_plan(aws.client("cloudformation"), STACK)
+
+
+def test_a_forwarding_stack_is_drilled_through_its_collector(aws) -> None:
+    """Resources and calls in the member account; the queue on the collector's topic, in the
+    collector's account and Region; the alarms are the collector stack's."""
+    deploy_stack(aws, CollectorEventBusArn="arn:aws:events:eu-west-1:444455556666:event-bus/c")
+    creds = aws.client("sts").assume_role(RoleArn="arn:aws:iam::444455556666:role/admin",
+                                          RoleSessionName="collector")["Credentials"]
+    collector = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                              aws_session_token=creds["SessionToken"], region_name="eu-west-1")
+    watch = {n: collector.client(n, endpoint_url=aws.endpoint) for n in ("cloudformation", "sqs", "sns", "cloudwatch")}
+    topic = watch["sns"].create_topic(Name="deletion-alarms-collector-AlertTopic-1A2B")["TopicArn"]
+    watch["cloudformation"].create_stack(StackName="deletion-alarms-collector", TemplateBody=json.dumps({
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"AlertTopicArn": {"Value": topic}}}))
+    plan = dr.make_plan(aws.client("cloudformation"), STACK, watch["cloudformation"], "deletion-alarms-collector")
+    assert plan.topic_arn == topic
+    assert all(e.alarm_name.startswith("deletion-alarms-collector-") for e in plan.expectations)
+    members = {"kms": aws.client("kms"), "secretsmanager": aws.client("secretsmanager"),
+               "sqs": watch["sqs"], "sns": watch["sns"], "cloudwatch": watch["cloudwatch"]}
+    stand_in = CloudWatchStandIn(aws, topic, [e.alarm_name for e in plan.expectations])
+    stand_in.sns = watch["sns"]
+    drill = dr.Drill(members, plan, print, sleep=stand_in)
+    results = dr.run(members, plan, timeout=30, say=print, drill=drill)
+    assert [r.delivered for r in results] == [True] * 6
+    assert not watch["sqs"].list_queues(QueueNamePrefix=dr.NAME_PREFIX).get("QueueUrls")
+    assert aws.client("kms").describe_key(KeyId=drill.created["key_id"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
 
 
 def test_the_observer_queue_admits_the_stacks_topic_only() -> None:
