@@ -158,3 +158,39 @@ def test_every_combination_deploys_the_topic(workload) -> None:
         params["NotificationEmail"] = "a@example.com"
         deployed = ConditionEvaluator(workload, params).deployed()
         assert {"AlertTopic", "AlertTopicPolicy", "AlertEmailSubscription", "AlertTopicKey"} <= deployed
+
+
+BUS = "arn:aws:events:eu-west-1:444455556666:event-bus/deletion-alarms-collector"
+
+
+@pytest.mark.parametrize(("overrides", "failing"), [
+    ({"CollectorEventBusArn": BUS}, []),
+    ({"CollectorEventBusArn": BUS, "NotificationEmail": "a@example.com"}, ["ForwardingIsForEventBridgeAlone"]),
+    ({"CollectorEventBusArn": BUS, "DetectionEngine": "Both", "CloudTrailLogGroupName": "trail"},
+     ["ForwardingIsForEventBridgeAlone"]),
+    ({"CollectorEventBusArn": BUS, "ExistingTopicArn": "arn:aws:sns:us-east-1:111122223333:t"},
+     ["ForwardingIsForEventBridgeAlone"]),
+    ({}, ["NotificationTargetRequired"]),  # neither forwarding nor a way to the team
+])
+def test_forwarding_rules(workload, overrides, failing) -> None:
+    params = parameter_values(workload, **{"NotificationEmail": "", **overrides})
+    names = [f.split(":")[0] for f in ConditionEvaluator(workload, params).failed_rules()]
+    assert names == failing
+
+
+@pytest.mark.parametrize(("overrides", "failing"), [
+    ({}, []),
+    ({"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCDE"}, []),
+    ({"SlackChannelId": "C0123ABCDE"}, ["SlackNeedsWorkspaceAndChannel"]),
+    ({"TeamsTenantId": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "TeamsChannelId": "19:a@thread.tacv2"},
+     ["TeamsNeedsTenantTeamAndChannel"]),
+])
+def test_collector_chat_rules(overrides, failing) -> None:
+    import json
+
+    from stacks.distribution import COLLECTOR_FILE, render_all
+
+    collector = json.loads(render_all()[COLLECTOR_FILE])
+    params = parameter_values(collector, OrganizationId="o-a1b2c3d4e5", NotificationEmail="a@example.com", **overrides)
+    names = [f.split(":")[0] for f in ConditionEvaluator(collector, params).failed_rules()]
+    assert names == failing
