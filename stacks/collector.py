@@ -28,7 +28,7 @@ from detections.catalog import DETECTIONS
 from stacks.encryption import add_topic_key
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs, add_notifications, add_topic_policy
-from stacks.parameters import _add, _rule, add_conditions, add_parameters, empty_defaults_lint
+from stacks.parameters import add_conditions, add_parameter, add_parameters, add_rule, empty_defaults_lint
 from stacks.rules import EventBusRefs, add_event_rules
 
 DESCRIPTION = (
@@ -56,14 +56,14 @@ class CollectorParameters:
 
 def _param(template: Template, group: str, label: str, name: str, description: str, pattern: str,
            constraint: str, default: str = "") -> Parameter:
-    return _add(template, group, label, Parameter(
+    return add_parameter(template, group, label, Parameter(
         name, Type="String", Description=description, AllowedPattern=pattern, Default=default,
         ConstraintDescription=constraint))
 
 
 def add_collector_parameters(template: Template) -> CollectorParameters:
     """The parameters only the collector has."""
-    org = _add(template, GROUP_COLLECTOR, "Organization ID", Parameter(
+    org = add_parameter(template, GROUP_COLLECTOR, "Organization ID", Parameter(
         "OrganizationId", Type="String", AllowedPattern=r"^o-[a-z0-9]{10,32}$",
         Description="The AWS Organizations ID (o-...) whose accounts may put events on the bus.",
         ConstraintDescription="must be an organization ID such as o-a1b2c3d4e5"))
@@ -100,10 +100,10 @@ def add_collector_conditions(template: Template, p: CollectorParameters) -> None
     template.add_condition(HAS_TEAMS, given(p.teams_channel_id))
     template.add_condition(HAS_CHAT, Or(ConditionRef(HAS_SLACK), ConditionRef(HAS_TEAMS)))
     template.add_condition(HAS_HTTPS, given(p.https_endpoint))
-    _rule(template, "SlackNeedsWorkspaceAndChannel", Or(given(p.slack_workspace_id), given(p.slack_channel_id)),
+    add_rule(template, "SlackNeedsWorkspaceAndChannel", Or(given(p.slack_workspace_id), given(p.slack_channel_id)),
           And(given(p.slack_workspace_id), given(p.slack_channel_id)),
           "Give both SlackWorkspaceId and SlackChannelId, or neither.")
-    _rule(template, "TeamsNeedsTenantTeamAndChannel",
+    add_rule(template, "TeamsNeedsTenantTeamAndChannel",
           Or(given(p.teams_tenant_id), given(p.teams_team_id), given(p.teams_channel_id)),
           And(given(p.teams_tenant_id), given(p.teams_team_id), given(p.teams_channel_id)),
           "Give TeamsTenantId, TeamsTeamId and TeamsChannelId together, or none of them.")

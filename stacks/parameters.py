@@ -59,7 +59,8 @@ class ParameterRefs:
     collector_event_bus_arn: Parameter | None = None
 
 
-def _add(template: Template, group: str, label: str, parameter: Parameter) -> Parameter:
+def add_parameter(template: Template, group: str, label: str, parameter: Parameter) -> Parameter:
+    """Add ``parameter`` under a console group, with its label."""
     template.add_parameter(parameter)
     template.add_parameter_to_group(parameter, group)
     template.set_parameter_label(parameter, label)
@@ -69,7 +70,7 @@ def _add(template: Template, group: str, label: str, parameter: Parameter) -> Pa
 def add_parameters(template: Template, collector: bool = False) -> ParameterRefs:
     """Add the workload parameters (or, with ``collector``, those the collector shares with it),
     grouped and labelled for the CloudFormation console."""
-    email = _add(template, GROUP_NOTIFICATIONS, "Alert email address", Parameter(
+    email = add_parameter(template, GROUP_NOTIFICATIONS, "Alert email address", Parameter(
         "NotificationEmail",
         Type="String",
         Description=(
@@ -82,7 +83,7 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         Default="",
         ConstraintDescription="must be empty or an email address such as security-team@example.com",
     ))
-    topic = _add(template, GROUP_NOTIFICATIONS, "Existing SNS topic ARN (optional)", Parameter(
+    topic = add_parameter(template, GROUP_NOTIFICATIONS, "Existing SNS topic ARN (optional)", Parameter(
         "ExistingTopicArn",
         Type="String",
         Description=(
@@ -96,7 +97,7 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         Default="",
         ConstraintDescription="must be empty or an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
     ))
-    encryption = _add(template, GROUP_NOTIFICATIONS, "Topic encryption", Parameter(
+    encryption = add_parameter(template, GROUP_NOTIFICATIONS, "Topic encryption", Parameter(
         "TopicEncryption",
         Type="String",
         Description=(
@@ -108,7 +109,7 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         AllowedValues=list(TOPIC_ENCRYPTION),
         Default="CreateKey",
     ))
-    key = _add(template, GROUP_NOTIFICATIONS, "Existing KMS key ARN (ExistingKey only)", Parameter(
+    key = add_parameter(template, GROUP_NOTIFICATIONS, "Existing KMS key ARN (ExistingKey only)", Parameter(
         "TopicKmsKeyArn",
         Type="String",
         Description=(
@@ -120,7 +121,7 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         Default="",
         ConstraintDescription="must be empty or a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)",
     ))
-    mode = _add(template, GROUP_DETECTIONS, "What to detect", Parameter(
+    mode = add_parameter(template, GROUP_DETECTIONS, "What to detect", Parameter(
         "DetectionMode",
         Type="String",
         Description=(
@@ -130,21 +131,21 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         AllowedValues=list(DETECTION_MODES),
         Default=DEFAULT_DETECTION_MODE,
     ))
-    kms = _add(template, GROUP_DETECTIONS, "Watch KMS keys", Parameter(
+    kms = add_parameter(template, GROUP_DETECTIONS, "Watch KMS keys", Parameter(
         "KmsKeyMonitoring",
         Type="String",
         Description="Enabled: deploy the KMS key detections selected by DetectionMode.",
         AllowedValues=list(SWITCH_VALUES),
         Default="Enabled",
     ))
-    secrets = _add(template, GROUP_DETECTIONS, "Watch Secrets Manager secrets", Parameter(
+    secrets = add_parameter(template, GROUP_DETECTIONS, "Watch Secrets Manager secrets", Parameter(
         "SecretMonitoring",
         Type="String",
         Description="Enabled: deploy the Secrets Manager detections selected by DetectionMode.",
         AllowedValues=list(SWITCH_VALUES),
         Default="Enabled",
     ))
-    period = _add(template, GROUP_DETECTIONS, "Alarm period (seconds)", Parameter(
+    period = add_parameter(template, GROUP_DETECTIONS, "Alarm period (seconds)", Parameter(
         "AlarmPeriodSeconds",
         Type="Number",
         Description=(
@@ -154,7 +155,7 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         AllowedValues=[str(p) for p in ALARM_PERIODS_SECONDS],
         Default="60",
     ))
-    recovery = _add(template, GROUP_DETECTIONS, "Recovery notices", Parameter(
+    recovery = add_parameter(template, GROUP_DETECTIONS, "Recovery notices", Parameter(
         "RecoveryNotices",
         Type="String",
         Description=(
@@ -174,7 +175,7 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
 def add_workload_parameters(template: Template) -> dict[str, Parameter]:
     """The parameters only the workload has: where its records come from, who is expected to
     delete, and whether it forwards to a collector."""
-    engine = _add(template, GROUP_SOURCE, "Detection engine", Parameter(
+    engine = add_parameter(template, GROUP_SOURCE, "Detection engine", Parameter(
         "DetectionEngine",
         Type="String",
         Description=(
@@ -186,7 +187,7 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
         AllowedValues=list(ENGINES),
         Default=DEFAULT_ENGINE,
     ))
-    log_group = _add(template, GROUP_SOURCE, "CloudTrail log group name", Parameter(
+    log_group = add_parameter(template, GROUP_SOURCE, "CloudTrail log group name", Parameter(
         "CloudTrailLogGroupName",
         Type="String",
         Description=(
@@ -202,7 +203,7 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
         ),
     ))
     arn = exclusions.PATTERN.pattern
-    expected = _add(template, GROUP_DETECTIONS, "Expected deleters (EventBridge only)", Parameter(
+    expected = add_parameter(template, GROUP_DETECTIONS, "Expected deleters (EventBridge only)", Parameter(
         "ExpectedDeleterArns",
         Type="String",
         Description=(
@@ -216,7 +217,7 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
         ConstraintDescription="must be none, or comma-separated IAM/STS ARN patterns such as "
                               "arn:aws:sts::111122223333:assumed-role/pipeline-*/*",
     ))
-    collector = _add(template, GROUP_NOTIFICATIONS, "Collector event bus ARN (organization mode)", Parameter(
+    collector = add_parameter(template, GROUP_NOTIFICATIONS, "Collector event bus ARN (organization mode)", Parameter(
         "CollectorEventBusArn",
         Type="String",
         Description=(
@@ -232,7 +233,7 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
             "collector_event_bus_arn": collector}
 
 
-def _rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
+def add_rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
     rule: dict[str, object] = {"Assertions": [{"Assert": check, "AssertDescription": message}]}
     if when is not None:
         rule["RuleCondition"] = when
@@ -246,25 +247,25 @@ def add_parameter_rules(template: Template, p: ParameterRefs) -> None:
 
     forwarding = p.collector_event_bus_arn
     if p.detection_engine is not None and p.log_group_name is not None:
-        _rule(template, "LogGroupRequiredForCloudWatchLogs",
+        add_rule(template, "LogGroupRequiredForCloudWatchLogs",
               Not(Equals(Ref(p.detection_engine), "EventBridge")), Not(empty(p.log_group_name)),
               "CloudTrailLogGroupName is required when DetectionEngine is CloudWatchLogs or Both: "
               "give the log group that receives the CloudTrail records, or choose EventBridge.")
-    _rule(template, "NotificationTargetRequired", empty(forwarding) if forwarding is not None else None,
+    add_rule(template, "NotificationTargetRequired", empty(forwarding) if forwarding is not None else None,
           Or(Not(empty(p.notification_email)), Not(empty(p.existing_topic_arn))),
           "Give NotificationEmail, or ExistingTopicArn to send the alerts to an existing topic.")
     if forwarding is not None and p.detection_engine is not None:
-        _rule(template, "ForwardingIsForEventBridgeAlone", Not(empty(forwarding)),
+        add_rule(template, "ForwardingIsForEventBridgeAlone", Not(empty(forwarding)),
               And(Equals(Ref(p.detection_engine), "EventBridge"), empty(p.notification_email),
                   empty(p.existing_topic_arn)),
               "With CollectorEventBusArn the collector sends the alerts: set DetectionEngine to "
               "EventBridge and leave NotificationEmail and ExistingTopicArn empty.")
-    _rule(template, "KeyArnRequiredForExistingKey",
+    add_rule(template, "KeyArnRequiredForExistingKey",
           And(Equals(Ref(p.topic_encryption), "ExistingKey"), empty(p.existing_topic_arn)),
           Not(empty(p.topic_kms_key_arn)),
           "TopicKmsKeyArn is required when TopicEncryption is ExistingKey: give the ARN of your "
           "key, or choose CreateKey.")
-    _rule(template, "KeyArnOnlyWithExistingKey", Not(empty(p.topic_kms_key_arn)),
+    add_rule(template, "KeyArnOnlyWithExistingKey", Not(empty(p.topic_kms_key_arn)),
           Equals(Ref(p.topic_encryption), "ExistingKey"),
           "TopicKmsKeyArn is used only when TopicEncryption is ExistingKey: set TopicEncryption to "
           "ExistingKey, or leave TopicKmsKeyArn empty.")
