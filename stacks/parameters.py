@@ -234,6 +234,8 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
 
 
 def add_rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
+    """A template Rule: when ``when`` holds (always, if None), ``check`` must, or CloudFormation
+    refuses the parameters with ``message`` before creating anything."""
     rule: dict[str, object] = {"Assertions": [{"Assert": check, "AssertDescription": message}]}
     if when is not None:
         rule["RuleCondition"] = when
