@@ -53,6 +53,8 @@ class Detection:
     fires_when: str
     not_covered: str
     what_to_do: str
+    headline: str = ""
+    """Short form of the title for a notification's subject line (SNS allows 100 characters)."""
     metric_alarm: bool = True
     """Also deployed as a metric filter and alarm (recovery notices exist only as rules)."""
 
@@ -68,6 +70,7 @@ SECRETS_CONSOLE = "Secrets Manager console > Secrets > Preferences: show secrets
 KMS_KEY_PENDING_DELETION_USE = Detection(
     name="KmsKeyPendingDeletionUse",
     title="A KMS key that is pending deletion is still being used",
+    headline="KMS key pending deletion is in use",
     service=Service.KMS,
     kind=Kind.ACCESS,
     # Match the message, not the error code: KMS answers KMSInvalidStateException or
@@ -106,6 +109,7 @@ KMS_KEY_PENDING_DELETION_USE = Detection(
 SECRET_PENDING_DELETION_USE = Detection(
     name="SecretPendingDeletionUse",
     title="A Secrets Manager secret that is marked for deletion is still being used",
+    headline="Secret marked for deletion is in use",
     service=Service.SECRETS_MANAGER,
     kind=Kind.ACCESS,
     # Both wordings AWS has used; wildcards around the apostrophe-free part so that either
@@ -145,6 +149,7 @@ SECRET_PENDING_DELETION_USE = Detection(
 KMS_KEY_DISABLE_OR_DELETION = Detection(
     name="KmsKeyDisableOrDeletion",
     title="A KMS key was disabled or scheduled for deletion",
+    headline="KMS key disabled or scheduled for deletion",
     service=Service.KMS,
     kind=Kind.DELETION,
     # Exactly the pattern Security Hub CloudWatch.7 (CIS AWS Foundations 3.7 / 4.7) requires,
@@ -175,6 +180,7 @@ KMS_KEY_DISABLE_OR_DELETION = Detection(
 SECRET_DELETION = Detection(
     name="SecretDeletion",
     title="A Secrets Manager secret was scheduled for deletion",
+    headline="Secret deleted",
     service=Service.SECRETS_MANAGER,
     kind=Kind.DELETION,
     filter_pattern=(
@@ -206,6 +212,7 @@ SECRET_DELETION = Detection(
 KMS_KEY_DELETION_CANCELLED = Detection(
     name="KmsKeyDeletionCancelled",
     title="Resolved: the deletion of a KMS key was cancelled",
+    headline="Resolved: KMS key deletion cancelled",
     service=Service.KMS,
     kind=Kind.RECOVERY,
     filter_pattern=(
@@ -224,6 +231,7 @@ KMS_KEY_DELETION_CANCELLED = Detection(
 SECRET_RESTORED = Detection(
     name="SecretRestored",
     title="Resolved: a Secrets Manager secret was restored",
+    headline="Resolved: secret restored",
     service=Service.SECRETS_MANAGER,
     kind=Kind.RECOVERY,
     filter_pattern=(

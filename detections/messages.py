@@ -1,116 +1,147 @@
-"""The text an EventBridge rule writes to the event queue for each matching event: an
-InputTransformer that answers who, what, where, and how to undo it, built from a detection's
-catalog entry.
+"""What a person is told about each detection: the single definition of an alert's content.
 
-The template is a series of quoted lines (EventBridge's documented form for a text message with
-several lines); each value sits on a labelled line, so a field missing from a record leaves an
-empty value rather than a broken sentence.
+Two halves, both built from a detection's catalog entry:
+
+- :func:`make_queue_entry`, the EventBridge InputTransformer of a rule's target: a JSON document that
+  names the detection and carries the whole event (``<aws.events.event.json>``, EventBridge user
+  guide, input transformation: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html).
+- :func:`notification_spec`, data the notifier function (``functions/notifier.py``) renders into
+  the email: the subject, the lines of each event's details, and where in a CloudTrail event each
+  value is found. The build embeds every detection's spec in the function's inline code.
+
+A field lists its sources in order; the first one present in the event wins, so a record that lacks
+one (a crypto call has no ``keyId`` parameter; an AWS service acting for a user has no ARN) still
+names the key and the caller. ``{name}`` in a line is replaced by the field's value.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Any
 
-from detections.catalog import Detection, Kind, Service
+from detections.catalog import DETECTIONS, Detection, Kind, Service
 
-PREDEFINED = {"aws.events.rule-name", "aws.events.rule-arn", "aws.events.event.ingestion-time"}
 INPUT_TEMPLATE_LIMIT = 8192  # EventBridge's maximum InputTemplate length
-MAX_INPUT_PATHS = 100
 
-COMMON_PATHS = {
-    "account": "$.account",
-    "region": "$.region",
-    "time": "$.detail.eventTime",
-    "principal": "$.detail.userIdentity.arn",
-    "identityType": "$.detail.userIdentity.type",
-    "invokedBy": "$.detail.userIdentity.invokedBy",
-    "eventSource": "$.detail.eventSource",
-    "eventName": "$.detail.eventName",
-    "errorCode": "$.detail.errorCode",
-    "errorMessage": "$.detail.errorMessage",
-    "sourceIp": "$.detail.sourceIPAddress",
-    "userAgent": "$.detail.userAgent",
+Source = dict[str, str]  # {"path": "$.a.b[0]"} or {"path": ..., "match": regex with one group}
+
+
+def _paths(*paths: str) -> list[Source]:
+    return [{"path": p} for p in paths]
+
+
+COMMON_FIELDS: dict[str, list[Source]] = {
+    # recipientAccountId and awsRegion are in the CloudTrail record itself: they survive forwarding
+    # to a collector's bus unchanged, whatever the envelope says.
+    "account": _paths("$.detail.recipientAccountId", "$.account"),
+    "region": _paths("$.detail.awsRegion", "$.region"),
+    "time": _paths("$.detail.eventTime", "$.time"),
+    "caller": _paths("$.detail.userIdentity.arn", "$.detail.userIdentity.invokedBy",
+                     "$.detail.userIdentity.principalId"),
+    "identityType": _paths("$.detail.userIdentity.type"),
+    "invokedBy": _paths("$.detail.userIdentity.invokedBy"),
+    "eventSource": _paths("$.detail.eventSource"),
+    "eventName": _paths("$.detail.eventName"),
+    "errorCode": _paths("$.detail.errorCode"),
+    "errorMessage": _paths("$.detail.errorMessage"),
+    "sourceIp": _paths("$.detail.sourceIPAddress"),
+    "userAgent": _paths("$.detail.userAgent"),
 }
 
-SERVICE_PATHS = {
+# The key a use detection is about is the one KMS names in the error ("<key ARN> is pending
+# deletion."): a ReEncrypt record lists two keys in its resources.
+KEY_IN_ERROR = {"path": "$.detail.errorMessage", "match": r"^(arn:aws[a-z-]*:kms:\S+?) is pending"}
+
+SERVICE_FIELDS: dict[Service, dict[str, list[Source]]] = {
     Service.KMS: {
-        "keyArn": "$.detail.resources[0].ARN",
-        "keyId": "$.detail.requestParameters.keyId",
-        "window": "$.detail.requestParameters.pendingWindowInDays",
-        "deletionDate": "$.detail.responseElements.deletionDate",
-        "keyState": "$.detail.responseElements.keyState",
+        "key": [KEY_IN_ERROR, *_paths("$.detail.responseElements.keyId", "$.detail.resources[0].ARN",
+                                      "$.detail.requestParameters.keyId")],
+        "window": _paths("$.detail.requestParameters.pendingWindowInDays"),
+        "deletionDate": _paths("$.detail.responseElements.deletionDate"),
+        "keyState": _paths("$.detail.responseElements.keyState"),
     },
     Service.SECRETS_MANAGER: {
-        "secretId": "$.detail.requestParameters.secretId",
-        "secretArn": "$.detail.responseElements.aRN",
-        "window": "$.detail.requestParameters.recoveryWindowInDays",
-        "force": "$.detail.requestParameters.forceDeleteWithoutRecovery",
-        "deletionDate": "$.detail.responseElements.deletionDate",
+        "secret": _paths("$.detail.responseElements.aRN", "$.detail.requestParameters.secretId",
+                         "$.detail.resources[0].ARN"),
+        "window": _paths("$.detail.requestParameters.recoveryWindowInDays"),
+        "force": _paths("$.detail.requestParameters.forceDeleteWithoutRecovery"),
+        "deletionDate": _paths("$.detail.responseElements.deletionDate"),
     },
 }
+RESOURCE_FIELD = {Service.KMS: "key", Service.SECRETS_MANAGER: "secret"}
 
 
-@dataclass(frozen=True)
-class Message:
-    """An EventBridge InputTransformer: paths to extract and the template that uses them."""
-
-    input_paths: dict[str, str]
-    input_template: str
-
-
-def _resource_lines(detection: Detection) -> list[str]:
+def undo_commands(detection: Detection) -> list[str]:
+    """The commands that undo what the detection saw, naming the resource from the event."""
     if detection.service is Service.KMS:
-        # Crypto calls (Decrypt) carry no keyId parameter; the record's resources name the key.
-        key = "<keyArn>" if detection.kind is Kind.ACCESS else "<keyId>"
-        lines = [
-            "Key: <keyArn>   (as requested: <keyId>)",
-            "Deletion date: <deletionDate>   Waiting period (days): <window>   Key state: <keyState>",
-            "Console: https://<region>.console.aws.amazon.com/kms/home?region=<region>#/kms/keys",
-        ]
+        enable = "aws kms enable-key --region {region} --key-id {key}"
         if detection.kind is Kind.RECOVERY:
-            return lines + [f"Enable the key again if it is needed: aws kms enable-key --region <region> --key-id {key}"]
-        return lines + [
-            f"Cancel the deletion: aws kms cancel-key-deletion --region <region> --key-id {key}",
-            f"Then enable the key: aws kms enable-key --region <region> --key-id {key}",
-        ]
-    lines = [
-        "Secret: <secretId>   ARN: <secretArn>",
-        "Deletion date: <deletionDate>   Recovery window (days): <window>   "
-        "Force delete without recovery: <force>",
-        "Console: https://<region>.console.aws.amazon.com/secretsmanager/secret?name=<secretId>&region=<region>",
-    ]
+            return [enable]
+        return ["aws kms cancel-key-deletion --region {region} --key-id {key}", enable]
     if detection.kind is Kind.RECOVERY:
-        return lines
-    return lines + [
-        "Restore the secret: aws secretsmanager restore-secret --region <region> --secret-id <secretId>",
-        "(A secret deleted with force delete without recovery cannot be restored.)",
-    ]
+        return []
+    return ["aws secretsmanager restore-secret --region {region} --secret-id {secret}"]
 
 
-def _quote(line: str) -> str:
-    return '"' + line.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def make_message(detection: Detection) -> Message:
-    """The InputTransformer for ``detection``'s rule: one entry of the event queue. What the
-    detection means and what to do is in the alarm's email; this names the event's particulars."""
+def _detail_lines(detection: Detection) -> list[str]:
     lines = [
-        detection.title.upper() if detection.kind is not Kind.RECOVERY else detection.title,
-        "",
-        "Account: <account>   Region: <region>   Time: <time>",
-        "Principal: <principal>   Type: <identityType>   Via service: <invokedBy>",
-        "API call: <eventSource> <eventName>   Source IP: <sourceIp>   User agent: <userAgent>",
-        "Error: <errorCode> <errorMessage>",
-        *_resource_lines(detection),
-        "",
-        f"Detection: {detection.name}, rule <aws.events.rule-name>",
+        "Account: {account}   Region: {region}   Time: {time}",
+        "Caller: {caller}   (type {identityType}; via service {invokedBy})",
+        "API call: {eventSource} {eventName}   Source IP: {sourceIp}   User agent: {userAgent}",
+        "Error: {errorCode} {errorMessage}",
     ]
-    template = "\n".join(_quote(line) for line in lines)
-    paths = {**COMMON_PATHS, **SERVICE_PATHS[detection.service]}
-    placeholders = set(re.findall(r"<([^<>]*)>", template))
-    unknown = placeholders - set(paths) - PREDEFINED
-    if unknown:  # EventBridge would reject or garble them
-        raise ValueError(f"{detection.name}: unknown placeholders {sorted(unknown)} in its message")
-    used = {name: path for name, path in paths.items() if name in placeholders}
-    return Message(used, template)
+    if detection.service is Service.KMS:
+        lines += [
+            "Key: {key}",
+            "Deletion date: {deletionDate}   Waiting period (days): {window}   Key state: {keyState}",
+            "Console: https://{region}.console.aws.amazon.com/kms/home?region={region}#/kms/keys",
+        ]
+    else:
+        lines += [
+            "Secret: {secret}",
+            "Deletion date: {deletionDate}   Recovery window (days): {window}   "
+            "Force delete without recovery: {force}",
+            "Console: https://{region}.console.aws.amazon.com/secretsmanager/secret?name={secret}&region={region}",
+        ]
+    undo = undo_commands(detection)
+    if undo:
+        lines.append("Undo: " + undo[0])
+        lines += ["      " + command for command in undo[1:]]
+    if detection.service is Service.SECRETS_MANAGER and detection.kind is Kind.DELETION:
+        lines.append("(Force delete without recovery = true: the secret is gone and nothing can restore it.)")
+    return lines
+
+
+def notification_spec(detection: Detection) -> dict[str, Any]:
+    """The data the notifier renders for ``detection``: JSON-serializable, embedded by the build."""
+    fields = {**COMMON_FIELDS, **SERVICE_FIELDS[detection.service]}
+    lines = _detail_lines(detection)
+    subject = f"{detection.headline}: {{{RESOURCE_FIELD[detection.service]}}} ({{account}} {{region}})"
+    used = set(re.findall(r"\{(\w+)\}", "\n".join(lines) + subject))
+    unknown = used - set(fields)
+    if unknown:  # a typo would render as a literal placeholder in every email
+        raise ValueError(f"{detection.name}: unknown fields {sorted(unknown)} in its message")
+    return {
+        "name": detection.name,
+        "title": detection.title,
+        "kind": detection.kind.value,
+        "subject": subject,
+        "resource": RESOURCE_FIELD[detection.service],
+        "fields": {name: sources for name, sources in fields.items() if name in used | {"caller"}},
+        "lines": lines,
+        "meaning": detection.fires_when,
+        "what_to_do": detection.what_to_do,
+    }
+
+
+def notification_specs(detections: tuple[Detection, ...] = DETECTIONS) -> dict[str, dict[str, Any]]:
+    """Every detection's spec, by name."""
+    return {d.name: notification_spec(d) for d in detections}
+
+
+def make_queue_entry(detection: Detection) -> dict[str, Any]:
+    """A rule target's InputTransformer: ``{"detection": NAME, "event": <the whole event>}``.
+    ``aws.events.event.json`` is the full event, usable only as a JSON value (it is not escaped)."""
+    template = '{"detection": "%s", "event": <aws.events.event.json>}' % detection.name
+    assert len(template) <= INPUT_TEMPLATE_LIMIT and re.fullmatch(r"\w+", detection.name)
+    return {"InputTemplate": template}

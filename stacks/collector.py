@@ -29,6 +29,7 @@ from stacks.encryption import add_topic_key
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs, add_notifications, add_topic_policy
 from stacks.parameters import add_conditions, add_parameter, add_parameters, add_rule, empty_defaults_lint
+from stacks.notifier import add_notifier
 from stacks.rules import EventBusRefs, add_event_rules
 
 DESCRIPTION = (
@@ -38,6 +39,8 @@ DESCRIPTION = (
 GROUP_COLLECTOR = "Organization"
 GROUP_CHAT = "Chat and paging (optional)"
 HAS_SLACK, HAS_TEAMS, HAS_CHAT, HAS_HTTPS = "HasSlackChannel", "HasTeamsChannel", "HasChatChannel", "HasHttpsEndpoint"
+# The Chatbot resource schema's pattern for TeamsChannelId, as a Java regex (hyphen last in a class).
+TEAMS_CHANNEL_PATTERN = r"^$|^[A-Za-z0-9_=+/.,-]*%3[aA][A-Za-z0-9_=+/.,-]*%40[A-Za-z0-9_=+/.,-]*$"
 # Chat users may read alerts, never act through the channel.
 CHAT_GUARDRAIL = "arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"
 
@@ -82,9 +85,12 @@ def add_collector_parameters(template: Template) -> CollectorParameters:
     team = _param(template, GROUP_CHAT, "Microsoft Teams team ID", "TeamsTeamId",
                   "Team ID (a GUID) authorized in the AWS Chatbot console.",
                   r"^$|^[0-9a-fA-F-]{36}$", "must be empty or a GUID")
+    # AWS Chatbot takes the channel ID URL-encoded (its resource schema's pattern requires %3a and %40).
     channel = _param(template, GROUP_CHAT, "Microsoft Teams channel ID", "TeamsChannelId",
-                     "Teams channel ID, e.g. 19:0123abcd@thread.tacv2.",
-                     r"^$|^[A-Za-z0-9:@._-]{1,256}$", "must be empty or a Teams channel ID")
+                     "Teams channel ID, URL-encoded as AWS Chatbot takes it: 19%3a0123abcd%40thread.tacv2 "
+                     "for 19:0123abcd@thread.tacv2 (: is %3a, @ is %40).",
+                     TEAMS_CHANNEL_PATTERN, "must be empty or a URL-encoded Teams channel ID such as "
+                     "19%3a0123abcd%40thread.tacv2")
     https = _param(template, GROUP_CHAT, "HTTPS endpoint (PagerDuty, Opsgenie)", "HttpsEndpoint",
                    "An https URL that receives the alarm notifications, e.g. a PagerDuty CloudWatch "
                    "integration URL. It must confirm the SNS subscription.",
@@ -159,7 +165,8 @@ def make_collector_template() -> Template:
     key = add_topic_key(template, params)
     notifications = add_notifications(template, params, key)
     bus = add_event_bus(template, collector)
-    add_event_rules(template, params, notifications, DETECTIONS, conditions, bus=bus)
+    rules = add_event_rules(template, params, DETECTIONS, conditions, bus=bus)
+    add_notifier(template, params, notifications, rules.event_queue, rules.dead_letter, conditions.event_queue)
     add_chat_and_paging(template, collector, notifications)
     add_topic_policy(template, notifications)
     template.add_output(Output("EventBusArn", Description="CollectorEventBusArn for the workload stacks",

@@ -16,6 +16,13 @@ PRICE_ALARM_METRIC = 0.10  # standard-resolution alarm, per metric it evaluates,
 PRICE_CUSTOM_METRIC = 0.30  # per metric per month (a metric filter publishes one)
 PRICE_KMS_KEY = 1.00  # customer managed key, per month (TopicEncryption CreateKey)
 PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION = 1.00  # events delivered to another account's bus (custom events)
+PRICE_SQS_REQUESTS_PER_MILLION = 0.40  # standard queue; the first million a month per account is free
+# The notifier's event source mapping polls the empty queue: Lambda starts with five pollers, each a
+# 20-second long poll (AWS Compute Blog on SQS polling scale-up; the Lambda guide gives no figure,
+# so this is UNCONFIRMED and measured nowhere here). 5 x 3 a minute x 43,200 minutes = 648,000.
+IDLE_POLLERS = 5
+LONG_POLL_SECONDS = 20
+IDLE_SQS_REQUESTS_PER_MONTH = IDLE_POLLERS * (30 * 86_400 // LONG_POLL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -24,16 +31,21 @@ class Estimate:
     mode: str
     alarms: int
     alarm_metrics: int
-    """What alarms are billed by: one metric each, except the delivery-failure alarm, whose metric
-    math reads one FailedInvocations metric per rule."""
+    """What alarms are billed by: one metric each (none of them is metric math)."""
     custom_metrics: int
     rules: int
     kms_keys: int
+    sqs_requests: int = 0
+    """The notifier's idle polling, per month; free within the account's first million."""
+
+    @property
+    def polling_usd(self) -> float:
+        return round(self.sqs_requests / 1e6 * PRICE_SQS_REQUESTS_PER_MILLION, 2)
 
     @property
     def monthly_usd(self) -> float:
         return round(self.alarm_metrics * PRICE_ALARM_METRIC + self.custom_metrics * PRICE_CUSTOM_METRIC
-                     + self.kms_keys * PRICE_KMS_KEY, 2)
+                     + self.kms_keys * PRICE_KMS_KEY + self.polling_usd, 2)
 
 
 def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
@@ -50,31 +62,37 @@ def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
     selected = [d for d in DETECTIONS if d.kind in kinds and d.service.value in services]
     alarmed = [d for d in selected if d.metric_alarm] if engine != "EventBridge" else []
     rules = selected if engine != "CloudWatchLogs" else []
-    # With rules: an alarm per rule, the delivery-failure alarm (a metric per rule) and the
-    # dead-letter queue's alarm.
+    # With rules: the notifier, and two alarms on its path (backlog age, dead-letter queue depth).
     delivery = 2 if rules else 0
-    return Estimate(engine, mode, len(alarmed) + len(rules) + delivery,
-                    len(alarmed) + 2 * len(rules) + (1 if rules else 0), len(alarmed), len(rules),
-                    1 if topic_key else 0)
+    return Estimate(engine, mode, len(alarmed) + delivery, len(alarmed) + delivery, len(alarmed), len(rules),
+                    1 if topic_key else 0, IDLE_SQS_REQUESTS_PER_MONTH if rules else 0)
 
 
 def cost_table() -> str:
     """Markdown table: monthly cost per engine and mode, both services watched, with the topic
     key created here (CreateKey) and without one (ExistingKey, Disabled or an existing topic)."""
     rows = ["| DetectionEngine | DetectionMode | Alarms (alarm metrics) | Custom metrics | Rules "
-            "| USD per month, CreateKey | without a key of its own |",
-            "|---|---|---|---|---|---|---|"]
+            "| Idle SQS requests (USD) | USD per month, CreateKey | without a key of its own "
+            "| without a key, polling in the free tier |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for engine in ENGINES:
         for mode in DETECTION_MODES:
             e = estimate(engine, mode)
             bare = estimate(engine, mode, topic_key=False)
             rows.append(f"| `{engine}` | `{mode}` | {e.alarms} ({e.alarm_metrics}) | {e.custom_metrics} | {e.rules} "
-                        f"| {e.monthly_usd:.2f} | {bare.monthly_usd:.2f} |")
+                        f"| {e.sqs_requests:,} ({e.polling_usd:.2f}) | {e.monthly_usd:.2f} | {bare.monthly_usd:.2f} "
+                        f"| {bare.monthly_usd - bare.polling_usd:.2f} |")
     for mode in DETECTION_MODES:
         e = estimate("EventBridge", mode, forwarding=True)
-        rows.append(f"| `EventBridge`, forwarding to a collector | `{mode}` | 0 (0) | 0 | {e.rules} "
-                    f"| {e.monthly_usd:.2f} | {e.monthly_usd:.2f} |")
+        rows.append(f"| `EventBridge`, forwarding to a collector | `{mode}` | 0 (0) | 0 | {e.rules} | 0 (0.00) "
+                    f"| {e.monthly_usd:.2f} | {e.monthly_usd:.2f} | {e.monthly_usd:.2f} |")
     rows.append("")
+    rows.append(f"Idle SQS requests: the notifier's event source mapping long-polls the empty event queue, "
+                f"about {IDLE_SQS_REQUESTS_PER_MONTH:,} requests a month ({IDLE_POLLERS} pollers, "
+                f"{LONG_POLL_SECONDS}-second polls; UNCONFIRMED: AWS publishes no figure), at "
+                f"{PRICE_SQS_REQUESTS_PER_MILLION:.2f} USD per million beyond the first million an account "
+                "gets free each month (one Region's polling fits in it). Lambda, DynamoDB and CloudWatch "
+                "Logs cost nothing while no event arrives.")
     rows.append(f"Forwarding: each event sent to the collector's bus, in another account, is billed as a "
                 f"custom event, {PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION:.2f} USD per million. The collector "
                 "costs what one `EventBridge` stack costs, once for the organization.")

@@ -13,6 +13,7 @@ from awacs.aws import (
     PolicyDocument,
     Principal,
     Statement,
+    StringEquals,
 )
 from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
 from troposphere.kms import Alias, Key
@@ -29,8 +30,8 @@ ADMIN_ACTIONS = [
         "CancelKeyDeletion", "RotateKeyOnDemand",
     )
 ]
-# Only CloudWatch alarms publish to the topic: EventBridge rules write to an SQS queue and raise
-# alarms (see stacks/rules.py), so EventBridge never needs this key.
+# CloudWatch alarms and the notifier function publish to the topic; EventBridge rules write to an
+# SQS queue (see stacks/rules.py), so EventBridge never needs this key.
 # SNS developer guide, Key management (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html):
 # a service that publishes to an encrypted topic needs kms:GenerateDataKey* and kms:Decrypt in the
 # key policy, granted to its service principal. UNCONFIRMED: whether CloudWatch's calls to KMS carry
@@ -59,9 +60,28 @@ def make_publisher_statement() -> Statement:
     )
 
 
+def make_publishing_through_sns_statement() -> Statement:
+    """The notifier function's role publishes to the topic; SNS then uses the key on its behalf, with
+    kms:ViaService = sns.<Region>.amazonaws.com. The key policy delegates that use to the account's
+    IAM policies (the role's policy names this key), through SNS only: no principal can use the key
+    directly. Naming the role here instead would make the key depend on the role, whose policy
+    depends on the key."""
+    return Statement(
+        Sid="AllowThisAccountsPublishersThroughSns",
+        Effect=Allow,
+        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+        Action=[kms_actions.Decrypt, kms_actions.Action("GenerateDataKey*")],
+        Resource=["*"],
+        Condition=Condition(StringEquals({
+            "kms:ViaService": Sub("sns.${AWS::Region}.amazonaws.com"),
+            "kms:CallerAccount": Sub("${AWS::AccountId}"),
+        })),
+    )
+
+
 def make_key_policy() -> PolicyDocument:
-    """Account administration, use by CloudWatch alarms to publish, and no grants except for AWS
-    services (Control Tower CT.KMS.PR.3)."""
+    """Account administration, use by CloudWatch alarms and (through SNS) the notifier to publish,
+    and no grants except for AWS services (Control Tower CT.KMS.PR.3)."""
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
@@ -73,6 +93,7 @@ def make_key_policy() -> PolicyDocument:
                 Resource=["*"],
             ),
             make_publisher_statement(),
+            make_publishing_through_sns_statement(),
             Statement(
                 Sid="DenyGrantsExceptForAwsServices",
                 Effect=Deny,

@@ -50,7 +50,7 @@ class ParameterRefs:
     detection_mode: Parameter
     kms_key_monitoring: Parameter
     secret_monitoring: Parameter
-    alarm_period_seconds: Parameter
+    alarm_period_seconds: Parameter | None
     recovery_notices: Parameter
     # The workload's only; None in the collector, which reads forwarded events on its own bus.
     detection_engine: Parameter | None = None
@@ -145,16 +145,8 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         AllowedValues=list(SWITCH_VALUES),
         Default="Enabled",
     ))
-    period = add_parameter(template, GROUP_DETECTIONS, "Alarm period (seconds)", Parameter(
-        "AlarmPeriodSeconds",
-        Type="Number",
-        Description=(
-            "Length of the period an alarm sums matching records over. One matching record "
-            "triggers the alarm; a shorter period alerts sooner after the record is delivered."
-        ),
-        AllowedValues=[str(p) for p in ALARM_PERIODS_SECONDS],
-        Default="60",
-    ))
+    # Only the metric-filter alarms sum over a period: the workload's, not the collector's.
+    period = None if collector else add_alarm_period_parameter(template)
     recovery = add_parameter(template, GROUP_DETECTIONS, "Recovery notices", Parameter(
         "RecoveryNotices",
         Type="String",
@@ -170,6 +162,19 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         params = replace(params, **add_workload_parameters(template))
     add_parameter_rules(template, params)
     return params
+
+
+def add_alarm_period_parameter(template: Template) -> Parameter:
+    return add_parameter(template, GROUP_DETECTIONS, "Alarm period (seconds)", Parameter(
+        "AlarmPeriodSeconds",
+        Type="Number",
+        Description=(
+            "CloudWatchLogs engine: length of the period a metric-filter alarm sums matching "
+            "records over. One matching record triggers the alarm; a shorter period alerts sooner."
+        ),
+        AllowedValues=[str(p) for p in ALARM_PERIODS_SECONDS],
+        Default="60",
+    ))
 
 
 def add_workload_parameters(template: Template) -> dict[str, Parameter]:
@@ -310,22 +315,14 @@ USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
 
 
-def rule_alarm_condition(detection: Detection) -> str:
-    """Name of the Condition that is true when the detection's rule raises an alarm here (its rule
-    exists and the stack does not forward to a collector)."""
-    return f"Create{detection.name}RuleAlarm"
-
-
 @dataclass(frozen=True)
 class DeliveryConditions:
     """Which Conditions decide the delivery resources: with forwarding, the rules send to the
-    collector, and the event queue and alarms exist only when the stack notifies here."""
+    collector, and the event queue, the notifier and the alarms exist only when the stack notifies
+    here."""
 
     event_queue: str
     forwarding: str | None = None
-
-    def rule_alarm(self, detection: Detection) -> str:
-        return rule_alarm_condition(detection) if self.forwarding else rule_condition(detection)
 
 
 def add_conditions(
@@ -373,9 +370,6 @@ def add_conditions(
                 Condition(detection_condition(detection)), Condition(USE_CLOUDWATCH_LOGS)))
         template.add_condition(rule_condition(detection), And(
             Condition(detection_condition(detection)), Condition(USE_EVENTBRIDGE)))
-        if forwarding:
-            template.add_condition(rule_alarm_condition(detection), And(
-                Condition(rule_condition(detection)), Condition(NOTIFY_HERE)))
     template.add_condition(CREATE_DELIVERY_QUEUE, Or(*[Condition(rule_condition(d)) for d in detections]))
     if not forwarding:
         return DeliveryConditions(CREATE_DELIVERY_QUEUE)

@@ -1,13 +1,11 @@
-"""EventBridge rules, one per detection, and the burst-safe path their alerts take.
+"""EventBridge rules, one per detection, writing every matching event to the alert queue.
 
 A rule never emails directly: an application retrying Decrypt on a pending-deletion key makes
 hundreds of matching calls a minute, and SNS suspends an email subscription that receives more than
 10 messages a second (SNS developer guide, email notifications). So each rule writes every matching
-event, as readable alert text, to one queue that keeps it for 14 days, and a CloudWatch alarm on the
-rule's AWS/Events MatchedEvents metric emails once when the first event of a quiet period matches
-(with the count of the period in its state reason) and stays silent while the burst goes on.
-Deliveries that fail are retried for a day, then dead-lettered; both the failures and the
-dead-letter queue's depth raise alarms of their own.
+event, with the name of its detection, to one queue that keeps it for 14 days; the notifier
+(stacks/notifier.py) turns the queue into at most one email per detection and minute. Deliveries
+that fail are retried for a day, then dead-lettered.
 """
 
 from __future__ import annotations
@@ -16,20 +14,18 @@ from dataclasses import dataclass
 
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, If, NoValue, Ref, Select, Split, Sub, Template
-from troposphere.cloudwatch import Metric, MetricDataQuery, MetricDimension, MetricStat
+from troposphere import GetAtt, If, NoValue, Ref, Split, Template
 from troposphere.events import DeadLetterConfig, InputTransformer, RetryPolicy, Rule, Target
 from troposphere.sqs import Queue, QueuePolicy, RedrivePolicy
 
 from detections import exclusions
 from detections.catalog import Detection, Kind
 from detections.eventpatterns import event_pattern
-from detections.messages import make_message
+from detections.messages import make_queue_entry
 from detections.patterns import parse
-from stacks.alarms import make_first_record_alarm
 from stacks.guardrails import protected_tags
-from stacks.notifications import NotificationRefs
 from stacks.forwarding import ForwardingRefs
+from stacks.notifier import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS
 from stacks.parameters import CREATE_DELIVERY_QUEUE, DeliveryConditions, ParameterRefs, rule_condition
 
 EVENT_QUEUE = "AlertEventQueue"
@@ -38,10 +34,6 @@ DEAD_LETTER_QUEUE = "AlertDeliveryDeadLetterQueue"
 MAX_RETRY_ATTEMPTS = 185
 MAX_EVENT_AGE_SECONDS = 86_400
 QUEUE_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's maximum: every event stays listable that long
-# A person reading the queue receives each message; SQS moves it to the dead-letter queue only
-# after this many receives (SQS's maximum), so reading never loses an event.
-MAX_RECEIVE_COUNT = 1000
-EVENTS_NAMESPACE = "AWS/Events"
 # checkov's SQS encryption check knows only KmsMasterKeyId; these queues are encrypted with
 # SqsManagedSseEnabled, which Control Tower's CT.SQS.PR.2 accepts.
 CHECKOV_SSE_SQS = {"checkov": {"skip": [{
@@ -52,10 +44,12 @@ CHECKOV_SSE_SQS = {"checkov": {"skip": [{
 
 @dataclass(frozen=True)
 class RuleRefs:
-    """The rules added (by detection name) and the queue that lists their events."""
+    """The rules added (by detection name), the queue that holds their events and the dead-letter
+    queue of failed deliveries."""
 
     rules: dict[str, Rule]
     event_queue: Queue
+    dead_letter: Queue
 
     def conditional_arns(self) -> list[If]:
         """Each rule's ARN when the rule exists, nothing otherwise (for policy conditions)."""
@@ -66,23 +60,12 @@ def rule_id(detection: Detection) -> str:
     return f"{detection.name}Rule"
 
 
-def rule_alarm_id(detection: Detection) -> str:
-    return f"{detection.name}RuleAlarm"
-
-
 def rule_state(detection: Detection) -> str:
     """Access detections match read-only calls (Decrypt, GetSecretValue), which reach a rule only
     in this state; the others need only write events."""
     return "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" if detection.kind is Kind.ACCESS else "ENABLED"
 
 
-# Where a person finds every event an alarm counted, appended to each rule alarm's text (a Sub).
-LISTING_HINT = (
-    " Each event (key or secret, caller) is kept 14 days in SQS: "
-    "aws sqs receive-message --region ${AWS::Region} --queue-url ${%s} "
-    "--max-number-of-messages 10 --visibility-timeout 0" % EVENT_QUEUE
-)
-ALARM_DESCRIPTION_LIMIT = 1024  # characters, CloudWatch's limit for AlarmDescription
 
 
 def make_queue(title: str, **properties: object) -> Queue:
@@ -114,6 +97,8 @@ def add_queues(template: Template, conditions: DeliveryConditions) -> tuple[Queu
     events = template.add_resource(make_queue(
         EVENT_QUEUE,
         Condition=conditions.event_queue,
+        # The notifier's mapping: an entry in flight stays hidden while the function may hold it.
+        VisibilityTimeout=VISIBILITY_TIMEOUT_SECONDS,
         RedrivePolicy=RedrivePolicy(deadLetterTargetArn=GetAtt(dead_letter, "Arn"),
                                     maxReceiveCount=MAX_RECEIVE_COUNT),
     ))
@@ -128,41 +113,27 @@ class EventBusRefs:
     name: object
 
 
-def _rule_name_metric_dimensions(rule: Rule, bus: EventBusRefs | None) -> list[MetricDimension]:
-    """AWS/Events dimensions of a rule: RuleName on the default bus; EventBusName and RuleName on
-    a custom bus, where Ref of a rule gives "bus|rule" (AWS::Events::Rule return values)."""
-    if bus is None:
-        return [MetricDimension(Name="RuleName", Value=Ref(rule))]
-    return [MetricDimension(Name="EventBusName", Value=bus.name),
-            MetricDimension(Name="RuleName", Value=Select(1, Split("|", Ref(rule))))]
-
-
 def add_event_rules(
     template: Template,
     params: ParameterRefs,
-    notifications: NotificationRefs,
     detections: tuple[Detection, ...],
     conditions: DeliveryConditions,
     bus: EventBusRefs | None = None,
     forwarding: ForwardingRefs | None = None,
 ) -> RuleRefs:
     """Add a rule per detection writing its events to the event queue (or, when forwarding, to the
-    collector's bus), an alarm per rule, and the alarms that watch delivery."""
+    collector's bus), and the queues."""
     events, dead_letter = add_queues(template, conditions)
     rules: dict[str, Rule] = {}
     retry = RetryPolicy(MaximumRetryAttempts=MAX_RETRY_ATTEMPTS, MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS)
     for detection in detections:
-        message = make_message(detection)
         pattern = event_pattern(parse(detection.filter_pattern), detection.service.event_source)
         if params.expected_deleters is not None and exclusions.applies_to(detection):
             pattern = exclusions.with_exclusions(pattern, Split(",", Ref(params.expected_deleters)))
         target = Target(
             Id="AlertEventQueue",
             Arn=GetAtt(events, "Arn"),
-            InputTransformer=InputTransformer(
-                InputPathsMap=message.input_paths,
-                InputTemplate=message.input_template,
-            ),
+            InputTransformer=InputTransformer(**make_queue_entry(detection)),
             RetryPolicy=retry,
             DeadLetterConfig=DeadLetterConfig(Arn=GetAtt(dead_letter, "Arn")),
         )
@@ -177,28 +148,16 @@ def add_event_rules(
             Condition=rule_condition(detection),
             Description=detection.title[:512],
             EventPattern=pattern,
-            # Forwarded events are on the collector's bus already: the read-only filter of the
-            # source's default bus does not apply there.
-            State=rule_state(detection) if bus is None else "ENABLED",
+            # On the collector's custom bus too: read-only management events match a rule on the
+            # default or a custom bus only in this state (EventBridge user guide,
+            # eb-service-event-cloudtrail-management, "Receiving read-only management events").
+            State=rule_state(detection),
             Tags=protected_tags(),
             Targets=[target],
             **({"EventBusName": bus.name} if bus is not None else {}),
         ))
-        # MatchedEvents counts what the rule matched, whether or not the queue took it: the email
-        # does not depend on the queue's delivery.
-        template.add_resource(make_first_record_alarm(
-            rule_alarm_id(detection), conditions.rule_alarm(detection), [notifications.topic_arn],
-            AlarmName=Sub(f"${{AWS::StackName}}-{rule_id(detection)}"),
-            AlarmDescription=Sub(detection.alarm_description + LISTING_HINT),
-            Namespace=EVENTS_NAMESPACE,
-            MetricName="MatchedEvents",
-            Dimensions=_rule_name_metric_dimensions(rule, bus),
-            Statistic="Sum",
-            Period=Ref(params.alarm_period_seconds),
-        ))
-    refs = RuleRefs(rules, events)
+    refs = RuleRefs(rules, events, dead_letter)
     add_queue_policy(template, refs, dead_letter, conditions)
-    add_delivery_alarms(template, notifications, refs, dead_letter, conditions, bus)
     return refs
 
 
@@ -226,48 +185,4 @@ def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue,
                 Condition=Condition(ArnEquals("aws:SourceArn", refs.conditional_arns())),
             )],
         ),
-    ))
-
-
-def add_delivery_alarms(template: Template, notifications: NotificationRefs, refs: RuleRefs,
-                        dead_letter: Queue, conditions: DeliveryConditions,
-                        bus: EventBusRefs | None = None) -> None:
-    """Failed deliveries are visible: an alarm on the rules' FailedInvocations (a target that
-    could not be reached after every retry) and one on the dead-letter queue's depth. Both need the
-    topic here, so a forwarding stack has neither (its dead-letter queue keeps what failed)."""
-    metrics = [If(rule.Condition, MetricDataQuery(
-        Id=f"failed{i}",
-        ReturnData=False,
-        MetricStat=MetricStat(
-            Metric=Metric(Namespace=EVENTS_NAMESPACE, MetricName="FailedInvocations",
-                          Dimensions=_rule_name_metric_dimensions(rule, bus)),
-            Period=60,
-            Stat="Sum",
-        ),
-    ), NoValue) for i, rule in enumerate(refs.rules.values())]
-    template.add_resource(make_first_record_alarm(
-        "AlertDeliveryFailureAlarm", conditions.event_queue, [notifications.topic_arn],
-        AlarmName=Sub("${AWS::StackName}-AlertDeliveryFailure"),
-        AlarmDescription=(
-            "EventBridge could not deliver a deletion alert to the SQS event queue (AWS/Events "
-            "FailedInvocations). The rule alarms still fire; check the queue's policy, then read "
-            "the dead-letter queue in the SQS console."
-        ),
-        Metrics=[*metrics, MetricDataQuery(
-            Id="failed", Expression="SUM(METRICS())", Label="FailedInvocations of the rules",
-            ReturnData=True)],
-    ))
-    template.add_resource(make_first_record_alarm(
-        f"{DEAD_LETTER_QUEUE}Alarm", conditions.event_queue, [notifications.topic_arn],
-        AlarmName=Sub("${AWS::StackName}-AlertDeliveryFailed"),
-        AlarmDescription=(
-            "EventBridge could not put a deletion alert in the SQS event queue after retrying for "
-            "up to a day, and put it in the dead-letter queue. Check the event queue's policy, "
-            "then read the lost alerts from the dead-letter queue in the SQS console."
-        ),
-        Namespace="AWS/SQS",
-        MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[MetricDimension(Name="QueueName", Value=GetAtt(dead_letter, "QueueName"))],
-        Statistic="Maximum",
-        Period=300,
     ))

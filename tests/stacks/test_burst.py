@@ -1,175 +1,166 @@
-"""Bursts do not silence the team: 1,000 matching events in one minute, driven through the delivery
-chain as the template wires it, give at most one email per detection per minute, the email states
-how many events there were and says where each is listed, every event stays listable for 14 days,
-and the email subscription stays far below SNS's suspension threshold.
+"""Bursts do not silence the team: 10,000 matching events of one detection within one minute, driven
+through the path as the template wires it, give at most one notification per detection per minute,
+whose counts add up to 10,000, and leave nothing in the queue.
 
-The chain, read from the deployed template (tests/helpers.ConcreteTemplate):
-  CloudTrail event -> rule (its EventPattern, matched by moto's EventBridge matcher)
-    -> its target (the event queue, or, in the mutation, the topic: one email per event)
-    -> AWS/Events MatchedEvents per rule and minute (FACT 7 of test_delivery)
-    -> the alarm on it (period, threshold, datapoints, missing data as wired)
-    -> its AlarmActions on a state change only -> SNS -> the email subscription.
-Facts: an alarm performs its actions only when its state changes
-(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html);
-SNS suspends an email endpoint that receives more than 10 messages a second
-(https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html).
+The path, simulated minute by minute with the template's numbers:
+  CloudTrail event -> the rule (its EventPattern, matched by moto's EventBridge matcher)
+    -> the event queue -> the event source mapping (batches of BATCH_SIZE every batching window,
+       at most MAXIMUM_CONCURRENCY invocations at once, failed entries back after the visibility
+       timeout) -> the notifier (functions/notifier.py, the real code) -> SNS.
+SQS, SNS and DynamoDB are small in-memory stand-ins with the semantics the notifier relies on (a
+conditional put that fails when the item exists, SQS DelaySeconds), so that ten simulated minutes
+run in seconds; tests/functions/test_notifier.py runs the same code against moto.
+Facts: SNS suspends an email endpoint that receives more than 10 messages a second
+(https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html); the mapping's batching
+and concurrency (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 from moto.events.models import EventPattern
 
-from detections.catalog import DETECTIONS, by_name
 from detections.eventpatterns import cloudtrail_event
-from stacks.rules import ALARM_DESCRIPTION_LIMIT, QUEUE_RETENTION_SECONDS
+from detections.messages import notification_specs
+from functions.notifier import Notifier
+from stacks.notifier import BATCH_SIZE, BATCHING_WINDOW_SECONDS, MAXIMUM_CONCURRENCY, VISIBILITY_TIMEOUT_SECONDS
 from tests.helpers import SCAN_CONFIGS, local_target
-from tests.stacks.test_delivery import ACCOUNT, REGION, Deployment, deploy
+from tests.stacks.test_delivery import ACCOUNT, REGION, deploy
 
 SNS_EMAIL_LIMIT_PER_SECOND = 10
-BURST = 1000
+BURST = 10_000
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/db-a1B2c3"
 CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/app/i-0abc"
+RECORDS = {
+    "KmsKeyPendingDeletionUse": {"eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "readOnly": True,
+                                 "errorCode": "KMSInvalidStateException", "errorMessage": f"{KEY} is pending deletion.",
+                                 "resources": [{"ARN": KEY, "type": "AWS::KMS::Key"}]},
+    "SecretPendingDeletionUse": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue",
+                                 "errorCode": "InvalidRequestException",
+                                 "errorMessage": "You can't perform this operation on the secret because it was "
+                                                 "marked for deletion.", "requestParameters": {"secretId": SECRET}},
+    "SecretDeletion": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "DeleteSecret",
+                       "requestParameters": {"secretId": SECRET, "forceDeleteWithoutRecovery": True}},
+}
 
 
-def records(detection: str, count: int, start: int = 0) -> list[tuple[float, dict]]:
-    """``count`` CloudTrail records that the detection matches, spread over one minute from ``start``
-    (seconds), as (time, record)."""
+class ConditionalCheckFailedException(Exception):
+    pass
+
+
+class Store:
+    """DynamoDB's conditional put and delete, in memory."""
+
+    exceptions = type("Exceptions", (), {"ConditionalCheckFailedException": ConditionalCheckFailedException})
+
+    def __init__(self) -> None:
+        self.items: set[str] = set()
+
+    def put_item(self, TableName: str, Item: dict, ConditionExpression: str) -> None:  # noqa: N803
+        key = Item["claim"]["S"]
+        if key in self.items:
+            raise ConditionalCheckFailedException(key)
+        self.items.add(key)
+
+    def delete_item(self, TableName: str, Key: dict) -> None:  # noqa: N803
+        self.items.discard(Key["claim"]["S"])
+
+
+class Queue:
+    """A standard queue: entries become visible at a time; received ones are hidden for the
+    visibility timeout; the simulation's clock is ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.entries: dict[str, tuple[float, str]] = {}  # id -> (visible at, body)
+        self.sent = 0
+
+    def send_message(self, QueueUrl: str, MessageBody: str, DelaySeconds: int = 0) -> None:  # noqa: N803
+        self.sent += 1
+        self.entries[f"m{self.sent}"] = (self.now + DelaySeconds, MessageBody)
+
+    def receive(self, limit: int) -> list[dict]:
+        visible = [i for i, (at, _) in self.entries.items() if at <= self.now][:limit]
+        for i in visible:
+            self.entries[i] = (self.now + VISIBILITY_TIMEOUT_SECONDS, self.entries[i][1])
+        return [{"messageId": i, "body": self.entries[i][1]} for i in visible]
+
+
+class Topic:
+    def __init__(self, queue: Queue) -> None:
+        self.queue, self.published = queue, []
+
+    def publish(self, **message) -> None:
+        attributes = message["MessageAttributes"]
+        self.published.append((self.queue.now, attributes["detection"]["StringValue"],
+                               int(attributes["count"]["StringValue"]), message))
+
+
+def run(workload: dict, detections: list[str], count: int, notifier_class=Notifier, minutes: int = 15):
+    """Put ``count`` events of each detection on the bus within the first minute, run the path for
+    ``minutes``; return what was published and the queue."""
+    d = deploy(workload, **SCAN_CONFIGS["defaults"])
+    rules = [d.stack.properties(r) for r in d.of_type("AWS::Events::Rule")]
+    queue = Queue()
+    topic = Topic(queue)
+    notifier = notifier_class(topic, queue, Store(), topic_arn="topic", queue_url="events", claim_table="claims",
+                              log_group="/aws/lambda/notifier", region=REGION, specs=notification_specs(),
+                              clock=lambda: queue.now, log=lambda line: None)
     base = {"eventVersion": "1.09", "awsRegion": REGION, "recipientAccountId": ACCOUNT,
             "userIdentity": {"type": "AssumedRole", "arn": CALLER, "accountId": ACCOUNT}}
-    kind = {
-        "KmsKeyPendingDeletionUse": {"eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "readOnly": True,
-                                     "errorCode": "KMSInvalidStateException",
-                                     "errorMessage": f"{KEY} is pending deletion.",
-                                     "resources": [{"ARN": KEY, "type": "AWS::KMS::Key"}]},
-        "SecretPendingDeletionUse": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "GetSecretValue",
-                                     "errorCode": "InvalidRequestException",
-                                     "errorMessage": "You can't perform this operation on the secret because it "
-                                                     "was marked for deletion.",
-                                     "requestParameters": {"secretId": SECRET}},
-        "KmsKeyDisableOrDeletion": {"eventSource": "kms.amazonaws.com", "eventName": "ScheduleKeyDeletion",
-                                    "requestParameters": {"keyId": KEY, "pendingWindowInDays": 7}},
-        "SecretDeletion": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "DeleteSecret",
-                           "requestParameters": {"secretId": SECRET, "forceDeleteWithoutRecovery": True}},
-        "KmsKeyDeletionCancelled": {"eventSource": "kms.amazonaws.com", "eventName": "CancelKeyDeletion",
-                                    "requestParameters": {"keyId": KEY}},
-        "SecretRestored": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "RestoreSecret",
-                           "requestParameters": {"secretId": SECRET}},
-    }[detection]
-    return [(start + 60 * i / count, {**base, **kind, "eventID": f"{detection}-{i}"}) for i in range(count)]
-
-
-class Chain:
-    """The deployed delivery chain, fed timed events, counting what reaches the email inbox."""
-
-    def __init__(self, d: Deployment) -> None:
-        self.d = d
-        self.topics = {d.stack.physical[t]["Ref"] for t in d.of_type("AWS::SNS::Topic")}
-        self.queued: dict[str, list[dict]] = defaultdict(list)
-        self.emails: list[tuple[float, str]] = []  # (time, what)
-        self.matched: dict[str, Counter] = defaultdict(Counter)  # rule name -> minute -> count
-
-    def put(self, timed_records: list[tuple[float, dict]]) -> None:
-        for when, record in timed_records:
-            event = cloudtrail_event(record)
-            for rule_id in self.d.of_type("AWS::Events::Rule"):
-                props = self.d.stack.properties(rule_id)
-                if not EventPattern.load(json.dumps(props["EventPattern"])).matches_event(event):
-                    continue
-                self.matched[self.d.stack.physical[rule_id]["Ref"]][int(when // 60)] += 1
-                for target in props["Targets"]:
-                    if target["Arn"] in self.topics:  # a rule that emails each event itself
-                        self.emails.append((when, rule_id))
-                    else:
-                        self.queued[target["Arn"]].append(event)
-
-    def run_alarms(self, minutes: int) -> dict[str, list[float]]:
-        """Evaluate every MatchedEvents alarm minute by minute; email on each state change whose
-        actions name a topic. Returns each alarm's datapoints that raised it."""
-        raised: dict[str, list[float]] = {}
-        for alarm_id in self.d.of_type("AWS::CloudWatch::Alarm"):
-            p = self.d.stack.properties(alarm_id)
-            if p.get("MetricName") != "MatchedEvents":
-                continue
-            (rule_name,) = [dim["Value"] for dim in p["Dimensions"] if dim["Name"] == "RuleName"]
-            period_minutes = int(p["Period"]) // 60
-            state, window = "OK", []
-            for end in range(period_minutes, minutes + 1, period_minutes):
-                value = sum(self.matched[rule_name][m] for m in range(end - period_minutes, end))
-                missing = value == 0  # EventBridge publishes MatchedEvents only when it is not zero
-                breaching = (not missing and value >= float(p["Threshold"])) or (
-                    missing and p["TreatMissingData"] == "breaching")
-                window = (window + [breaching])[-int(p["EvaluationPeriods"]):]
-                new = "ALARM" if sum(window) >= int(p.get("DatapointsToAlarm", p["EvaluationPeriods"])) else "OK"
-                if new != state:
-                    actions = p.get("AlarmActions", []) if new == "ALARM" else p.get("OKActions", [])
-                    self.emails += [(end * 60.0, alarm_id) for a in actions if a in self.topics]
-                    if new == "ALARM":
-                        raised.setdefault(alarm_id, []).append(value)
-                state = new
-        return raised
-
-    def max_emails(self, seconds: float) -> int:
-        """The most emails in any window of ``seconds``."""
-        times = sorted(t for t, _ in self.emails)
-        return max((sum(1 for u in times if t <= u < t + seconds) for t in times), default=0)
-
-
-def burst(d: Deployment, detections: list[str], count: int = BURST) -> tuple[Chain, dict[str, list[float]]]:
-    chain = Chain(d)
     for name in detections:
-        chain.put(records(name, count, start=60))  # the burst fills minute 1
-    return chain, chain.run_alarms(minutes=10)
+        for i in range(count):
+            queue.now = 60 * i / count
+            event = cloudtrail_event({**base, **RECORDS[name], "eventID": f"{name}-{i}"})
+            for rule in rules:
+                if EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(event):
+                    target = local_target({"Properties": rule})
+                    assert target["Arn"] == d.stack.physical["AlertEventQueue"]["Arn"]
+                    queue.send_message("events", json.dumps({"detection": name, "event": event}))
+    for step in range(0, minutes * 60, BATCHING_WINDOW_SECONDS):
+        queue.now = float(step)
+        for _ in range(MAXIMUM_CONCURRENCY):
+            batch = queue.receive(BATCH_SIZE)
+            if not batch:
+                break
+            failed = {f["itemIdentifier"] for f in notifier.handle({"Records": batch})["batchItemFailures"]}
+            for record in batch:
+                if record["messageId"] not in failed:
+                    del queue.entries[record["messageId"]]
+    return topic.published, queue
 
 
-@pytest.mark.parametrize("detection", [d.name for d in DETECTIONS])
-def test_a_burst_gives_one_email_that_counts_it(workload, detection) -> None:
-    d = deploy(workload, **SCAN_CONFIGS["defaults"])
-    chain, raised = burst(d, [detection])
-    assert len(chain.emails) == 1, chain.emails
-    ((alarm_id, values),) = raised.items()
-    assert values == [BURST]  # the count of the burst, as the email's state reason states it
-    description = d.stack.properties(alarm_id)["AlarmDescription"]
-    queue_url = d.stack.physical["AlertEventQueue"]["Ref"]
-    assert by_name(detection).title in description and f"--queue-url {queue_url}" in description
-    assert len(description) <= ALARM_DESCRIPTION_LIMIT
+@pytest.mark.parametrize("detection", sorted(RECORDS))
+def test_a_burst_gives_one_notification_a_minute_whose_counts_add_up(workload, detection) -> None:
+    published, queue = run(workload, [detection], BURST)
+    per_minute = Counter((int(t // 60), name) for t, name, _, _ in published)
+    assert max(per_minute.values()) == 1
+    assert sum(n for _, name, n, _ in published if name == detection) == BURST
+    assert queue.entries == {}  # every event was counted in a notification
+    first = published[0][3]
+    resource = KEY if "Kms" in detection else SECRET
+    assert resource in first["Subject"] + first["Message"] and CALLER in first["Message"]
 
 
-def test_every_event_stays_listable_for_14_days(workload) -> None:
-    d = deploy(workload, **SCAN_CONFIGS["defaults"])
-    chain, _ = burst(d, [d.name for d in DETECTIONS])
-    queue_arn = d.stack.physical["AlertEventQueue"]["Arn"]
-    assert len(chain.queued[queue_arn]) == BURST * len(DETECTIONS)
-    assert {e["detail"]["eventID"] for e in chain.queued[queue_arn]} == {
-        f"{n.name}-{i}" for n in DETECTIONS for i in range(BURST)}
-    retention = d.stack.properties("AlertEventQueue")["MessageRetentionPeriod"]
-    assert retention == QUEUE_RETENTION_SECONDS >= 14 * 86_400
+def test_bursts_of_several_detections_stay_under_the_sns_email_limit(workload) -> None:
+    published, _ = run(workload, sorted(RECORDS), 2_000)
+    times = sorted(t for t, _, _, _ in published)
+    assert max(sum(1 for u in times if t <= u < t + 1) for t in times) <= SNS_EMAIL_LIMIT_PER_SECOND
+    assert Counter(name for _, name, _, _ in published).keys() == RECORDS.keys()
 
 
-def test_bursts_of_every_detection_at_once_stay_under_the_sns_email_limit(workload) -> None:
-    d = deploy(workload, **SCAN_CONFIGS["defaults"])
-    chain, _ = burst(d, [d.name for d in DETECTIONS])
-    per_minute = Counter((int(t // 60), what) for t, what in chain.emails)
-    assert max(per_minute.values()) == 1  # at most one email per detection per minute
-    assert chain.max_emails(1.0) <= SNS_EMAIL_LIMIT_PER_SECOND
-    assert len(chain.emails) == len(DETECTIONS)
+class WithoutClaims(Notifier):
+    """The mutation: every invocation sends its own digest."""
+
+    def claim(self, detection: str, minute: int) -> bool:
+        return True
 
 
-def test_longer_alarm_periods_still_email_once(workload) -> None:
-    d = deploy(workload, AlarmPeriodSeconds="300", **SCAN_CONFIGS["defaults"])
-    chain, raised = burst(d, ["KmsKeyPendingDeletionUse"])
-    assert len(chain.emails) == 1 and list(raised.values()) == [[BURST]]
-
-
-def test_the_limit_fails_when_a_rule_emails_each_event(workload) -> None:
-    """The first release's wiring (rule -> topic) suspends the subscription: the test can fail."""
-    template = copy.deepcopy(workload)
-    for rule in (r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"):
-        local_target(rule)["Arn"] = {"Ref": "AlertTopic"}
-    chain, _ = burst(deploy(template, **SCAN_CONFIGS["defaults"]), ["KmsKeyPendingDeletionUse"])
-    assert chain.max_emails(1.0) > SNS_EMAIL_LIMIT_PER_SECOND
+def test_the_limit_fails_without_the_minute_claim(workload) -> None:
+    published, _ = run(workload, ["KmsKeyPendingDeletionUse"], BURST, WithoutClaims)
+    per_minute = Counter((int(t // 60), name) for t, name, _, _ in published)
+    assert max(per_minute.values()) > 1

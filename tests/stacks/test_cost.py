@@ -31,7 +31,10 @@ def test_estimate_matches_the_template(workload, engine, mode, kms, secrets, rec
         len([m for m in evaluator.resolve(workload["Resources"][a]["Properties"]).get("Metrics", []) if "MetricStat" in m])
         or 1 for a in set(resources_of_type(workload, "AWS::CloudWatch::Alarm")) & deployed)
     assert e.alarm_metrics == alarm_metrics
-    assert e.monthly_usd == round(0.10 * alarm_metrics + 0.30 * e.custom_metrics + 1.00 * e.kms_keys, 2)
+    notifier = "NotifierEventSourceMapping" in deployed  # it polls the event queue while idle
+    assert e.sqs_requests == (5 * 3 * 60 * 24 * 30 if notifier else 0)
+    assert e.monthly_usd == round(0.10 * alarm_metrics + 0.30 * e.custom_metrics + 1.00 * e.kms_keys
+                                  + (0.26 if notifier else 0), 2)
 
 
 @pytest.mark.parametrize("mode", ["AccessAndDeletion", "AccessOnly", "DeletionOnly"])
@@ -53,6 +56,6 @@ def test_unknown_engine_is_refused() -> None:
 
 def test_table_has_every_engine_and_mode() -> None:
     table = cost.cost_table()
-    assert len(table.splitlines()) == 2 + 9 + 3 + 2  # engines x modes, forwarding x modes, note
-    # 6 rule alarms, the failure alarm over 6 rules' metrics, the dead-letter alarm: 13 alarm metrics
-    assert "| `EventBridge` | `AccessAndDeletion` | 8 (13) | 0 | 6 | 2.30 | 1.30 |" in table
+    assert len(table.splitlines()) == 2 + 9 + 3 + 3  # engines x modes, forwarding x modes, notes
+    # the backlog and dead-letter alarms, and the notifier's idle polling: 0.46 USD, 0.20 in the free tier
+    assert "| `EventBridge` | `AccessAndDeletion` | 2 (2) | 0 | 6 | 648,000 (0.26) | 1.46 | 0.46 | 0.20 |" in table

@@ -183,23 +183,18 @@ def alarm_paths(d: Deployment) -> list[str]:
 
 
 def rule_paths(d: Deployment) -> list[str]:
-    """FACTS 3, 4, 6 and 7: every rule delivers to its queue and dead-letter queue, and its
-    alarm watches that rule."""
+    """FACTS 3, 4 and 6: every rule delivers to its queue and dead-letter queue, and the notifier's
+    event source mapping reads that queue."""
     problems = []
-    alarmed = {dim["Value"] for a in d.of_type("AWS::CloudWatch::Alarm")
-               for dim in d.stack.properties(a).get("Dimensions", [])
-               if dim["Name"] == "RuleName" and d.stack.properties(a).get("MetricName") == "MatchedEvents"}
+    read = {d.stack.properties(m)["EventSourceArn"] for m in d.of_type("AWS::Lambda::EventSourceMapping")}
     for rule_id in d.of_type("AWS::Events::Rule"):
         rule_arn = d.stack.physical[rule_id]["Arn"]
-        forwards = any(":event-bus/" in t["Arn"] for t in d.stack.properties(rule_id)["Targets"])
-        if not forwards and d.stack.physical[rule_id]["Ref"].split("|")[-1] not in alarmed:
-            problems.append(f"{rule_id}: no alarm on its MatchedEvents")
         for target in d.stack.properties(rule_id)["Targets"]:
             queues = [(target["DeadLetterConfig"]["Arn"], "DLQ")]
             if ":sqs:" in target["Arn"]:
                 queues.append((target["Arn"], "target"))
-            elif d.stack.physical[rule_id]["Ref"].split("|")[-1] in alarmed:
-                problems.append(f"{rule_id}: alarms here but sends elsewhere")
+                if target["Arn"] not in read:
+                    problems.append(f"{rule_id}: no notifier reads its queue")
             for queue_arn, what in queues:
                 call = Request("sqs:SendMessage", queue_arn, "events.amazonaws.com",
                                {"aws:SourceArn": rule_arn, "aws:SourceAccount": d.account})
@@ -272,7 +267,7 @@ def forwarding_paths(member: Deployment, collector: Deployment) -> list[str]:
 def delivery_problems(template: dict, **params: str) -> list[str]:
     d = deploy(template, **params)
     problems = alarm_paths(d) + rule_paths(d) + reader_paths(d)
-    if d.of_type("AWS::IAM::Role"):  # forwarding: the rest of the way is the collector's
+    if "CollectorForwardingRole" in d.deployed:  # forwarding: the rest of the way is the collector's
         problems += forwarding_paths(d, deploy_collector())
     return problems
 
@@ -312,8 +307,9 @@ def test_the_chat_channel_role_is_assumable_by_aws_chatbot_only() -> None:
 
 def test_forwarding_deploys_rules_and_a_role_and_nothing_that_alerts_here(workload) -> None:
     d = deploy(workload, **SCAN_CONFIGS["forwarding-to-a-collector"])
-    assert d.of_type("AWS::IAM::Role") == ["CollectorForwardingRole"]
-    for kind in ("AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::KMS::Key", "AWS::CloudWatch::Alarm"):
+    assert d.of_type("AWS::IAM::Role") == ["CollectorForwardingRole"]  # no notifier here
+    for kind in ("AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::KMS::Key", "AWS::CloudWatch::Alarm",
+                 "AWS::Lambda::Function", "AWS::DynamoDB::Table"):
         assert d.of_type(kind) == [], kind
     assert d.of_type("AWS::SQS::Queue") == ["AlertDeliveryDeadLetterQueue"]  # what could not be forwarded
     assert len(d.of_type("AWS::Events::Rule")) == 6
@@ -324,7 +320,7 @@ def test_the_proof_covers_every_path_of_the_defaults(workload) -> None:
     d = deploy(workload, **SCAN_CONFIGS["defaults"])
     assert len(d.of_type("AWS::Events::Rule")) == 6
     assert len(d.of_type("AWS::SQS::Queue")) == 2 and d.of_type("AWS::KMS::Key") == ["AlertTopicKey"]
-    assert len(d.of_type("AWS::CloudWatch::Alarm")) == 8
+    assert len(d.of_type("AWS::CloudWatch::Alarm")) == 2
 
 
 # ------------------------------------------------------------------------- and nothing else

@@ -31,15 +31,20 @@ def test_account_administers_without_kms_star_or_crypto(workload) -> None:
     assert {"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Put*"} <= set(actions)
 
 
-def test_only_cloudwatch_alarms_use_the_key(workload) -> None:
-    """Only alarms publish; whether CloudWatch's KMS calls carry source keys is unconfirmed, so the
-    grant has none (tests/stacks/test_delivery.py proves both contexts)."""
+def test_only_alarms_and_publishers_through_sns_use_the_key(workload) -> None:
+    """Alarms publish as CloudWatch; whether CloudWatch's KMS calls carry source keys is unconfirmed,
+    so that grant has none (tests/stacks/test_delivery.py proves both contexts). The notifier's role
+    publishes, and SNS uses the key for it: the account may delegate that use, through SNS only."""
     publish = statements(workload)["AllowCloudWatchAlarmsToPublishToTheTopic"]
     assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
     assert publish["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert "Condition" not in publish
+    through_sns = statements(workload)["AllowThisAccountsPublishersThroughSns"]
+    assert through_sns["Condition"] == {"StringEquals": {
+        "kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"},
+        "kms:CallerAccount": {"Fn::Sub": "${AWS::AccountId}"}}}
     allows = [s for s in statements(workload).values() if s["Effect"] == "Allow"]
-    assert len(allows) == 2
+    assert len(allows) == 3
 
 
 def test_grants_only_for_aws_services(workload) -> None:

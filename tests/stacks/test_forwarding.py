@@ -9,7 +9,7 @@ real target here; its topic and alarms (which moto does not evaluate) are proven
 tests/stacks/test_delivery.py and test_burst.py. moto cannot parse an input template of quoted text
 lines (EventBridge's documented form for text), so the queue target is set without its
 InputTransformer and the test renders the template's transformer on the event that arrived
-(tests/helpers.render_input_transformer, proven in tests/detections/test_messages.py). moto
+(the queue entry is JSON now, which moto renders itself; the notifier's text is made from it). moto
 rewrites the event's account and Region to the receiving bus's when it forwards; the entry still
 names the source account through the caller's ARN, which the test checks.
 """
@@ -22,7 +22,10 @@ import time
 import boto3
 
 from stacks.distribution import COLLECTOR_FILE, render_all
-from tests.helpers import ConcreteTemplate, parameter_values, render_input_transformer
+from detections.catalog import by_name
+from detections.messages import notification_spec
+from functions.notifier import Digest, body
+from tests.helpers import ConcreteTemplate, parameter_values
 
 MEMBER, MEMBER_REGION = "123456789012", "us-east-1"  # moto's default account
 COLLECTOR, COLLECTOR_REGION = "444455556666", "eu-west-1"
@@ -68,7 +71,7 @@ def deploy_collector(aws) -> tuple[str, str, dict]:
                     EventPattern=json.dumps(rule["EventPattern"]), State=rule["State"])
     (target,) = rule["Targets"]
     events.put_targets(Rule="KmsKeyDisableOrDeletionRule", EventBusName=bus["Name"], Targets=[
-        {"Id": target["Id"], "Arn": target["Arn"]}])
+        {"Id": target["Id"], "Arn": target["Arn"], "InputTransformer": target["InputTransformer"]}])
     return bus_arn, queue_url, target["InputTransformer"]
 
 
@@ -112,12 +115,16 @@ def test_an_event_in_a_member_account_reaches_the_collectors_queue(aws) -> None:
             break
         time.sleep(0.1)
     (message,) = messages
-    event = json.loads(message["Body"])
-    assert event["detail"] == RECORD
-    text = render_input_transformer(transformer, event)
+    entry = json.loads(message["Body"])  # the collector rule's queue entry, made by moto's EventBridge
+    assert entry["detection"] == "KmsKeyDisableOrDeletion" and entry["event"]["detail"] == RECORD
+    spec = notification_spec(by_name("KmsKeyDisableOrDeletion"))
+    digest = Digest("KmsKeyDisableOrDeletion")
+    digest.add([entry["event"]], 1, message["MessageId"], False)
+    text = body(spec, digest, digest.details(spec), "listing")
     assert "A KMS KEY WAS DISABLED OR SCHEDULED FOR DELETION" in text
-    assert f"Principal: {CALLER}" in text  # names the member account
+    assert f"Caller: {CALLER}" in text and f"Account: {MEMBER}" in text  # the member account
     assert "Waiting period (days): 7" in text
+    assert f"aws kms cancel-key-deletion --region {MEMBER_REGION} --key-id {RECORD['requestParameters']['keyId']}" in text
 
 
 def test_an_event_of_another_kind_is_not_forwarded(aws) -> None:

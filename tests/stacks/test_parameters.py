@@ -128,8 +128,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
                               DetectionEngine=engine, RecoveryNotices=recovery)
     deployed = ConditionEvaluator(workload, params).deployed()
     alarms = {d.removesuffix("Alarm") for d in deployed
-              if d.endswith("Alarm") and "Delivery" not in d and not d.endswith("RuleAlarm")}
-    rule_alarms = {d.removesuffix("RuleAlarm") for d in deployed if d.endswith("RuleAlarm")}
+              if d.endswith("Alarm") and not d.startswith("Alert")}
     filters = {d.removesuffix("MetricFilter") for d in deployed if d.endswith("MetricFilter")}
     rules = {d.removesuffix("Rule") for d in deployed if d.endswith("Rule")}
     metric_engine = engine in ("CloudWatchLogs", "Both")
@@ -138,10 +137,11 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
     recovery_rules = {"KmsKeyDeletionCancelled"} if kms == "Enabled" else set()
     recovery_rules |= {"SecretRestored"} if secrets == "Enabled" else set()
     wanted_rules = expected | (recovery_rules if recovery == "Enabled" else set())
-    assert rules == rule_alarms == (wanted_rules if event_engine else set())
-    # the queues and the delivery alarms exist exactly when a rule does
+    assert rules == (wanted_rules if event_engine else set())
+    # the queues, the notifier and the path's alarms exist exactly when a rule does
     for name in ("AlertEventQueue", "AlertDeliveryDeadLetterQueue", "AlertDeliveryDeadLetterQueueAlarm",
-                 "AlertDeliveryFailureAlarm", "AlertEventQueuePolicy"):
+                 "AlertBacklogAlarm", "AlertEventQueuePolicy", "NotifierFunction", "NotifierEventSourceMapping",
+                 "NotifierRole", "NotifierClaimTable"):
         assert (name in deployed) is bool(rules)
 
 

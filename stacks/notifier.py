@@ -1,0 +1,223 @@
+"""The notifier: the function that reads the alert queue and emails digests, with its role, its event
+source mapping, the table in which it claims a minute per detection, and the alarms on its path.
+
+The path: rule -> SQS event queue (durable, 14 days) -> event source mapping (batches, at most two
+concurrent invocations, partial batch responses) -> function (functions/notifier.py, inline, so that
+StackSets and Service Catalog need no code bucket in each Region) -> SNS topic. A queue entry that
+cannot be notified comes back after the visibility timeout; after MAX_RECEIVE_COUNT receives it goes
+to the dead-letter queue. Two alarms watch the path, both published by CloudWatch, independent of
+the function: the age of the oldest entry in the event queue (a notifier that fails, is throttled,
+or has its mapping disabled or its concurrency set to 0) and the dead-letter queue's depth.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from awacs import dynamodb as ddb
+from awacs import kms as kms_actions
+from awacs import logs as logs_actions
+from awacs import sns as sns_actions
+from awacs import sqs as sqs_actions
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
+from troposphere import GetAtt, If, Ref, Sub, Template
+from troposphere.awslambda import Code, Environment, EventSourceMapping, Function, ScalingConfig
+from troposphere.cloudwatch import Alarm, MetricDimension
+from troposphere.dynamodb import (
+    AttributeDefinition, KeySchema, PointInTimeRecoverySpecification, SSESpecification, Table,
+    TimeToLiveSpecification,
+)
+from troposphere.iam import Policy, Role
+from troposphere.validators import integer
+from troposphere.sqs import Queue
+
+from detections.messages import notification_specs
+from stacks.guardrails import protected_tags
+from stacks.notifications import NotificationRefs
+from stacks.parameters import CREATE_TOPIC_KEY, USE_EXISTING_TOPIC_KEY, ParameterRefs
+
+NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
+RUNTIME = "python3.14"
+TIMEOUT_SECONDS = 60
+BATCH_SIZE = 1000
+BATCHING_WINDOW_SECONDS = 10
+# The Lambda developer guide (with-sqs, "Configuring a queue"): a visibility timeout of at least six
+# times the function's timeout, plus the batching window.
+VISIBILITY_TIMEOUT_SECONDS = 6 * TIMEOUT_SECONDS + BATCHING_WINDOW_SECONDS
+MAXIMUM_CONCURRENCY = 2  # the smallest value the mapping takes; no reserved concurrency needed
+# A queue entry that cannot be notified comes back once per visibility timeout: 10 receives is over
+# an hour of failures before it goes to the dead-letter queue (the backlog alarm fires long before).
+MAX_RECEIVE_COUNT = 10
+BACKLOG_ALARM_SECONDS = 900  # the oldest entry waited 15 minutes: the notifier is not keeping up
+# checkov checks that cannot hold for this function, with the reason beside each.
+CHECKOV_FUNCTION = {"checkov": {"skip": [
+    {"id": "CKV_AWS_115", "comment": "No reserved concurrency: new accounts have 10 in all; the event "
+                                     "source mapping's MaximumConcurrency bounds it instead"},
+    {"id": "CKV_AWS_116", "comment": "Invoked only by the SQS event source mapping: failed entries go "
+                                     "to the queue's dead-letter queue, not a function DLQ"},
+    {"id": "CKV_AWS_117", "comment": "VPC only where the organization requires it (CT.LAMBDA.PR.3): "
+                                     "it needs the customer's subnets and endpoints"},
+    {"id": "CKV_AWS_173", "comment": "The environment holds ARNs and names, no secret"},
+    {"id": "CKV_AWS_272", "comment": "Inline code (ZipFile) cannot be signed"},
+]}}
+CHECKOV_TABLE = {"checkov": {"skip": [
+    {"id": "CKV_AWS_119", "comment": "Encrypted with the AWS managed key: it holds only minute "
+                                     "claims, which expire within the hour; a customer managed key "
+                                     "costs 1 USD a month"},
+]}}
+
+
+class MappingScalingConfig(ScalingConfig):
+    """An event source mapping's ScalingConfig. troposphere's ScalingConfig class is another
+    resource's property of the same name (MaxEnvironments), which shadows this one."""
+
+    props = {"MaximumConcurrency": (integer, True)}
+
+
+@dataclass(frozen=True)
+class NotifierRefs:
+    """What later steps and tests need of the notifier."""
+
+    function: Function
+    role: Role
+    table: Table
+
+
+def notifier_code() -> str:
+    """The function's inline code: functions/notifier.py and every detection's notification spec."""
+    specs = json.dumps(notification_specs(), sort_keys=True, separators=(",", ":"))
+    return NOTIFIER_SOURCE.read_text() + f"\nSPECS.update(json.loads({specs!r}))\n"
+
+
+def make_role_policy(notifications: NotificationRefs, events: Queue, table: Table) -> PolicyDocument:
+    """What the function and its event source mapping do, and nothing else."""
+    queue_arn = GetAtt(events, "Arn")
+    return PolicyDocument(Version="2012-10-17", Statement=[
+        # The event source mapping polls with the function's role (with-sqs, execution role).
+        Statement(Sid="ReadTheEventQueue", Effect=Allow, Resource=[queue_arn], Action=[
+            sqs_actions.ReceiveMessage, sqs_actions.DeleteMessage, sqs_actions.GetQueueAttributes,
+            sqs_actions.ChangeMessageVisibility]),
+        Statement(Sid="CarryEventsOver", Effect=Allow, Action=[sqs_actions.SendMessage], Resource=[queue_arn]),
+        Statement(Sid="ClaimAMinute", Effect=Allow, Action=[ddb.PutItem, ddb.DeleteItem],
+                  Resource=[GetAtt(table, "Arn")]),
+        Statement(Sid="PublishToTheTopic", Effect=Allow, Action=[sns_actions.Publish],
+                  Resource=[notifications.topic_arn]),
+        # SNS encrypts the message with the topic's key on the publisher's behalf: the publisher needs
+        # these two permissions on it (SNS developer guide, sns-key-management), and SNS's calls carry
+        # kms:ViaService = sns.<Region>.amazonaws.com.
+        Statement(Sid="EncryptForTheTopic", Effect=Allow,
+                  Action=[kms_actions.Action("GenerateDataKey*"), kms_actions.Decrypt],
+                  Resource=[If(CREATE_TOPIC_KEY, GetAtt("AlertTopicKey", "Arn"),
+                               If(USE_EXISTING_TOPIC_KEY, Ref("TopicKmsKeyArn"),
+                                  Sub("arn:${AWS::Partition}:kms:${AWS::Region}:*:key/*")))],
+                  Condition=Condition(StringEquals("kms:ViaService", Sub("sns.${AWS::Region}.amazonaws.com")))),
+        Statement(Sid="WriteItsLogs", Effect=Allow,
+                  Action=[logs_actions.CreateLogGroup, logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                  Resource=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*")]),
+    ])
+
+
+def add_notifier(template: Template, params: ParameterRefs, notifications: NotificationRefs,
+                 events: Queue, dead_letter: Queue, condition: str) -> NotifierRefs:
+    """Add the claim table, the role, the function, its event source mapping and the two alarms."""
+    del params  # the choices that matter reach this step as Conditions
+    table = template.add_resource(Table(
+        "NotifierClaimTable",
+        Condition=condition,
+        # It holds only minute claims that expire within the hour: nothing to keep.
+        DeletionPolicy="Delete",
+        UpdateReplacePolicy="Delete",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[AttributeDefinition(AttributeName="claim", AttributeType="S")],
+        KeySchema=[KeySchema(AttributeName="claim", KeyType="HASH")],
+        TimeToLiveSpecification=TimeToLiveSpecification(AttributeName="expires", Enabled=True),
+        SSESpecification=SSESpecification(SSEEnabled=True),
+        PointInTimeRecoverySpecification=PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
+        Metadata=CHECKOV_TABLE,
+        Tags=protected_tags(),
+    ))
+    role = template.add_resource(Role(
+        "NotifierRole",
+        Condition=condition,
+        # No RoleName and no path: IAM names are global (StackSets), and the guardrail SCP exempts
+        # roles under /deletion-alarms/, which this one must not be.
+        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
+            Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole])]),
+        Policies=[Policy(PolicyName="notify", PolicyDocument=make_role_policy(notifications, events, table))],
+        Tags=protected_tags(),
+    ))
+    function = template.add_resource(Function(
+        "NotifierFunction",
+        Condition=condition,
+        Description="Emails digests of deletion-alarm events: the key or secret, the caller, the undo command",
+        Runtime=RUNTIME,
+        Architectures=["arm64"],
+        Handler="index.handler",
+        Code=Code(ZipFile=notifier_code()),
+        Role=GetAtt(role, "Arn"),
+        Timeout=TIMEOUT_SECONDS,
+        MemorySize=256,
+        Environment=Environment(Variables={
+            "TOPIC_ARN": notifications.topic_arn,
+            "EVENT_QUEUE_URL": Ref(events),
+            "CLAIM_TABLE": Ref(table),
+        }),
+        Metadata=CHECKOV_FUNCTION,
+        Tags=protected_tags(),
+    ))
+    template.add_resource(EventSourceMapping(
+        "NotifierEventSourceMapping",
+        Condition=condition,
+        EventSourceArn=GetAtt(events, "Arn"),
+        FunctionName=Ref(function),
+        Enabled=True,
+        BatchSize=BATCH_SIZE,
+        MaximumBatchingWindowInSeconds=BATCHING_WINDOW_SECONDS,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        ScalingConfig=MappingScalingConfig(MaximumConcurrency=MAXIMUM_CONCURRENCY),
+        Tags=protected_tags(),
+    ))
+    add_path_alarms(template, notifications, events, dead_letter, condition)
+    return NotifierRefs(function, role, table)
+
+
+def _queue_alarm(title: str, condition: str, notifications: NotificationRefs, queue: Queue, name: str,
+                 description: str, metric: str, threshold: int) -> Alarm:
+    return Alarm(
+        title,
+        Condition=condition,
+        AlarmName=Sub("${AWS::StackName}-" + name),
+        AlarmDescription=description,
+        Namespace="AWS/SQS",
+        MetricName=metric,
+        Dimensions=[MetricDimension(Name="QueueName", Value=GetAtt(queue, "QueueName"))],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[notifications.topic_arn],
+        Tags=protected_tags(),
+    )
+
+
+def add_path_alarms(template: Template, notifications: NotificationRefs, events: Queue, dead_letter: Queue,
+                    condition: str) -> None:
+    """Alarms that CloudWatch publishes, so that they reach the topic when the function cannot."""
+    template.add_resource(_queue_alarm(
+        "AlertBacklogAlarm", condition, notifications, events, "AlertBacklog",
+        f"Deletion alerts are waiting in the SQS event queue for more than {BACKLOG_ALARM_SECONDS // 60} "
+        "minutes: the notifier function fails, is throttled, or its event source mapping is disabled. "
+        "Check the function's errors and log group, and its event source mapping in the Lambda console.",
+        "ApproximateAgeOfOldestMessage", BACKLOG_ALARM_SECONDS))
+    template.add_resource(_queue_alarm(
+        "AlertDeliveryDeadLetterQueueAlarm", condition, notifications, dead_letter, "AlertDeliveryFailed",
+        "A deletion alert could not be delivered and is in the dead-letter queue: EventBridge could not "
+        "put it in the event queue after retrying for up to a day, or the notifier could not send it "
+        f"after {MAX_RECEIVE_COUNT} attempts. Read it from the dead-letter queue in the SQS console.",
+        "ApproximateNumberOfMessagesVisible", 1))

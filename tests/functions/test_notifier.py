@@ -1,0 +1,189 @@
+"""The notifier, offline: against the documented SQS event shape and partial batch response
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, "Example standard queue message
+event" and "Implementing partial batch responses"), with AWS clients from a moto server on
+127.0.0.1 (SNS, SQS, DynamoDB) and a clock the test sets."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from detections.catalog import DETECTIONS, by_name
+from detections.eventpatterns import cloudtrail_event
+from detections.messages import notification_specs, undo_commands
+from functions.notifier import MISSING, Digest, Notifier, body, field_value
+from tests.conftest import load_corpus
+
+SPECS = notification_specs()
+POSITIVES = {d.name: [s for s in load_corpus() if d.name in s.expect] for d in DETECTIONS}
+
+
+def sqs_record(body: dict | str, message_id: str, queue_arn: str = "arn:aws:sqs:us-east-1:111122223333:q") -> dict:
+    """One record of the event Lambda passes for an SQS batch (shape from the Lambda guide)."""
+    return {"messageId": message_id, "receiptHandle": "AQEB" + message_id,
+            "body": body if isinstance(body, str) else json.dumps(body),
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764511200000",
+                           "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1764511200001"},
+            "messageAttributes": {}, "md5OfBody": "0" * 32, "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}
+
+
+def entry(detection: str, record: dict) -> dict:
+    return {"detection": detection, "event": cloudtrail_event(record)}
+
+
+# ------------------------------------------------------------------ what the email says
+def expected_resource(detection: str, record: dict) -> str:
+    """The key or secret the record is about, read here independently of the spec's sources."""
+    if by_name(detection).service.value == "kms":
+        message = record.get("errorMessage", "")
+        if " is pending" in message:
+            return message.split(" is pending")[0]
+        return (record.get("responseElements") or {}).get("keyId") or (record.get("resources") or [{}])[0].get(
+            "ARN") or record["requestParameters"]["keyId"]
+    return (record.get("responseElements") or {}).get("aRN") or record["requestParameters"]["secretId"]
+
+
+@pytest.mark.parametrize("detection", [d.name for d in DETECTIONS if undo_commands(d)])
+def test_the_undo_command_names_the_resource_of_every_positive_record(detection) -> None:
+    assert POSITIVES[detection], "no sample record"
+    spec = SPECS[detection]
+    for sample in POSITIVES[detection]:
+        digest = Digest(detection)
+        digest.add([cloudtrail_event(sample.record)], 1, "m1", False)
+        text = body(spec, digest, digest.details(spec), "listing")
+        resource = expected_resource(detection, sample.record)
+        # The commands of the event's details carry --region; "What to do" is the catalog's general text.
+        undo = [line for line in text.splitlines() if " --region " in line and line.lstrip().startswith(
+            ("Undo: aws ", "aws "))]
+        assert undo and all(line.rstrip().endswith(resource) for line in undo), (sample.cls, undo)
+
+
+@pytest.mark.parametrize("detection", [d.name for d in DETECTIONS if undo_commands(d)])
+def test_a_record_without_the_resource_shows_it_missing(detection) -> None:
+    """The test above can fail: strip every field the resource is read from, and the undo line
+    says so instead of naming a key or secret."""
+    spec = SPECS[detection]
+    event = cloudtrail_event(copy.deepcopy(POSITIVES[detection][0].record))
+    for field in ("resources", "responseElements", "requestParameters", "errorMessage"):
+        event["detail"].pop(field, None)
+    assert field_value(event, spec["fields"][spec["resource"]]) is None
+    digest = Digest(detection)
+    digest.add([event], 1, "m1", False)
+    assert MISSING in body(spec, digest, digest.details(spec), "listing")
+
+
+def test_a_key_used_while_pending_deletion_reads_fully() -> None:
+    record = next(s.record for s in POSITIVES["KmsKeyPendingDeletionUse"]
+                  if s.cls == "kms-decrypt-pending-deletion-kmsinvalidstateexception")
+    spec = SPECS["KmsKeyPendingDeletionUse"]
+    digest = Digest("KmsKeyPendingDeletionUse")
+    digest.add([cloudtrail_event(record)], 1, "m1", False)
+    text = body(spec, digest, digest.details(spec), "LISTING")
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert text.startswith("A KMS KEY THAT IS PENDING DELETION IS STILL BEING USED\n\n1 event.")
+    assert "Account: 111122223333   Region: us-east-1   Time: 2026-11-28T14:03:27Z" in text
+    assert "Caller: arn:aws:sts::111122223333:assumed-role/app-role/app-session" in text
+    assert f"Key: {key}" in text and f"aws kms cancel-key-deletion --region us-east-1 --key-id {key}" in text
+    assert "What to do: " in text and text.endswith("LISTING")
+
+
+def test_an_aws_service_acting_for_a_user_is_named_as_the_caller() -> None:
+    record = next(s.record for s in POSITIVES["KmsKeyPendingDeletionUse"]
+                  if s.cls == "kms-creategrant-pending-deletion-by-aws-service")
+    spec = SPECS["KmsKeyPendingDeletionUse"]
+    assert field_value(cloudtrail_event(record), spec["fields"]["caller"]) == "ebs.amazonaws.com"
+
+
+def test_distinct_keys_and_callers_come_first() -> None:
+    spec = SPECS["KmsKeyPendingDeletionUse"]
+    base = next(s.record for s in POSITIVES["KmsKeyPendingDeletionUse"])
+    same = [cloudtrail_event(base)] * 7
+    other = dict(base, userIdentity={"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob"})
+    digest = Digest("KmsKeyPendingDeletionUse")
+    digest.add(same + [cloudtrail_event(other)], 8, "m1", False)
+    callers = [row["caller"] for row in digest.details(spec)]
+    assert callers[:2] == [base["userIdentity"]["arn"], "arn:aws:iam::111122223333:user/bob"]
+    assert len(callers) == 5
+
+
+# ------------------------------------------------------------------ the handler, on moto
+@pytest.fixture
+def moto_notifier(aws):
+    """A notifier wired to a topic (with a subscribed queue standing for the mailbox), the event
+    queue and the claim table on the moto server; the clock is the test's."""
+    sns, sqs, ddb = aws.client("sns"), aws.client("sqs"), aws.client("dynamodb")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "false"})
+    events = sqs.create_queue(QueueName="events")["QueueUrl"]
+    ddb.create_table(TableName="claims", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "claim", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "claim", "KeyType": "HASH"}])
+    now = [1_764_511_200.0]
+    notifier = Notifier(sns, sqs, ddb, topic_arn=topic, queue_url=events, claim_table="claims",
+                        log_group="/aws/lambda/notifier", region="us-east-1", specs=SPECS,
+                        clock=lambda: now[0], log=lambda line: None)
+
+    def inbox_messages() -> list[dict]:
+        found = []
+        while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+            for m in batch:
+                found.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=m["ReceiptHandle"])
+        return found
+
+    return notifier, now, inbox_messages, (sqs, events)
+
+
+def test_one_digest_per_detection_in_a_batch(moto_notifier) -> None:
+    notifier, _, inbox, _ = moto_notifier
+    records = [sqs_record(entry(d, POSITIVES[d][0].record), f"{d}-{i}") for d in ("SecretDeletion",
+               "KmsKeyDisableOrDeletion") for i in range(3)]
+    assert notifier.handle({"Records": records}) == {"batchItemFailures": []}
+    messages = inbox()
+    assert sorted(m["MessageAttributes"]["detection"]["Value"] for m in messages) == [
+        "KmsKeyDisableOrDeletion", "SecretDeletion"]
+    assert all(m["Subject"].startswith("[3] ") and m["MessageAttributes"]["count"]["Value"] == "3" for m in messages)
+
+
+def test_a_second_invocation_in_the_same_minute_carries_its_events_over(moto_notifier) -> None:
+    notifier, now, inbox, (sqs, events) = moto_notifier
+    detection = "SecretPendingDeletionUse"
+    first = [sqs_record(entry(detection, POSITIVES[detection][0].record), f"a{i}") for i in range(2)]
+    second = [sqs_record(entry(detection, POSITIVES[detection][0].record), f"b{i}") for i in range(5)]
+    assert notifier.handle({"Records": first})["batchItemFailures"] == []
+    assert notifier.handle({"Records": second})["batchItemFailures"] == []  # held, not lost
+    assert len(inbox()) == 1
+    now[0] += 60
+    carried = sqs.receive_message(QueueUrl=events, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                  AttributeNames=["All"]).get("Messages", [])
+    assert carried == []  # delayed by a minute (SQS DelaySeconds): not visible yet
+    # What SQS hands the mapping a minute later:
+    body_ = {"detection": detection, "carried": 5, "events": [entry(detection, POSITIVES[detection][0].record)["event"]]}
+    assert notifier.handle({"Records": [sqs_record(body_, "c1")]})["batchItemFailures"] == []
+    (digest,) = inbox()
+    assert digest["MessageAttributes"]["count"]["Value"] == "5"
+    assert "5 events (5 of them held back from earlier minutes" in digest["Message"]
+
+
+def test_a_failed_publish_reports_every_entry_and_releases_the_minute(moto_notifier) -> None:
+    notifier, _, inbox, _ = moto_notifier
+    detection = "KmsKeyDisableOrDeletion"
+    records = [sqs_record(entry(detection, POSITIVES[detection][0].record), f"m{i}") for i in range(3)]
+    good_topic, notifier.topic_arn = notifier.topic_arn, notifier.topic_arn + "-deleted"
+    assert notifier.handle({"Records": records}) == {"batchItemFailures": [
+        {"itemIdentifier": f"m{i}"} for i in range(3)]}
+    notifier.topic_arn = good_topic  # the retry, in the same minute, may send
+    assert notifier.handle({"Records": records}) == {"batchItemFailures": []}
+    assert len(inbox()) == 1
+
+
+def test_an_unreadable_entry_is_retried_not_dropped(moto_notifier) -> None:
+    notifier, _, _, _ = moto_notifier
+    result = notifier.handle({"Records": [sqs_record("not json", "x1"),
+                                          sqs_record({"detection": "NoSuchDetection", "event": {}}, "x2")]})
+    assert result == {"batchItemFailures": [{"itemIdentifier": "x1"}, {"itemIdentifier": "x2"}]}
