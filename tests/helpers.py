@@ -128,22 +128,7 @@ class ConditionEvaluator:
         return failed
 
 
-_PATH_PART = __import__("re").compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
-
-
-def json_path(document: Any, path: str) -> Any:
-    """Resolve an EventBridge InputPathsMap path ($.a.b[0].c); None when any step is missing."""
-    value = document
-    for name, index in _PATH_PART.findall(path[1:]):
-        if index:
-            if not isinstance(value, list) or int(index) >= len(value):
-                return None
-            value = value[int(index)]
-        else:
-            if not isinstance(value, dict) or name not in value:
-                return None
-            value = value[name]
-    return value
+from functions.notifier import json_path  # noqa: E402 - one resolver of EventBridge paths
 
 
 def render_input_transformer(transformer: Mapping[str, Any], event: Mapping[str, Any],
