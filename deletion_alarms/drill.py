@@ -5,18 +5,21 @@ In one account and Region, against a deployed workload stack that alerts there, 
 2. creates a throwaway symmetric KMS key and a secret, named and tagged as drill resources, and
    triggers every deployed detection for real: schedules the key's deletion and uses the key, deletes
    the secret with a recovery window and reads it, then cancels and restores (recovery notices);
-3. waits for each expected alarm notification and reports, per detection, whether it arrived and
-   the seconds from the API call to the notification;
+3. waits for each expected notification and reports, per detection, whether it arrived, named the
+   drill's key or secret (and gave the undo command), and the seconds from the API call to it;
 4. cleans up whatever happened: the key is scheduled for deletion with the shortest window the
    account's guardrails allow, the secret deleted likewise, the subscription and queue removed; a
    later run finds and removes the leftovers of an interrupted one by their tag.
 
-Every alert is a CloudWatch alarm notification (rules raise alarms on MatchedEvents; metric filters
-feed alarms), so the drill watches alarm names: ``STACK-<Detection>Rule`` for the EventBridge engine
-and ``STACK-<Detection>`` for metric filters. For a stack that forwards to a collector, the queue
-subscribes to the collector's topic (with the collector account's credentials) and the alarms are
-the collector stack's: the drill then measures the whole way, through the collector's bus. An alarm already in ALARM sends nothing new: the drill
-says so rather than wait for it.
+What it waits for follows the stack's parameters. The EventBridge engine alerts through the
+notifier: one digest per detection, carrying the message attributes ``detection`` and
+``resource``; the drill accepts a digest only when its text names the drill's key or secret (and,
+where the detection has one, on the undo line), so a notification that arrives but names something
+else counts as missing. Metric filters feed CloudWatch alarms, whose notifications carry a count and
+no resource: for them the drill can check arrival only (``STACK-<Detection>``), and an alarm already
+in ALARM sends nothing new, so the drill names it rather than wait. For a stack that forwards to a
+collector, the queue subscribes to the collector's topic (with the collector account's
+credentials): the drill then measures the whole way, through the collector's bus and notifier.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any, Callable
 
 from deletion_alarms.awsclient import aws_errors
 from detections.catalog import Detection, Service, detections_for_mode
+from detections.messages import undo_commands
 from detections.errors import UserError
 
 DRILL_TAG = "deletion-alarms:drill"
@@ -40,10 +44,21 @@ COST = ("one KMS key (1 USD a month, prorated by the hour, until its deletion co
 Say = Callable[[str], None]
 
 
+NOTIFIER = "notifier"  # the EventBridge engine's path
+ALARM = "alarm"  # a metric filter's alarm
+
+
 @dataclass(frozen=True)
 class Expectation:
+    """One notification the drill waits for: a notifier digest, or a metric filter's alarm."""
+
     detection: Detection
-    alarm_name: str
+    path: str
+    alarm_name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.alarm_name or f"{self.path} digest"
 
 
 @dataclass(frozen=True)
@@ -67,7 +82,7 @@ class Result:
         return self.delivered_at is not None
 
     def line(self) -> str:
-        name = f"{self.expectation.detection.name:<26} {self.expectation.alarm_name}"
+        name = f"{self.expectation.detection.name:<26} {self.expectation.label}"
         if self.delivered and self.triggered_at is not None:
             return f"delivered  {name}  {self.delivered_at - self.triggered_at:7.1f} s"
         return f"MISSING    {name}  {self.note}".rstrip()
@@ -86,9 +101,9 @@ def _topic(stack: dict, stack_name: str) -> str:
 
 
 def make_plan(cfn: Any, stack_name: str, collector_cfn: Any = None, collector_stack: str | None = None) -> Plan:
-    """Read the deployed stack: its topic, and the alarms its parameters deploy. A stack that
-    forwards to a collector is watched at the collector (its stack in its account): its topic, and
-    its alarms, named after the collector stack."""
+    """Read the deployed stack: its topic, and the notifications its parameters deploy. A stack that
+    forwards to a collector is watched at the collector (its stack in its account): its topic,
+    notifier and alarms, named after the collector stack."""
     stack = _describe(cfn, stack_name)
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     alarm_prefix = stack_name
@@ -109,9 +124,9 @@ def make_plan(cfn: Any, stack_name: str, collector_cfn: Any = None, collector_st
     expectations = []
     for d in (d for d in selected if services[d.service]):
         if engine in ("EventBridge", "Both"):
-            expectations.append(Expectation(d, f"{alarm_prefix}-{d.name}Rule"))
+            expectations.append(Expectation(d, NOTIFIER))
         if engine in ("CloudWatchLogs", "Both") and d.metric_alarm:
-            expectations.append(Expectation(d, f"{alarm_prefix}-{d.name}"))
+            expectations.append(Expectation(d, ALARM, f"{alarm_prefix}-{d.name}"))
     return Plan(stack_name, topic, tuple(expectations))
 
 
@@ -123,7 +138,7 @@ def describe(plan: Plan) -> str:
              "  schedule the key's deletion, use it, delete the secret, read it, cancel and restore,",
              "  then delete both with the shortest window the guardrails allow, and remove the queue.",
              "Your team receives these alerts too. It expects:"]
-    lines += [f"  {e.detection.name} ({e.alarm_name})" for e in plan.expectations]
+    lines += [f"  {e.detection.name} ({e.label})" for e in plan.expectations]
     return "\n".join(lines)
 
 
@@ -160,7 +175,7 @@ class Drill:
             self.created["subscription_arn"] = subscription
 
     def alarms_already_in_alarm(self) -> set[str]:
-        names = [e.alarm_name for e in self.plan.expectations]
+        names = [e.alarm_name for e in self.plan.expectations if e.alarm_name]
         found: set[str] = set()
         with aws_errors("alarms"):
             for i in range(0, len(names), 100):
@@ -214,30 +229,46 @@ class Drill:
         return times
 
     # -------------------------------------------------------------------------------- waiting
+    def resource(self, detection: Detection) -> str:
+        """What a notification about ``detection`` must name: the drill key's ID (part of its ARN
+        too) or the drill secret's ARN."""
+        return self.created["key_id"] if detection.service is Service.KMS else self.created["secret_arn"]
+
     def wait(self, triggered: dict[str, float], timeout: float, poll: float = 5) -> list[Result]:
-        """Read the drill queue until every expected alarm notification arrived or ``timeout``."""
-        results = {e.alarm_name: Result(e, triggered.get(e.detection.name)) for e in self.plan.expectations}
+        """Read the drill queue until every expected notification arrived or ``timeout``."""
+        results = {(e.alarm_name or e.detection.name, e.path): Result(e, triggered.get(e.detection.name))
+                   for e in self.plan.expectations}
         busy = self.alarms_already_in_alarm()
-        for name in busy:
-            results[name].note = "already in ALARM before the drill: no new notification to see"
+        for result in results.values():
+            if result.expectation.alarm_name in busy:
+                result.note = "already in ALARM before the drill: no new notification to see"
+        elsewhere: dict[tuple[str, str], int] = {}  # digests that named another key or secret
         deadline = self.clock() + timeout
         sqs, url = self.clients["sqs"], self.created["queue_url"]
-        while any(not r.delivered for n, r in results.items() if n not in busy) and self.clock() < deadline:
+        while any(not r.delivered and not r.note for r in results.values()) and self.clock() < deadline:
             with aws_errors("drill queue"):
                 messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                                AttributeNames=["All"]).get("Messages", [])
             for message in messages:
-                alarm, at = read_alarm_notification(message["Body"])
-                if alarm and alarm.get("NewStateValue") == "ALARM" and alarm.get("AlarmName") in results:
-                    result = results[alarm["AlarmName"]]
-                    if not result.delivered:
-                        result.delivered_at = at if at is not None else self.clock()
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                seen = read_notification(message["Body"])
+                if seen and seen.key in results and not results[seen.key].delivered:
+                    result, detection = results[seen.key], results[seen.key].expectation.detection
+                    if seen.key[1] == ALARM or names_resource(seen.text, self.resource(detection),
+                                                              undo=bool(undo_commands(detection))):
+                        result.delivered_at = seen.at if seen.at is not None else self.clock()
+                    else:
+                        elsewhere[seen.key] = elsewhere.get(seen.key, 0) + 1
+                with aws_errors("drill queue"):
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             if not messages:
                 self.sleep(poll)
-        for result in results.values():
-            if not result.delivered and not result.note:
-                result.note = f"no notification within {timeout:.0f} s"
+        for key, result in results.items():
+            if result.delivered or result.note:
+                continue
+            result.note = f"no notification within {timeout:.0f} s"
+            if key in elsewhere:
+                result.note += (f" naming {self.resource(result.expectation.detection)}: "
+                                f"{elsewhere[key]} arrived naming something else")
         return list(results.values())
 
     # -------------------------------------------------------------------------------- cleanup
@@ -271,19 +302,48 @@ def observer_queue_policy(queue_arn: str, topic_arn: str) -> dict:
         "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]}
 
 
-def read_alarm_notification(body: str) -> tuple[dict | None, float | None]:
-    """The alarm of an SNS notification delivered to SQS, and the notification's time (epoch)."""
+@dataclass(frozen=True)
+class Seen:
+    """A notification read from the drill queue: which expectation it answers (detection or alarm
+    name, and path), its text and time."""
+
+    key: tuple[str, str]
+    text: str
+    at: float | None
+
+
+def read_notification(body: str) -> Seen | None:
+    """An SNS notification delivered to SQS (not raw): a notifier digest (message attribute
+    ``detection``) or a CloudWatch alarm turning to ALARM (its JSON message names the alarm)."""
     try:
         envelope = json.loads(body)
-        alarm = json.loads(envelope["Message"])
+        message = envelope["Message"]
     except (ValueError, KeyError, TypeError):
-        return None, None
+        return None
     stamp = envelope.get("Timestamp")
     try:
         at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
-    except ValueError:
+    except (ValueError, AttributeError):
         at = None
-    return (alarm if isinstance(alarm, dict) else None), at
+    detection = (envelope.get("MessageAttributes") or {}).get("detection", {}).get("Value")
+    if isinstance(detection, str):
+        return Seen((detection, NOTIFIER), str(message), at)
+    try:
+        alarm = json.loads(message)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(alarm, dict) or alarm.get("NewStateValue") != "ALARM":
+        return None
+    return Seen((str(alarm.get("AlarmName", "")), ALARM), str(message), at)
+
+
+def names_resource(text: str, resource: str, undo: bool) -> bool:
+    """Whether a digest names ``resource``: on its undo line where the detection has one (the line
+    a person copies), otherwise anywhere."""
+    lines = text.splitlines()
+    if undo:
+        return any(line.strip().startswith("Undo:") and resource in line for line in lines)
+    return any(resource in line for line in lines)
 
 
 def with_shortest_window(call: Callable[[int], Any], what: str, say: Say) -> int:

@@ -1,13 +1,16 @@
 """The fire drill, end to end against a moto server on 127.0.0.1 (KMS, Secrets Manager, SQS, SNS,
-CloudFormation, CloudWatch). moto evaluates no alarm, so the test plays CloudWatch: when the drill
-waits, it publishes the alarm notifications to the stack's topic as CloudWatch would (or leaves one
-out), and the drill must see them through the queue it subscribed. botocore's Stubber covers a
-guardrail that denies the 7-day window."""
+CloudFormation, CloudWatch, DynamoDB). moto runs no EventBridge-to-Lambda path and evaluates no
+alarm, so the test plays AWS when the drill waits: it hands CloudTrail-shaped records of the
+drill's own calls to the real notifier (``functions.notifier``, publishing to the stack's topic
+through moto), and publishes alarm notifications as CloudWatch would; the drill must see them
+through the queue it subscribed, and read them. botocore's Stubber covers a guardrail that denies
+the 7-day window."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import Callable
 
 import boto3
 import pytest
@@ -15,9 +18,14 @@ from botocore.stub import Stubber
 
 from deletion_alarms import cli
 from deletion_alarms import drill as dr
+from detections.catalog import DETECTIONS
 from detections.errors import UserError
+from detections.eventpatterns import cloudtrail_event
+from detections.messages import notification_specs
+from functions.notifier import Notifier
 
 STACK = "deletion-alarms"
+ACCOUNT = "123456789012"  # moto's default account
 
 
 def deploy_stack(aws, **params: str) -> str:
@@ -37,16 +45,73 @@ def clients(aws) -> dict:
     return {name: aws.client(name) for name in ("kms", "secretsmanager", "sqs", "sns", "cloudwatch")}
 
 
-class CloudWatchStandIn:
-    """Publishes alarm notifications to the topic the first time the drill waits."""
+def drill_records(key_id: str, secret_arn: str, region: str = "us-east-1") -> dict[str, dict]:
+    """What CloudTrail records for the drill's calls (fields as the KMS and Secrets Manager
+    CloudTrail pages show them), by the detection each one triggers."""
+    key_arn = f"arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}"
+    common = {"eventVersion": "1.09", "awsRegion": region, "recipientAccountId": ACCOUNT,
+              "eventTime": "2026-11-30T08:00:00Z", "sourceIPAddress": "192.0.2.10", "userAgent": "drill",
+              "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/admin/drill"},
+              "eventType": "AwsApiCall", "managementEvent": True}
+    kms, secrets = {**common, "eventSource": "kms.amazonaws.com"}, {**common, "eventSource": "secretsmanager.amazonaws.com"}
+    return {
+        "KmsKeyDisableOrDeletion": {**kms, "eventName": "ScheduleKeyDeletion",
+                                    "requestParameters": {"keyId": key_id, "pendingWindowInDays": 7},
+                                    "responseElements": {"keyId": key_arn, "keyState": "PendingDeletion",
+                                                         "deletionDate": "Dec 7, 2026, 8:00:00 AM",
+                                                         "pendingWindowInDays": 7}},
+        "KmsKeyPendingDeletionUse": {**kms, "eventName": "Encrypt", "errorCode": "KMSInvalidStateException",
+                                     "errorMessage": f"{key_arn} is pending deletion.",
+                                     "requestParameters": {"keyId": key_id}, "responseElements": None},
+        "KmsKeyDeletionCancelled": {**kms, "eventName": "CancelKeyDeletion", "requestParameters": {"keyId": key_id},
+                                    "responseElements": {"keyId": key_arn}},
+        "SecretDeletion": {**secrets, "eventName": "DeleteSecret",
+                           "requestParameters": {"secretId": secret_arn, "recoveryWindowInDays": 7},
+                           "responseElements": {"aRN": secret_arn, "deletionDate": "Dec 7, 2026, 8:00:00 AM"}},
+        "SecretPendingDeletionUse": {**secrets, "eventName": "GetSecretValue", "errorCode": "InvalidRequestException",
+                                     "errorMessage": "You can't perform this operation on the secret because it "
+                                                     "was marked for deletion.",
+                                     "requestParameters": {"secretId": secret_arn}, "responseElements": None},
+        "SecretRestored": {**secrets, "eventName": "RestoreSecret", "requestParameters": {"secretId": secret_arn},
+                           "responseElements": {"aRN": secret_arn}},
+    }
 
-    def __init__(self, aws, topic: str, alarms: list[str]) -> None:
-        self.sns, self.topic, self.alarms, self.done = aws.client("sns"), topic, alarms, False
+
+class AwsStandIn:
+    """Plays EventBridge, Lambda and CloudWatch the first time the drill waits: the real notifier
+    turns records of the drill's calls into digests on the topic (each its own minute, as the
+    drill's calls are spread out), and alarm notifications are published as CloudWatch would.
+    ``skip`` leaves detections out; ``other`` replaces the key or secret of the records of the
+    detections it names (a digest about something else)."""
+
+    def __init__(self, sns, dynamodb, topic: str, drill: Callable[[], dr.Drill], alarms: list[str] = (),
+                 skip: tuple[str, ...] = (), other: tuple[str, ...] = ()) -> None:
+        self.sns, self.dynamodb, self.topic, self.drill = sns, dynamodb, topic, drill
+        self.alarms, self.skip, self.other, self.done = list(alarms), skip, other, False
 
     def __call__(self, seconds: float) -> None:
         if self.done:
             return
         self.done = True
+        created = self.drill().created
+        records = drill_records(created["key_id"], created["secret_arn"])
+        decoys = drill_records("1234abcd-12ab-34cd-56ef-1234567890ab",
+                               f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf")
+        table = "claims"
+        self.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                   AttributeDefinitions=[{"AttributeName": "claim", "AttributeType": "S"}],
+                                   KeySchema=[{"AttributeName": "claim", "KeyType": "HASH"}])
+        minute = iter(range(0, 6000, 60))
+        notifier = Notifier(self.sns, None, self.dynamodb, topic_arn=self.topic, queue_url="unused",
+                            claim_table=table, log_group="/aws/lambda/notifier", region="us-east-1",
+                            specs=notification_specs(), clock=lambda: float(next(minute)), log=lambda line: None)
+        for name, record in records.items():
+            if name in self.skip:
+                continue
+            event = cloudtrail_event(decoys[name] if name in self.other else record)
+            batch = {"Records": [{"messageId": name, "body": json.dumps({"detection": name, "event": event}),
+                                  "eventSource": "aws:sqs"}]}
+            assert notifier.handle(batch) == {"batchItemFailures": []}
         for name in self.alarms:
             self.sns.publish(TopicArn=self.topic, Subject=f'ALARM: "{name}"', Message=json.dumps({
                 "AlarmName": name, "NewStateValue": "ALARM", "OldStateValue": "OK",
@@ -54,29 +119,41 @@ class CloudWatchStandIn:
                 "StateChangeTime": datetime.now(timezone.utc).isoformat()}))
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({}, {f"{STACK}-{n}Rule" for n in ("KmsKeyPendingDeletionUse", "SecretPendingDeletionUse", "KmsKeyDisableOrDeletion",
-                                       "SecretDeletion", "KmsKeyDeletionCancelled", "SecretRestored")}),
+def alarm_names(plan: dr.Plan) -> list[str]:
+    return [e.alarm_name for e in plan.expectations if e.alarm_name]
+
+
+ALL = {d.name for d in DETECTIONS}
+
+
+@pytest.mark.parametrize(("params", "digests", "alarms"), [
+    ({}, ALL, set()),
     ({"DetectionEngine": "CloudWatchLogs", "DetectionMode": "DeletionOnly"},
-     {f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-SecretDeletion"}),
+     set(), {f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-SecretDeletion"}),
     ({"SecretMonitoring": "Disabled", "RecoveryNotices": "Disabled", "DetectionEngine": "Both"},
-     {f"{STACK}-KmsKeyPendingDeletionUseRule", f"{STACK}-KmsKeyPendingDeletionUse",
-      f"{STACK}-KmsKeyDisableOrDeletionRule", f"{STACK}-KmsKeyDisableOrDeletion"}),
+     {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion"},
+     {f"{STACK}-KmsKeyPendingDeletionUse", f"{STACK}-KmsKeyDisableOrDeletion"}),
 ])
-def test_the_plan_expects_the_alarms_the_stack_deploys(aws, params, expected) -> None:
+def test_the_plan_expects_what_the_stack_deploys(aws, params, digests, alarms) -> None:
     deploy_stack(aws, **params)
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
-    assert {e.alarm_name for e in plan.expectations} == expected
+    assert {e.detection.name for e in plan.expectations if e.path == dr.NOTIFIER} == digests
+    assert set(alarm_names(plan)) == alarms
+
+
+def run_drill(aws, plan: dr.Plan, topic: str, clock=None, timeout: float = 30, **stand_in) -> tuple[dr.Drill, list]:
+    holder: list[dr.Drill] = []
+    sleep = AwsStandIn(aws.client("sns"), aws.client("dynamodb"), topic, lambda: holder[0], **stand_in)
+    drill = dr.Drill(clients(aws), plan, print, sleep=sleep, **({"clock": clock} if clock else {}))
+    holder.append(drill)
+    return drill, dr.run(clients(aws), plan, timeout=timeout, say=print, drill=drill)
 
 
 def test_a_drill_sees_every_alert_and_cleans_up(aws) -> None:
-    topic = deploy_stack(aws)
+    topic = deploy_stack(aws, DetectionEngine="Both")
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
-    said: list[str] = []
-    drill = dr.Drill(clients(aws), plan, said.append, sleep=CloudWatchStandIn(
-        aws, topic, [e.alarm_name for e in plan.expectations]))
-    results = dr.run(clients(aws), plan, timeout=30, say=said.append, drill=drill)
-    assert [r.delivered for r in results] == [True] * 6
+    drill, results = run_drill(aws, plan, topic, alarms=alarm_names(plan))
+    assert len(results) == 6 + 4 and all(r.delivered for r in results), [r.line() for r in results]
     assert all(r.delivered_at >= r.triggered_at - 1 for r in results)
     assert_cleaned_up(aws, drill)
 
@@ -95,21 +172,42 @@ def assert_cleaned_up(aws, drill: dr.Drill) -> None:
 def test_a_missing_alert_is_reported_and_the_drill_still_cleans_up(aws) -> None:
     topic = deploy_stack(aws)
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
-    names = [e.alarm_name for e in plan.expectations]
     clock = iter(range(0, 10_000, 5))
-    drill = dr.Drill(clients(aws), plan, print, clock=lambda: float(next(clock)),
-                     sleep=CloudWatchStandIn(aws, topic, names[1:]))
-    results = dr.run(clients(aws), plan, timeout=60, say=print, drill=drill)
+    drill, results = run_drill(aws, plan, topic, clock=lambda: float(next(clock)), timeout=20,
+                               skip=("SecretDeletion",))
     missing = [r for r in results if not r.delivered]
-    assert [r.expectation.alarm_name for r in missing] == names[:1]
-    assert "no notification within 60 s" in missing[0].line()
+    assert [r.expectation.detection.name for r in missing] == ["SecretDeletion"]
+    assert "no notification within 20 s" in missing[0].line()
     assert_cleaned_up(aws, drill)
 
 
-def test_an_alarm_already_in_alarm_is_named_not_awaited(aws) -> None:
-    deploy_stack(aws)
+@pytest.mark.parametrize("detection", ["KmsKeyPendingDeletionUse", "SecretDeletion", "SecretRestored"])
+def test_a_digest_that_names_another_key_or_secret_counts_as_missing(aws, detection) -> None:
+    topic = deploy_stack(aws)
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
-    first = plan.expectations[0].alarm_name
+    clock = iter(range(0, 10_000, 5))
+    drill, results = run_drill(aws, plan, topic, clock=lambda: float(next(clock)), timeout=20, other=(detection,))
+    missing = [r for r in results if not r.delivered]
+    assert [r.expectation.detection.name for r in missing] == [detection]
+    assert "1 arrived naming something else" in missing[0].line()
+
+
+@pytest.mark.parametrize(("text", "undo", "named"), [
+    ("Key: arn:aws:kms:us-east-1:111122223333:key/K\nUndo: aws kms cancel-key-deletion --key-id arn:...:key/K",
+     True, True),
+    ("Key: arn:aws:kms:us-east-1:111122223333:key/K\nUndo: aws kms cancel-key-deletion --key-id (missing)",
+     True, False),  # named, but not where a person copies the command from
+    ("Key: arn:aws:kms:us-east-1:111122223333:key/K", False, True),
+    ("Key: arn:aws:kms:us-east-1:111122223333:key/OTHER", False, False),
+])
+def test_what_names_the_resource(text, undo, named) -> None:
+    assert dr.names_resource(text, "key/K", undo) is named
+
+
+def test_an_alarm_already_in_alarm_is_named_not_awaited(aws) -> None:
+    deploy_stack(aws, DetectionEngine="CloudWatchLogs")
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    first = alarm_names(plan)[0]
     aws.client("cloudwatch").put_metric_alarm(
         AlarmName=first, MetricName="MatchedEvents", Namespace="AWS/Events", Statistic="Sum", Period=60,
         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
@@ -203,12 +301,13 @@ def test_a_forwarding_stack_is_drilled_through_its_collector(aws) -> None:
         "Resources": {"T": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"AlertTopicArn": {"Value": topic}}}))
     plan = dr.make_plan(aws.client("cloudformation"), STACK, watch["cloudformation"], "deletion-alarms-collector")
     assert plan.topic_arn == topic
-    assert all(e.alarm_name.startswith("deletion-alarms-collector-") for e in plan.expectations)
     members = {"kms": aws.client("kms"), "secretsmanager": aws.client("secretsmanager"),
                "sqs": watch["sqs"], "sns": watch["sns"], "cloudwatch": watch["cloudwatch"]}
-    stand_in = CloudWatchStandIn(aws, topic, [e.alarm_name for e in plan.expectations])
-    stand_in.sns = watch["sns"]
+    holder: list[dr.Drill] = []
+    stand_in = AwsStandIn(watch["sns"], collector.client("dynamodb", endpoint_url=aws.endpoint), topic,
+                          lambda: holder[0])
     drill = dr.Drill(members, plan, print, sleep=stand_in)
+    holder.append(drill)
     results = dr.run(members, plan, timeout=30, say=print, drill=drill)
     assert [r.delivered for r in results] == [True] * 6
     assert not watch["sqs"].list_queues(QueueNamePrefix=dr.NAME_PREFIX).get("QueueUrls")
