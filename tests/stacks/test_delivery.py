@@ -64,6 +64,25 @@ SCPS = [FULL_AWS_ACCESS, json.loads(render_scp(GuardrailOptions()))]
 # organization with aws:PrincipalOrgID.
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html
 # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html
+# FACT 9. An event source mapping reads an SQS queue with the function's execution role: it needs
+# sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes on the queue (and kms:Decrypt for
+# a queue under a customer managed key; SSE-SQS needs none, FACT 5).
+# https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html (execution role permissions)
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-lambda-function-trigger.html
+# FACT 10. Lambda assumes the execution role as lambda.amazonaws.com; the function's own calls are
+# signed with that role's session, so its identity policy decides them (with the resource's policy,
+# if any, in the same account). https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html
+# UNCONFIRMED: whether Lambda's AssumeRole carries aws:SourceAccount/aws:SourceArn: the trust is
+# evaluated with and without them.
+# FACT 11. Publishing to a topic encrypted with a customer managed key needs kms:GenerateDataKey*
+# and kms:Decrypt on that key for the publisher; SNS calls KMS for it, so the request carries
+# kms:ViaService = sns.<Region>.amazonaws.com and kms:CallerAccount = the publisher's account.
+# https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (publisher permissions)
+# https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html (kms:ViaService, kms:CallerAccount)
+# FACT 12. A message received maxReceiveCount times moves to the queue's dead-letter queue: SQS moves
+# it itself, no principal's request (so no policy to prove), where the dead-letter queue's redrive
+# allow policy admits the source queue.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html
 FACT_CONTEXTS_FOR_KMS = ("with source keys", "without source keys")
 
 
@@ -91,6 +110,10 @@ def physical(template: dict[str, Any], account: str = ACCOUNT, region: str = REG
             out[logical_id] = {"Ref": key_id, "Arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
         elif kind == "AWS::IAM::Role":
             out[logical_id] = {"Ref": name, "Arn": f"arn:aws:iam::{account}:role/{name}"}
+        elif kind == "AWS::DynamoDB::Table":
+            out[logical_id] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}
+        elif kind == "AWS::Lambda::Function":
+            out[logical_id] = {"Ref": name, "Arn": f"arn:aws:lambda:{region}:{account}:function:{name}"}
         else:
             out[logical_id] = {"Ref": name}
     return out
@@ -227,6 +250,73 @@ def reader_paths(d: Deployment) -> list[str]:
     return problems
 
 
+def _by_physical(d: Deployment, kind: str, attribute: str, value: str) -> str | None:
+    return next((r for r in d.of_type(kind) if d.stack.physical[r].get(attribute) == value), None)
+
+
+def notifier_paths(d: Deployment) -> list[str]:
+    """FACTS 5, 9 to 12: the event source mapping reads its queue, and the function claims minutes
+    in its table, carries events over, publishes to the topic (SNS using the topic's key for it)
+    and writes its logs, all with its execution role; what it cannot send reaches the dead-letter
+    queue by the queue's redrive policy, and an alarm watches that queue."""
+    problems = []
+    for mapping_id in d.of_type("AWS::Lambda::EventSourceMapping"):
+        mapping = d.stack.properties(mapping_id)
+        function_id = _by_physical(d, "AWS::Lambda::Function", "Ref", mapping["FunctionName"])
+        function = d.stack.properties(function_id)
+        role_id = _by_physical(d, "AWS::IAM::Role", "Arn", function["Role"])
+        role = d.stack.properties(role_id)
+        for context in ({"aws:SourceAccount": d.account,
+                         "aws:SourceArn": d.stack.physical[function_id]["Arn"]}, {}):
+            assume = Request("sts:AssumeRole", function["Role"], "lambda.amazonaws.com", context)
+            if evaluate(assume, resource_policy=role["AssumeRolePolicyDocument"]) != ALLOW:
+                problems.append(f"{role_id}: Lambda may not assume it ({'with' if context else 'without'} source keys)")
+        identity = [policy["PolicyDocument"] for policy in role["Policies"]]
+        env = function["Environment"]["Variables"]
+        queue_arn = mapping["EventSourceArn"]
+        queue_id = _by_physical(d, "AWS::SQS::Queue", "Arn", queue_arn)
+        if env["EVENT_QUEUE_URL"] != d.stack.physical[queue_id]["Ref"]:
+            problems.append(f"{function_id}: carries events over to another queue than it reads")
+        table_id = _by_physical(d, "AWS::DynamoDB::Table", "Ref", env["CLAIM_TABLE"])
+        log_group = f"arn:aws:logs:{d.region}:{d.account}:log-group:/aws/lambda/{d.stack.physical[function_id]['Ref']}"
+        topic = env["TOPIC_ARN"]
+        calls = [(action, queue_arn, d.queue_policy(queue_arn)) for action in (
+            "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+            "sqs:SendMessage")]
+        calls += [(action, d.stack.physical[table_id]["Arn"], None) for action in ("dynamodb:PutItem",
+                                                                                   "dynamodb:DeleteItem")]
+        calls += [("sns:Publish", topic, d.topic_policy(topic)), ("logs:CreateLogStream", log_group, None),
+                  ("logs:PutLogEvents", f"{log_group}:log-stream:2026/11/30/[$LATEST]0123", None)]
+        for action, resource, resource_policy in calls:
+            call = Request(action, resource, function["Role"], {"aws:SecureTransport": "true"})
+            if evaluate(call, identity_policies=identity, resource_policy=resource_policy, scps=SCPS) != ALLOW:
+                problems.append(f"{role_id}: the notifier may not {action} on {resource}")
+        key = d.topic_key(topic)
+        if key is not None:
+            key_arn, key_policy = key
+            via_sns = {"kms:ViaService": f"sns.{d.region}.amazonaws.com", "kms:CallerAccount": d.account}
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                call = Request(action, key_arn, function["Role"], via_sns)
+                if evaluate(call, identity_policies=identity, resource_policy=key_policy, key_policy=True,
+                            scps=SCPS) != ALLOW:
+                    problems.append(f"{role_id}: the notifier may not {action} on the topic key through SNS")
+        redrive = d.stack.properties(queue_id).get("RedrivePolicy", {})
+        dead_letter = _by_physical(d, "AWS::SQS::Queue", "Arn", redrive.get("deadLetterTargetArn", ""))
+        if dead_letter is None or not 1 <= redrive.get("maxReceiveCount", 0) <= 10:
+            problems.append(f"{queue_id}: no dead-letter queue after at most 10 receives")
+            continue
+        allow = d.stack.properties(dead_letter).get("RedriveAllowPolicy", {"redrivePermission": "allowAll"})
+        if allow["redrivePermission"] == "denyAll" or (
+                allow["redrivePermission"] == "byQueue" and queue_arn not in allow.get("sourceQueueArns", [])):
+            problems.append(f"{dead_letter}: does not admit {queue_id}'s redrive")
+        watched = [a for a in d.of_type("AWS::CloudWatch::Alarm")
+                   if {"Name": "QueueName", "Value": d.stack.physical[dead_letter]["QueueName"]}
+                   in d.stack.properties(a).get("Dimensions", [])]
+        if not watched:
+            problems.append(f"{dead_letter}: no alarm watches it")
+    return problems
+
+
 def forwarding_paths(member: Deployment, collector: Deployment) -> list[str]:
     """FACTS 6 and 8: each forwarding rule's role is assumable by EventBridge for this account, may
     put events on the collector's bus, and the bus's policy admits it; nothing else."""
@@ -266,7 +356,7 @@ def forwarding_paths(member: Deployment, collector: Deployment) -> list[str]:
 
 def delivery_problems(template: dict, **params: str) -> list[str]:
     d = deploy(template, **params)
-    problems = alarm_paths(d) + rule_paths(d) + reader_paths(d)
+    problems = alarm_paths(d) + rule_paths(d) + reader_paths(d) + notifier_paths(d)
     if "CollectorForwardingRole" in d.deployed:  # forwarding: the rest of the way is the collector's
         problems += forwarding_paths(d, deploy_collector())
     return problems
@@ -274,7 +364,7 @@ def delivery_problems(template: dict, **params: str) -> list[str]:
 
 def collector_problems(**params: str) -> list[str]:
     d = deploy_collector(**params)
-    return alarm_paths(d) + rule_paths(d) + reader_paths(d)
+    return alarm_paths(d) + rule_paths(d) + reader_paths(d) + notifier_paths(d)
 
 
 @pytest.mark.parametrize("config", sorted(SCAN_CONFIGS))
@@ -288,6 +378,7 @@ def test_every_delivery_path_is_allowed(workload, config) -> None:
 def test_every_delivery_path_of_the_collector_is_allowed(params) -> None:
     d = deploy_collector(**params)
     assert len(d.of_type("AWS::Events::Rule")) == 6  # not vacuous
+    assert len(d.of_type("AWS::Lambda::EventSourceMapping")) == 1
     assert collector_problems(**params) == []
 
 
@@ -321,6 +412,7 @@ def test_the_proof_covers_every_path_of_the_defaults(workload) -> None:
     assert len(d.of_type("AWS::Events::Rule")) == 6
     assert len(d.of_type("AWS::SQS::Queue")) == 2 and d.of_type("AWS::KMS::Key") == ["AlertTopicKey"]
     assert len(d.of_type("AWS::CloudWatch::Alarm")) == 2
+    assert d.of_type("AWS::Lambda::EventSourceMapping") == ["NotifierEventSourceMapping"]
 
 
 # ------------------------------------------------------------------------- and nothing else
@@ -367,6 +459,25 @@ def test_nothing_else_is_allowed(workload) -> None:
     assert allowed == []
 
 
+def test_the_notifier_uses_the_topic_key_only_through_sns(workload) -> None:
+    """FACT 11 from the other side: the role's grant on the key holds through SNS only, so the
+    function's credentials cannot decrypt or encrypt anything else with it."""
+    d = deploy(workload, **SCAN_CONFIGS["defaults"])
+    key_arn, key_policy = d.topic_key(d.stack.physical["AlertTopic"]["Ref"])
+    role = d.stack.properties("NotifierRole")
+    identity = [policy["PolicyDocument"] for policy in role["Policies"]]
+    role_arn = d.stack.physical["NotifierRole"]["Arn"]
+
+    def may(action: str, context: dict) -> bool:
+        return evaluate(Request(action, key_arn, role_arn, context), identity_policies=identity,
+                        resource_policy=key_policy, key_policy=True, scps=SCPS) == ALLOW
+
+    assert may("kms:Decrypt", {"kms:ViaService": f"sns.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT})
+    assert not may("kms:Decrypt", {"kms:CallerAccount": ACCOUNT})  # directly
+    assert not may("kms:Decrypt", {"kms:ViaService": f"sqs.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT})
+    assert not may("kms:Encrypt", {"kms:ViaService": f"sns.{REGION}.amazonaws.com", "kms:CallerAccount": ACCOUNT})
+
+
 # ------------------------------------------------------------------- the proof can fail
 def _mutated(workload: dict, change) -> dict:
     template = copy.deepcopy(workload)
@@ -407,7 +518,51 @@ def _forwarding_role_may_put_nowhere(resources: dict) -> None:
     policy["Statement"][0]["Resource"] = ["arn:aws:events:*:*:event-bus/default"]
 
 
+def _notifier_statement(resources: dict, sid: str) -> dict:
+    policy = resources["NotifierRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    return next(s for s in policy["Statement"] if s["Sid"] == sid)
+
+
+def _mapping_cannot_receive(resources: dict) -> None:
+    _notifier_statement(resources, "ReadTheEventQueue")["Action"].remove("sqs:ReceiveMessage")
+
+
+def _notifier_publishes_elsewhere(resources: dict) -> None:
+    _notifier_statement(resources, "PublishToTheTopic")["Resource"] = [
+        {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:another-topic"}]
+
+
+def _key_delegated_through_another_service(resources: dict) -> None:
+    statement = next(s for s in resources["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+                     if s["Sid"] == "AllowThisAccountsPublishersThroughSns")
+    statement["Condition"]["StringEquals"]["kms:ViaService"] = {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}
+
+
+def _claims_without_delete(resources: dict) -> None:
+    _notifier_statement(resources, "ClaimAMinute")["Action"] = ["dynamodb:PutItem"]
+
+
+def _role_trusts_another_service(resources: dict) -> None:
+    resources["NotifierRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] = {
+        "Service": "events.amazonaws.com"}
+
+
+def _event_queue_without_redrive(resources: dict) -> None:
+    del resources["AlertEventQueue"]["Properties"]["RedrivePolicy"]
+
+
+def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
+    resources["AlertDeliveryDeadLetterQueue"]["Properties"]["RedriveAllowPolicy"] = {"redrivePermission": "denyAll"}
+
+
 @pytest.mark.parametrize(("mutation", "expected"), [
+    (_mapping_cannot_receive, "NotifierRole: the notifier may not sqs:ReceiveMessage"),
+    (_notifier_publishes_elsewhere, "NotifierRole: the notifier may not sns:Publish"),
+    (_key_delegated_through_another_service, "the notifier may not kms:GenerateDataKey on the topic key through SNS"),
+    (_claims_without_delete, "the notifier may not dynamodb:DeleteItem"),
+    (_role_trusts_another_service, "NotifierRole: Lambda may not assume it (without source keys)"),
+    (_event_queue_without_redrive, "AlertEventQueue: no dead-letter queue"),
+    (_dead_letter_queue_refuses_redrive, "AlertDeliveryDeadLetterQueue: does not admit AlertEventQueue's redrive"),
     (_forwarding_role_trusts_anyone, "EventBridge may not assume CollectorForwardingRole"),
     (_forwarding_role_may_put_nowhere, "may not put events on the collector's bus"),
     (_source_account_on_the_key_grant, "may not kms:GenerateDataKey on the topic key (without source keys)"),
