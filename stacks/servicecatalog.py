@@ -3,8 +3,10 @@ loaded from S3, who may launch it, and a least-privilege launch role."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+from typing import Any
 
 from awacs import cloudformation as cfn
 from awacs import kms, s3
@@ -92,15 +94,21 @@ def handler_permissions(resource_type: str) -> dict[str, frozenset[str]]:
     return {h: frozenset(handlers.get(h, {}).get("permissions", [])) for h in HANDLERS}
 
 
+@functools.cache
+def _iam_actions() -> dict[str, Any]:
+    """cfn-lint's copy of the IAM action list (Policies.json): service prefix -> its actions."""
+    import cfnlint  # heavy import: only when building
+
+    path = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
+    return json.loads(path.read_text())
+
+
 def is_iam_action(action: str) -> bool:
     """Whether IAM knows ``action``, by cfn-lint's copy of the IAM action list. A few schemas list
     permissions that are no IAM action (lambda:AssociateRuntimeAlias, s3:GetObjectMetadata): no
     policy can grant or deny them, so the launch role leaves them out."""
-    import cfnlint  # heavy import: only when building
-
-    path = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
     service, name = action.split(":")
-    return name.lower() in json.loads(path.read_text()).get(service, {}).get("Actions", {})
+    return name.lower() in _iam_actions().get(service, {}).get("Actions", {})
 
 
 def required_actions(template: dict) -> frozenset[str]:
