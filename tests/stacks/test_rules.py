@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from detections.catalog import DETECTIONS, Kind
+from stacks.distribution import COLLECTOR_FILE, render_all
 from tests.helpers import ALERT_TOPIC, has_properties, local_target, resources_of_type
 
 NAMES = [d.name for d in DETECTIONS]
@@ -18,9 +21,17 @@ def test_one_rule_per_detection_under_its_condition(workload, detection) -> None
     assert "Name" not in rule["Properties"]  # generated names never collide across stacks
 
 
+@pytest.fixture(scope="module")
+def collector() -> dict:
+    return json.loads(render_all()[COLLECTOR_FILE])
+
+
 @pytest.mark.parametrize("detection", DETECTIONS, ids=NAMES)
-def test_use_rules_see_read_only_calls(workload, detection) -> None:
-    state = workload["Resources"][f"{detection.name}Rule"]["Properties"]["State"]
+@pytest.mark.parametrize("template", ["workload", "collector"])
+def test_use_rules_see_read_only_calls(request, template, detection) -> None:
+    """EventBridge user guide, receiving read-only management events: a rule on the default or a
+    custom bus matches them only in ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS."""
+    state = request.getfixturevalue(template)["Resources"][f"{detection.name}Rule"]["Properties"]["State"]
     if detection.kind is Kind.ACCESS:  # Decrypt and GetSecretValue are read-only
         assert state == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
     else:

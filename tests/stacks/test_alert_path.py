@@ -1,0 +1,286 @@
+"""The alert path end to end on a moto server on 127.0.0.1: a CloudTrail-shaped event on the default
+bus goes through the template's rule and input transformer to the event queue, through the
+notifier to the topic, and to a queue subscribed to the topic, where a person's email would be;
+the same from a member account through the collector; and a notifier that cannot publish leaves
+every event in the queue until SQS moves it to the dead-letter queue that the alarm watches.
+
+Every resource is created through the APIs from the template as CloudFormation would resolve it
+(moto's CloudFormation skips some of these types). moto has no Lambda event source mapping, so
+``EventSourceMapping`` does what the Lambda guide says the mapping does
+(https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html): receive a batch, invoke the function
+with the documented event shape, delete the messages that did not fail (ReportBatchItemFailures),
+and leave the failed ones to reappear after the visibility timeout (here: at once). The function
+is the template's own inline code, run as Lambda would import it, with the environment the
+template gives it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import types
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import boto3
+import pytest
+
+from detections.catalog import DETECTIONS
+from detections.eventpatterns import cloudtrail_event
+from stacks.distribution import COLLECTOR_FILE, render_all
+from tests.conftest import load_corpus
+from tests.functions.test_notifier import expected_resource
+from tests.helpers import ConcreteTemplate, parameter_values
+from tests.stacks.test_forwarding import COLLECTOR, COLLECTOR_REGION, ORG, collector_session, deploy_member
+
+ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's default account
+WORKLOAD = "deletion-alarms.json"
+
+
+@dataclass
+class Alerting:
+    """What a deployed alerting stack is made of, for the test to drive."""
+
+    session: boto3.Session
+    endpoint: str
+    event_queue: str
+    dead_letter_queue: str
+    observer: str
+    code: str
+    environment: dict[str, str]
+    dead_letter_alarm: dict[str, Any]
+
+    def client(self, name: str) -> Any:
+        return self.session.client(name, endpoint_url=self.endpoint)
+
+
+def deploy_alerting(aws, file: str, session: boto3.Session, account: str, region: str,
+                    bus: str | None = None, **params: str) -> Alerting:
+    """The queues, topic, claim table, rules and notifier of ``file`` in ``session``'s account."""
+    sqs, sns, events, dynamodb = (session.client(n, endpoint_url=aws.endpoint)
+                                  for n in ("sqs", "sns", "events", "dynamodb"))
+    template = json.loads(render_all()[file])
+    physical: dict[str, dict[str, str]] = {}
+    if bus:
+        physical["CollectorEventBus"] = {"Ref": bus, "Name": bus,
+                                         "Arn": f"arn:aws:events:{region}:{account}:event-bus/{bus}"}
+
+    def make_queue(logical_id: str, attributes: Callable[[dict], dict]) -> str:
+        name = f"stack-{logical_id}"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        physical[logical_id] = {"Ref": url, "Arn": arn, "QueueName": name}
+        props = stack().properties(logical_id)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes(props))
+        return url
+
+    def stack() -> ConcreteTemplate:
+        values = {**parameter_values(template, **params), "AWS::AccountId": account, "AWS::Region": region}
+        return ConcreteTemplate(template, values, physical)
+
+    topic = sns.create_topic(Name="stack-AlertTopic")["TopicArn"]
+    physical["AlertTopic"] = {"Ref": topic, "TopicName": "stack-AlertTopic"}
+    physical["AlertTopicKey"] = {"Arn": f"arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+    physical["NotifierRole"] = {"Arn": f"arn:aws:iam::{account}:role/stack-NotifierRole"}
+    dead_letter = make_queue("AlertDeliveryDeadLetterQueue", lambda p: {
+        "MessageRetentionPeriod": str(p["MessageRetentionPeriod"])})
+    event_queue = make_queue("AlertEventQueue", lambda p: {
+        "VisibilityTimeout": str(p["VisibilityTimeout"]), "RedrivePolicy": json.dumps(p["RedrivePolicy"])})
+    table = stack().properties("NotifierClaimTable")
+    dynamodb.create_table(TableName="stack-NotifierClaimTable", BillingMode=table["BillingMode"],
+                          KeySchema=table["KeySchema"], AttributeDefinitions=table["AttributeDefinitions"])
+    physical["NotifierClaimTable"] = {"Ref": "stack-NotifierClaimTable"}
+    concrete = stack()
+    rules = [r for r, res in template["Resources"].items()
+             if res["Type"] == "AWS::Events::Rule" and r in concrete.deployed()]
+    assert len(rules) == len(DETECTIONS)
+    for rule_id in rules:
+        physical[rule_id] = {"Arn": f"arn:aws:events:{region}:{account}:rule/{rule_id}"}
+        rule = stack().properties(rule_id)
+        where = {"EventBusName": bus} if bus else {}
+        events.put_rule(Name=rule_id, EventPattern=json.dumps(rule["EventPattern"]), State=rule["State"], **where)
+        (target,) = [t for t in rule["Targets"] if t["Arn"] == physical["AlertEventQueue"]["Arn"]]
+        events.put_targets(Rule=rule_id, **where, Targets=[
+            {"Id": target["Id"], "Arn": target["Arn"], "InputTransformer": target["InputTransformer"]}])
+    function = stack().properties("NotifierFunction")
+    observer = sqs.create_queue(QueueName="observer")["QueueUrl"]
+    observer_arn = sqs.get_queue_attributes(QueueUrl=observer, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=observer_arn)
+    if bus:  # the organization may put events on it
+        events.put_permission(EventBusName=bus, Policy=json.dumps(stack().properties("CollectorEventBus")["Policy"]))
+    return Alerting(session, aws.endpoint, event_queue, dead_letter, observer, function["Code"]["ZipFile"],
+                    function["Environment"]["Variables"], stack().properties("AlertDeliveryDeadLetterQueueAlarm"))
+
+
+class EventSourceMapping:
+    """The Lambda event source mapping, as the Lambda guide describes it (see the module's doc)."""
+
+    def __init__(self, alerting: Alerting, monkeypatch, batch_size: int = 10) -> None:
+        credentials = alerting.session.get_credentials()
+        region = alerting.session.region_name
+        for key, value in {**alerting.environment, "AWS_ENDPOINT_URL": alerting.endpoint, "AWS_REGION": region,
+                           "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": credentials.access_key,
+                           "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+                           "AWS_SESSION_TOKEN": credentials.token or "testing",
+                           "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/stack-NotifierFunction"}.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a fresh process, as in Lambda
+        self.function = types.ModuleType("index")  # the handler is index.handler
+        monkeypatch.setitem(sys.modules, "index", self.function)
+        exec(compile(alerting.code, "index.py", "exec"), self.function.__dict__)  # noqa: S102 - the template's code
+        self.sqs, self.queue, self.arn = alerting.client("sqs"), alerting.event_queue, None
+        self.batch_size, self.invocations = batch_size, []
+
+    def poll(self) -> int:
+        """One batch: invoke, delete what succeeded, release what failed. The batch's size."""
+        messages = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=self.batch_size,
+                                            AttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": "queue", "awsRegion": "us-east-1"} for m in messages]}
+        response = self.function.handler(event, None)
+        self.invocations.append(response)
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for m in messages:
+            if m["MessageId"] in failed:
+                self.sqs.change_message_visibility(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"],
+                                                   VisibilityTimeout=0)
+            else:
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
+        return len(messages)
+
+    def drain(self, rounds: int = 30) -> None:
+        for _ in range(rounds):
+            if not self.poll():
+                return
+
+
+def wait_for(read: Callable[[], list], count: int, tries: int = 40) -> list:
+    """EventBridge and SNS deliver asynchronously in moto too."""
+    got: list = []
+    for _ in range(tries):
+        got += read()
+        if len(got) >= count:
+            return got
+        time.sleep(0.1)
+    return got
+
+
+def wait_until(condition: Callable[[], bool], tries: int = 40) -> bool:
+    for _ in range(tries):
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def queued(sqs, url: str) -> int:
+    """Messages in the queue, visible or not."""
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def received(sqs, url: str) -> list[dict]:
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    for m in messages:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return messages
+
+
+def one_record_per_detection() -> dict[str, dict]:
+    """A positive corpus record of each detection, made by a caller with an ARN."""
+    out = {}
+    for d in DETECTIONS:
+        out[d.name] = next(s.record for s in load_corpus()
+                           if s.expect == {d.name} and (s.record.get("userIdentity") or {}).get("arn"))
+    return out
+
+
+def put(events, record: dict, bus: str | None = None) -> None:
+    event = cloudtrail_event(record)
+    entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(record)}
+    result = events.put_events(Entries=[{**entry, **({"EventBusName": bus} if bus else {})}])
+    assert result["FailedEntryCount"] == 0
+
+
+def emails(alerting: Alerting, count: int) -> dict[str, dict]:
+    """The notifications on the observer queue, by detection: subject and text."""
+    sqs = alerting.client("sqs")
+    out = {}
+    for m in wait_for(lambda: received(sqs, alerting.observer), count):
+        envelope = json.loads(m["Body"])
+        out[envelope["MessageAttributes"]["detection"]["Value"]] = envelope
+    return out
+
+
+def test_every_detection_reaches_a_person_with_the_key_the_caller_and_the_undo_command(aws, monkeypatch) -> None:
+    alerting = deploy_alerting(aws, WORKLOAD, boto3.Session(region_name=REGION), ACCOUNT, REGION)
+    records = one_record_per_detection()
+    for record in records.values():
+        put(aws.client("events"), record)
+    assert wait_until(lambda: queued(alerting.client("sqs"), alerting.event_queue) == len(records))
+    mapping = EventSourceMapping(alerting, monkeypatch)
+    mapping.drain()
+    assert all(r == {"batchItemFailures": []} for r in mapping.invocations)
+    got = emails(alerting, len(records))
+    assert set(got) == set(records)
+    for name, record in records.items():
+        text = got[name]["Subject"] + "\n" + got[name]["Message"]
+        resource = expected_resource(name, record)
+        assert resource in got[name]["Subject"] or len(got[name]["Subject"]) == 100, got[name]["Subject"]
+        assert record["userIdentity"]["arn"] in text, name
+        undo = [line for line in text.splitlines() if line.lstrip().startswith("Undo:")]
+        if name != "SecretRestored":  # a restored secret needs no undo
+            assert undo and all(line.rstrip().endswith(resource) for line in undo), (name, undo)
+
+
+
+def test_a_notifier_that_cannot_publish_loses_nothing_and_the_dead_letter_alarm_fires(aws, monkeypatch) -> None:
+    alerting = deploy_alerting(aws, WORKLOAD, boto3.Session(region_name=REGION), ACCOUNT, REGION)
+    sqs = alerting.client("sqs")
+    record = one_record_per_detection()["KmsKeyDisableOrDeletion"]
+    put(aws.client("events"), record)
+    assert wait_until(lambda: queued(sqs, alerting.event_queue) == 1)
+    alerting.client("sns").delete_topic(TopicArn=alerting.environment["TOPIC_ARN"])  # every Publish fails
+    mapping = EventSourceMapping(alerting, monkeypatch)
+    (redrive,) = [json.loads(sqs.get_queue_attributes(QueueUrl=alerting.event_queue, AttributeNames=[
+        "RedrivePolicy"])["Attributes"]["RedrivePolicy"])]
+    attempts = 0
+    while queued(sqs, alerting.dead_letter_queue) == 0 and attempts <= redrive["maxReceiveCount"] + 1:
+        # Never deleted before it was notified: the event is in one queue or the other.
+        assert queued(sqs, alerting.event_queue) + queued(sqs, alerting.dead_letter_queue) == 1
+        attempts += mapping.poll()
+    assert attempts == redrive["maxReceiveCount"], "retried until SQS gave up"
+    assert all(len(r["batchItemFailures"]) == 1 for r in mapping.invocations)
+    (dead,) = sqs.receive_message(QueueUrl=alerting.dead_letter_queue)["Messages"]
+    assert json.loads(dead["Body"])["event"]["detail"] == record  # the event itself, for a person to read
+    alarm = alerting.dead_letter_alarm
+    assert alarm["Namespace"] == "AWS/SQS" and alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": alerting.dead_letter_queue.rsplit("/", 1)[-1]}]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and 1 >= alarm["Threshold"]
+
+
+def test_a_member_accounts_event_reaches_a_person_through_the_collector(aws, monkeypatch) -> None:
+    session = collector_session(aws)
+    bus = "deletion-alarms-collector"
+    session.client("events", endpoint_url=aws.endpoint).create_event_bus(Name=bus)
+    alerting = deploy_alerting(aws, COLLECTOR_FILE, session, COLLECTOR, COLLECTOR_REGION, bus=bus,
+                               OrganizationId=ORG, EventBusName=bus, NotificationEmail="security-team@example.com")
+    deploy_member(aws, f"arn:aws:events:{COLLECTOR_REGION}:{COLLECTOR}:event-bus/{bus}")
+    record = one_record_per_detection()["KmsKeyDisableOrDeletion"]
+    member_record = {**record, "recipientAccountId": ACCOUNT, "awsRegion": REGION}
+    put(aws.client("events"), member_record)
+    assert wait_until(lambda: queued(alerting.client("sqs"), alerting.event_queue) == 1)
+    mapping = EventSourceMapping(alerting, monkeypatch)
+    mapping.drain()
+    (envelope,) = emails(alerting, 1).values()
+    text = envelope["Subject"] + "\n" + envelope["Message"]
+    resource = expected_resource("KmsKeyDisableOrDeletion", member_record)
+    assert f"Account: {ACCOUNT}   Region: {REGION}" in text  # the member account, not the collector's
+    assert record["userIdentity"]["arn"] in text
+    assert f"Undo: aws kms cancel-key-deletion --region {REGION} --key-id {resource}" in text
