@@ -23,8 +23,8 @@ from awacs import sns as sns_actions
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import GetAtt, If, Ref, Sub, Template
-from troposphere.awslambda import Code, Environment, EventSourceMapping, Function, ScalingConfig
+from troposphere import GetAtt, If, NoValue, Ref, Split, Sub, Template
+from troposphere.awslambda import Code, Environment, EventSourceMapping, Function, ScalingConfig, VPCConfig
 from troposphere.cloudwatch import Alarm, MetricDimension
 from troposphere.dynamodb import (
     AttributeDefinition, KeySchema, PointInTimeRecoverySpecification, SSESpecification, Table,
@@ -37,10 +37,11 @@ from troposphere.sqs import Queue
 from detections.messages import notification_specs
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
-from stacks.parameters import CREATE_TOPIC_KEY, USE_EXISTING_TOPIC_KEY, ParameterRefs
+from stacks.parameters import CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
 
 NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
 RUNTIME = "python3.14"
+VPC_ACCESS_POLICY = Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")
 TIMEOUT_SECONDS = 60
 BATCH_SIZE = 1000
 BATCHING_WINDOW_SECONDS = 10
@@ -58,8 +59,8 @@ CHECKOV_FUNCTION = {"checkov": {"skip": [
                                      "source mapping's MaximumConcurrency bounds it instead"},
     {"id": "CKV_AWS_116", "comment": "Invoked only by the SQS event source mapping: failed entries go "
                                      "to the queue's dead-letter queue, not a function DLQ"},
-    {"id": "CKV_AWS_117", "comment": "VPC only where the organization requires it (CT.LAMBDA.PR.3): "
-                                     "it needs the customer's subnets and endpoints"},
+    {"id": "CKV_AWS_117", "comment": "In a VPC only where the organization requires it "
+                                     "(NotifierSubnetIds): it needs the customer's subnets and endpoints"},
     {"id": "CKV_AWS_173", "comment": "The environment holds ARNs and names, no secret"},
     {"id": "CKV_AWS_272", "comment": "Inline code (ZipFile) cannot be signed"},
 ]}}
@@ -123,7 +124,6 @@ def make_role_policy(notifications: NotificationRefs, events: Queue, table: Tabl
 def add_notifier(template: Template, params: ParameterRefs, notifications: NotificationRefs,
                  events: Queue, dead_letter: Queue, condition: str) -> NotifierRefs:
     """Add the claim table, the role, the function, its event source mapping and the two alarms."""
-    del params  # the choices that matter reach this step as Conditions
     table = template.add_resource(Table(
         "NotifierClaimTable",
         Condition=condition,
@@ -147,6 +147,9 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole])]),
         Policies=[Policy(PolicyName="notify", PolicyDocument=make_role_policy(notifications, events, table))],
+        # In a VPC, Lambda creates and deletes the function's network interfaces with this role: the
+        # AWS managed policy for it, kept current by AWS (lambda configuration-vpc, execution role).
+        ManagedPolicyArns=If(NOTIFIER_IN_VPC, [VPC_ACCESS_POLICY], NoValue),
         Tags=protected_tags(),
     ))
     function = template.add_resource(Function(
@@ -165,6 +168,9 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
             "EVENT_QUEUE_URL": Ref(events),
             "CLAIM_TABLE": Ref(table),
         }),
+        VpcConfig=If(NOTIFIER_IN_VPC, VPCConfig(
+            SubnetIds=Split(",", Ref(params.notifier_subnet_ids)),
+            SecurityGroupIds=Split(",", Ref(params.notifier_security_group_ids))), NoValue),
         Metadata=CHECKOV_FUNCTION,
         Tags=protected_tags(),
     ))

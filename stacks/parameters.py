@@ -29,14 +29,19 @@ DEFAULT_ENGINE = "EventBridge"
 # TopicKmsKeyArn against the topic's KmsMasterKeyId. An empty value is only valid where those
 # resources or properties do not exist (EventBridge engine; TopicEncryption other than
 # ExistingKey), and Rules reject it otherwise. cfn-lint reports the finding on the parameter, where
-# no narrower ignore applies, so the templates that have them ignore W1030.
+# no narrower ignore applies, so the templates that have them ignore W1030. W1033 is the same for
+# Fn::Split: NotifierSecurityGroupIds, split inside the VpcConfig that exists only when
+# NotifierSubnetIds is given, where a Rule requires the security groups too.
 def empty_defaults_lint() -> dict:
     """Template metadata for cfn-lint (a new dict each time: troposphere adds to the metadata)."""
-    return {"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}}
+    return {"cfn-lint": {"config": {"ignore_checks": ["W1030", "W1033"]}}}
 
 GROUP_NOTIFICATIONS = "Notifications"
 GROUP_DETECTIONS = "Detections"
 GROUP_SOURCE = "CloudTrail source"
+GROUP_NETWORK = "Notifier network (only where functions must run in a VPC)"
+SUBNET_IDS_PATTERN = r"^$|^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17}){0,15}$"
+SECURITY_GROUP_IDS_PATTERN = r"^$|^sg-[0-9a-f]{8,17}(,sg-[0-9a-f]{8,17}){0,4}$"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class ParameterRefs:
     log_group_name: Parameter | None = None
     expected_deleters: Parameter | None = None
     collector_event_bus_arn: Parameter | None = None
+    notifier_subnet_ids: Parameter | None = None
+    notifier_security_group_ids: Parameter | None = None
 
 
 def add_parameter(template: Template, group: str, label: str, parameter: Parameter) -> Parameter:
@@ -90,8 +97,9 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
             "Send alerts to this existing topic (a central security topic, say) instead of creating "
             "one; then no topic, subscription or key is created here. It must be in this stack's "
             "Region (alarm actions are same-Region). Its policy must let cloudwatch.amazonaws.com "
-            "publish, and its KMS key (if any) must let cloudwatch.amazonaws.com use kms:Decrypt "
-            "and kms:GenerateDataKey*: every alert is a CloudWatch alarm notification."
+            "publish (alarms) and must not deny this account's notifier role; its KMS key (if any) "
+            "must let cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey*, and let "
+            "this account's IAM policies grant them through SNS (the notifier's role has them)."
         ),
         AllowedPattern=TOPIC_ARN_PATTERN,
         Default="",
@@ -114,8 +122,9 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
         Type="String",
         Description=(
             "With TopicEncryption ExistingKey: the ARN of a symmetric customer managed key whose "
-            "policy lets cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey* (every "
-            "alert is a CloudWatch alarm notification). A key ARN, not an alias."
+            "policy lets cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey* (alarms "
+            "publish), and lets this account's IAM policies grant them with kms:ViaService "
+            "sns.REGION.amazonaws.com (the notifier publishes). A key ARN, not an alias."
         ),
         AllowedPattern=KEY_ARN_PATTERN,
         Default="",
@@ -160,8 +169,36 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
     params = ParameterRefs(email, topic, encryption, key, mode, kms, secrets, period, recovery)
     if not collector:
         params = replace(params, **add_workload_parameters(template))
+    params = replace(params, **add_network_parameters(template))
     add_parameter_rules(template, params)
     return params
+
+
+def add_network_parameters(template: Template) -> dict[str, Parameter]:
+    """Subnets and security groups for the notifier function, for organizations whose Control Tower
+    control CT.LAMBDA.PR.3 requires every function in a VPC. Empty: no VPC (the default)."""
+    needs = ("The subnets need a way to the SNS, SQS and DynamoDB endpoints of this Region: VPC "
+             "endpoints (interface endpoints for sns and sqs, a gateway endpoint for dynamodb) or a "
+             "NAT gateway.")
+    subnets = add_parameter(template, GROUP_NETWORK, "Notifier subnet IDs (optional)", Parameter(
+        "NotifierSubnetIds",
+        Type="String",
+        Description=("Comma-separated subnet IDs to run the notifier function in (with "
+                     "NotifierSecurityGroupIds); empty: no VPC. " + needs),
+        AllowedPattern=SUBNET_IDS_PATTERN,
+        ConstraintDescription="comma-separated subnet IDs (subnet-0123456789abcdef0,...), at most 16, or empty",
+        Default="",
+    ))
+    groups = add_parameter(template, GROUP_NETWORK, "Notifier security group IDs (optional)", Parameter(
+        "NotifierSecurityGroupIds",
+        Type="String",
+        Description=("Comma-separated security group IDs for the notifier function (with "
+                     "NotifierSubnetIds); they must allow outbound HTTPS (443) to those endpoints."),
+        AllowedPattern=SECURITY_GROUP_IDS_PATTERN,
+        ConstraintDescription="comma-separated security group IDs (sg-0123456789abcdef0,...), at most 5, or empty",
+        Default="",
+    ))
+    return {"notifier_subnet_ids": subnets, "notifier_security_group_ids": groups}
 
 
 def add_alarm_period_parameter(template: Template) -> Parameter:
@@ -272,6 +309,11 @@ def add_parameter_rules(template: Template, p: ParameterRefs) -> None:
           Not(empty(p.topic_kms_key_arn)),
           "TopicKmsKeyArn is required when TopicEncryption is ExistingKey: give the ARN of your "
           "key, or choose CreateKey.")
+    if p.notifier_subnet_ids is not None and p.notifier_security_group_ids is not None:
+        subnets, groups = empty(p.notifier_subnet_ids), empty(p.notifier_security_group_ids)
+        add_rule(template, "NotifierNetworkComplete", Not(And(subnets, groups)), And(Not(subnets), Not(groups)),
+                 "NotifierSubnetIds and NotifierSecurityGroupIds go together: give both to run the "
+                 "notifier in a VPC, or leave both empty.")
     add_rule(template, "KeyArnOnlyWithExistingKey", Not(empty(p.topic_kms_key_arn)),
           Equals(Ref(p.topic_encryption), "ExistingKey"),
           "TopicKmsKeyArn is used only when TopicEncryption is ExistingKey: set TopicEncryption to "
@@ -313,6 +355,7 @@ USE_EXISTING_TOPIC_KEY = "UseExistingTopicKey"
 USE_EVENTBRIDGE = "UseEventBridge"
 USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
+NOTIFIER_IN_VPC = "UseVpcForNotifier"
 
 
 @dataclass(frozen=True)
@@ -371,6 +414,8 @@ def add_conditions(
         template.add_condition(rule_condition(detection), And(
             Condition(detection_condition(detection)), Condition(USE_EVENTBRIDGE)))
     template.add_condition(CREATE_DELIVERY_QUEUE, Or(*[Condition(rule_condition(d)) for d in detections]))
+    if params.notifier_subnet_ids is not None:
+        template.add_condition(NOTIFIER_IN_VPC, Not(Equals(Ref(params.notifier_subnet_ids), "")))
     if not forwarding:
         return DeliveryConditions(CREATE_DELIVERY_QUEUE)
     template.add_condition(CREATE_EVENT_QUEUE, And(Condition(CREATE_DELIVERY_QUEUE), Condition(NOTIFY_HERE)))

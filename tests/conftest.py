@@ -27,6 +27,14 @@ def workload() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def collector() -> dict[str, Any]:
+    """The organization collector's template, parsed from its rendered JSON."""
+    from stacks.distribution import COLLECTOR_FILE, render_all
+
+    return json.loads(render_all()[COLLECTOR_FILE])
+
+
+@pytest.fixture(scope="session")
 def corpus() -> list[Sample]:
     return load_corpus()
 

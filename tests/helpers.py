@@ -173,6 +173,11 @@ SCAN_CONFIGS: dict[str, dict[str, str]] = {
     "forwarding-to-a-collector": {
         "CollectorEventBusArn": "arn:aws:events:eu-west-1:444455556666:event-bus/deletion-alarms-collector",
         "NotificationEmail": ""},
+    # Where Control Tower's CT.LAMBDA.PR.3 requires functions in a VPC; with the organization's key.
+    "notifier-in-a-vpc": {
+        "NotificationEmail": "security-team@example.com", "TopicEncryption": "ExistingKey", "TopicKmsKeyArn": KEY_ARN,
+        "NotifierSubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+        "NotifierSecurityGroupIds": "sg-0123456789abcdef0"},
     # The one configuration that is insecure by the user's explicit choice.
     "encryption-disabled": {"NotificationEmail": "security-team@example.com", "TopicEncryption": "Disabled"},
 }

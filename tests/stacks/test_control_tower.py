@@ -57,8 +57,9 @@ def compliant(template: Path) -> set[str]:
 
 
 # CT.LAMBDA.PR.3 wants every function in a customer VPC: it cannot hold without the customer's
-# subnets and security groups. The one control not applied to the templates as written (issue #19
-# names it); parameters for subnets, with this control run on that configuration, are still to come.
+# subnets and security groups, which an organization that enables it gives through
+# NotifierSubnetIds and NotifierSecurityGroupIds. The one control not applied to the templates as
+# written; test_the_notifier_in_a_vpc_passes_ct_lambda_pr_3 runs it on that configuration.
 NEEDS_THE_CUSTOMERS_NETWORK = {"lambda_inside_vpc_check"}
 
 
@@ -87,3 +88,27 @@ def test_a_queue_encrypted_with_a_conditional_key_fails_as_written(tmp_path: Pat
     path.write_text(json.dumps(bad))
     assert [f for f in failures(path) if f not in NEEDS_THE_CUSTOMERS_NETWORK] == [
         "sqs_dlq_check", "sqs_queue_encrypted_check"]
+
+
+@pytest.mark.parametrize("config", ["notifier-in-a-vpc", "defaults"])
+def test_the_notifier_in_a_vpc_passes_ct_lambda_pr_3(tmp_path: Path, config: str) -> None:
+    """As the Control Tower hook sees it (the resource's properties, resolved by CloudFormation):
+    the notifier of the workload and of the collector passes CT.LAMBDA.PR.3 with subnets and
+    security groups given, and fails it without them."""
+    from stacks.distribution import COLLECTOR_FILE
+    from tests.helpers import SCAN_CONFIGS, ConcreteTemplate, parameter_values
+    from tests.stacks.test_delivery import physical
+
+    network = {k: v for k, v in SCAN_CONFIGS[config].items() if k.startswith("Notifier")}
+    collector = {"OrganizationId": "o-a1b2c3d4e5", "NotificationEmail": "security-team@example.com"}
+    for name, params in (("deletion-alarms.json", SCAN_CONFIGS[config]), (COLLECTOR_FILE, {**collector, **network})):
+        template = json.loads((ROOT / "dist" / name).read_text())
+        stack = ConcreteTemplate(template, parameter_values(template, **params), physical(template))
+        properties = stack.properties("NotifierFunction")
+        path = tmp_path / f"hook-{name}"
+        path.write_text(json.dumps({"AWS::Lambda::Function": {"resourceProperties": properties}}))
+        if network:
+            assert properties["VpcConfig"]["SubnetIds"] == network["NotifierSubnetIds"].split(","), name
+            assert failures(path) == [] and "lambda_inside_vpc_check" in compliant(path), name
+        else:
+            assert "VpcConfig" not in properties and failures(path) == ["lambda_inside_vpc_check"], name

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from troposphere import encode_to_dict
 
-from stacks.encryption import make_publisher_statement
+from stacks.encryption import make_publisher_statement, make_publishing_through_sns_statement
 from stacks.distribution import COLLECTOR_FILE, render_all
 from stacks.guardrails import GuardrailOptions, render_scp
 from stacks.notifications import make_alarm_publish_statement
@@ -150,9 +150,10 @@ class Deployment:
                 for key_id in self.of_type("AWS::KMS::Key"):
                     if self.stack.physical[key_id]["Arn"] == key_arn:
                         return key_arn, self.stack.properties(key_id)["KeyPolicy"]
-                # ExistingKey: the statement the parameter's description tells its owner to add.
-                return key_arn, {"Version": "2012-10-17",
-                                 "Statement": [encode_to_dict(make_publisher_statement())]}
+                # ExistingKey: the statements the parameter's description tells its owner to add.
+                return key_arn, {"Version": "2012-10-17", "Statement": [
+                    self.stack.value(encode_to_dict(make_publisher_statement())),
+                    self.stack.value(encode_to_dict(make_publishing_through_sns_statement()))]}
         return None
 
     def queue_policy(self, queue_arn: str) -> dict | None:

@@ -74,6 +74,40 @@ def test_rule_requires_a_log_group_for_metric_filters(workload, engine, log_grou
         assert "CloudTrailLogGroupName is required" in message and "EventBridge" in message
 
 
+@pytest.mark.parametrize(("name", "value", "ok"), [
+    ("NotifierSubnetIds", "", True),
+    ("NotifierSubnetIds", "subnet-0123abcd", True),
+    ("NotifierSubnetIds", "subnet-0123456789abcdef0,subnet-0fedcba9876543210", True),
+    ("NotifierSubnetIds", ",".join(["subnet-0123abcd"] * 16), True),  # Lambda takes at most 16
+    ("NotifierSubnetIds", ",".join(["subnet-0123abcd"] * 17), False),
+    ("NotifierSubnetIds", "subnet-0123abcd, subnet-0123abce", False),  # no spaces: Fn::Split keeps them
+    ("NotifierSubnetIds", "subnet-0123abcd,", False),
+    ("NotifierSubnetIds", "sg-0123abcd", False),
+    ("NotifierSubnetIds", "subnet-XYZ12345", False),
+    ("NotifierSecurityGroupIds", "sg-0123456789abcdef0", True),
+    ("NotifierSecurityGroupIds", ",".join(["sg-0123abcd"] * 5), True),  # Lambda takes at most 5
+    ("NotifierSecurityGroupIds", ",".join(["sg-0123abcd"] * 6), False),
+    ("NotifierSecurityGroupIds", "subnet-0123abcd", False),
+])
+@pytest.mark.parametrize("template", ["workload", "collector"])
+def test_notifier_network_ids(request, template, name, value, ok) -> None:
+    assert accepts(request.getfixturevalue(template)["Parameters"][name], value) is ok
+
+
+@pytest.mark.parametrize(("subnets", "groups", "ok"), [
+    ("", "", True),
+    ("subnet-0123abcd", "sg-0123abcd", True),
+    ("subnet-0123abcd", "", False),
+    ("", "sg-0123abcd", False),
+])
+def test_rule_takes_subnets_and_security_groups_together(workload, subnets, groups, ok) -> None:
+    params = parameter_values(workload, NotificationEmail="a@example.com", NotifierSubnetIds=subnets,
+                              NotifierSecurityGroupIds=groups)
+    failed = ConditionEvaluator(workload, params).failed_rules()
+    assert (failed == []) is ok
+    assert all(m.startswith("NotifierNetworkComplete: NotifierSubnetIds and NotifierSecurityGroupIds") for m in failed)
+
+
 def test_detection_engine_values(workload) -> None:
     p = workload["Parameters"]["DetectionEngine"]
     assert p["AllowedValues"] == ["EventBridge", "CloudWatchLogs", "Both"]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from detections.catalog import DETECTIONS, Kind
-from stacks.distribution import COLLECTOR_FILE, render_all
 from tests.helpers import ALERT_TOPIC, has_properties, local_target, resources_of_type
 
 NAMES = [d.name for d in DETECTIONS]
@@ -19,11 +16,6 @@ def test_one_rule_per_detection_under_its_condition(workload, detection) -> None
     assert rule["Type"] == "AWS::Events::Rule"
     assert rule["Condition"] == f"Create{detection.name}Rule"
     assert "Name" not in rule["Properties"]  # generated names never collide across stacks
-
-
-@pytest.fixture(scope="module")
-def collector() -> dict:
-    return json.loads(render_all()[COLLECTOR_FILE])
 
 
 @pytest.mark.parametrize("detection", DETECTIONS, ids=NAMES)
