@@ -28,7 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from awacs import cloudformation, cloudtrail, cloudwatch, events, iam, kms, logs, secretsmanager, sns, sqs
+from awacs import awslambda, cloudformation, cloudtrail, cloudwatch, dynamodb, events, iam, kms, logs, secretsmanager, sns, sqs
 from awacs.aws import (
     ArnNotLike,
     Bool,
@@ -129,14 +129,21 @@ PROTECTED_ACTIONS = [
     # The alias actions authorize on the key too, and the key carries the tag.
     kms.ScheduleKeyDeletion, kms.DisableKey, kms.PutKeyPolicy, kms.DeleteAlias, kms.UpdateAlias,
     cloudformation.DeleteStack, cloudformation.UpdateStack,
-    # The forwarding role of organization mode.
+    # The forwarding role of organization mode and the notifier's role: a deny policy or a
+    # permissions boundary silences them as surely as deleting them.
     iam.DeleteRole, iam.PutRolePolicy, iam.DeleteRolePolicy, iam.UpdateAssumeRolePolicy,
+    iam.AttachRolePolicy, iam.PutRolePermissionsBoundary,
+    # The notifier: new code, a concurrency of 0, a disabled or deleted event source mapping, its
+    # claim table.
+    awslambda.UpdateFunctionCode, awslambda.UpdateFunctionConfiguration, awslambda.PutFunctionConcurrency,
+    awslambda.DeleteFunction, awslambda.UpdateEventSourceMapping, awslambda.DeleteEventSourceMapping,
+    dynamodb.DeleteTable, dynamodb.UpdateTable, dynamodb.UpdateTimeToLive,
 ]
 TAG_ACTIONS = [
     cloudwatch.TagResource, cloudwatch.UntagResource, events.TagResource, events.UntagResource,
     sns.TagResource, sns.UntagResource, sqs.TagQueue, sqs.UntagQueue, kms.TagResource,
     kms.UntagResource, cloudformation.TagResource, cloudformation.UntagResource, iam.TagRole,
-    iam.UntagRole,
+    iam.UntagRole, awslambda.TagResource, awslambda.UntagResource, dynamodb.TagResource, dynamodb.UntagResource,
 ]
 TRAIL_ACTIONS = [cloudtrail.StopLogging, cloudtrail.DeleteTrail, cloudtrail.UpdateTrail,
                  cloudtrail.PutEventSelectors]
