@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from awacs import events as events_actions
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import And, Equals, GetAtt, Not, Or, Output, Parameter, Ref, Sub, Template, encode_to_dict
+from troposphere import And, Equals, GetAtt, If, Not, Or, Output, Parameter, Ref, Sub, Template, encode_to_dict
 from troposphere import Condition as ConditionRef
 from troposphere.chatbot import MicrosoftTeamsChannelConfiguration, SlackChannelConfiguration
 from troposphere.events import EventBus
@@ -39,6 +39,7 @@ DESCRIPTION = (
 GROUP_COLLECTOR = "Organization"
 GROUP_CHAT = "Chat and paging (optional)"
 HAS_SLACK, HAS_TEAMS, HAS_CHAT, HAS_HTTPS = "HasSlackChannel", "HasTeamsChannel", "HasChatChannel", "HasHttpsEndpoint"
+HAS_ORGANIZATION = "HasOrganization"
 # The Chatbot resource schema's pattern for TeamsChannelId, as a Java regex (hyphen last in a class).
 TEAMS_CHANNEL_PATTERN = r"^$|^[A-Za-z0-9_=+/.,-]*%3[aA][A-Za-z0-9_=+/.,-]*%40[A-Za-z0-9_=+/.,-]*$"
 # Chat users may read alerts, never act through the channel.
@@ -67,9 +68,10 @@ def _param(template: Template, group: str, label: str, name: str, description: s
 def add_collector_parameters(template: Template) -> CollectorParameters:
     """The parameters only the collector has."""
     org = add_parameter(template, GROUP_COLLECTOR, "Organization ID", Parameter(
-        "OrganizationId", Type="String", AllowedPattern=r"^o-[a-z0-9]{10,32}$",
-        Description="The AWS Organizations ID (o-...) whose accounts may put events on the bus.",
-        ConstraintDescription="must be an organization ID such as o-a1b2c3d4e5"))
+        "OrganizationId", Type="String", AllowedPattern=r"^$|^o-[a-z0-9]{10,32}$", Default="",
+        Description=("The AWS Organizations ID (o-...) whose accounts may put events on the bus. Empty: "
+                     "only this account, whose other Regions forward here (one account, one paying Region)."),
+        ConstraintDescription="must be empty or an organization ID such as o-a1b2c3d4e5"))
     name = _param(template, GROUP_COLLECTOR, "Event bus name", "EventBusName",
                   "Name of the collector's event bus; workload stacks take its ARN in CollectorEventBusArn.",
                   r"^[A-Za-z0-9._-]{1,256}$", "1 to 256 characters: letters, digits . _ -", "deletion-alarms-collector")
@@ -92,7 +94,7 @@ def add_collector_parameters(template: Template) -> CollectorParameters:
                      TEAMS_CHANNEL_PATTERN, "must be empty or a URL-encoded Teams channel ID such as "
                      "19%3a0123abcd%40thread.tacv2")
     https = _param(template, GROUP_CHAT, "HTTPS endpoint (PagerDuty, Opsgenie)", "HttpsEndpoint",
-                   "An https URL that receives the alarm notifications, e.g. a PagerDuty CloudWatch "
+                   "An https URL that receives the alerts (SNS notifications), e.g. a PagerDuty "
                    "integration URL. It must confirm the SNS subscription.",
                    r"^$|^https://[^\s]{1,2040}$", "must be empty or an https URL")
     return CollectorParameters(org, name, slack_workspace, slack_channel, tenant, team, channel, https)
@@ -106,6 +108,7 @@ def add_collector_conditions(template: Template, p: CollectorParameters) -> None
     template.add_condition(HAS_TEAMS, given(p.teams_channel_id))
     template.add_condition(HAS_CHAT, Or(ConditionRef(HAS_SLACK), ConditionRef(HAS_TEAMS)))
     template.add_condition(HAS_HTTPS, given(p.https_endpoint))
+    template.add_condition(HAS_ORGANIZATION, given(p.organization_id))
     add_rule(template, "SlackNeedsWorkspaceAndChannel", Or(given(p.slack_workspace_id), given(p.slack_channel_id)),
           And(given(p.slack_workspace_id), given(p.slack_channel_id)),
           "Give both SlackWorkspaceId and SlackChannelId, or neither.")
@@ -115,19 +118,28 @@ def add_collector_conditions(template: Template, p: CollectorParameters) -> None
           "Give TeamsTenantId, TeamsTeamId and TeamsChannelId together, or none of them.")
 
 
-def make_event_bus_policy(org: Parameter) -> PolicyDocument:
-    """Only accounts of the organization may put events on the bus."""
-    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
+def make_event_bus_policy(org: Parameter) -> dict:
+    """Only accounts of the organization may put events on the bus; without an organization, only
+    this account. Within one account the forwarding role's own policy suffices (EventBridge user
+    guide, eb-bus-to-bus: the sender's role or the receiver's policy); the statement for the
+    account keeps cross-Region forwarding working if the bus policy is needed too (UNCONFIRMED)."""
+    bus = Sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}")
+    organization = Statement(
         Sid="AllowTheOrganizationToPutEvents", Effect=Allow, Principal=Principal("*"),
-        Action=[events_actions.PutEvents],
-        Resource=[Sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}")],
-        Condition=Condition(StringEquals("aws:PrincipalOrgID", Ref(org))))])
+        Action=[events_actions.PutEvents], Resource=[bus],
+        Condition=Condition(StringEquals("aws:PrincipalOrgID", Ref(org))))
+    account = Statement(
+        Sid="AllowThisAccountToPutEvents", Effect=Allow,
+        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+        Action=[events_actions.PutEvents], Resource=[bus])
+    return {"Version": "2012-10-17", "Statement": [
+        If(HAS_ORGANIZATION, encode_to_dict(organization), encode_to_dict(account))]}
 
 
 def add_event_bus(template: Template, p: CollectorParameters) -> EventBusRefs:
     bus = template.add_resource(EventBus(
         "CollectorEventBus", Name=Ref(p.event_bus_name),
-        Policy=encode_to_dict(make_event_bus_policy(p.organization_id)),
+        Policy=make_event_bus_policy(p.organization_id),
         Tags=protected_tags()))
     return EventBusRefs(bus, Ref(bus))
 

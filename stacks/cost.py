@@ -15,7 +15,10 @@ from stacks.parameters import ENGINES
 PRICE_ALARM_METRIC = 0.10  # standard-resolution alarm, per metric it evaluates, per month
 PRICE_CUSTOM_METRIC = 0.30  # per metric per month (a metric filter publishes one)
 PRICE_KMS_KEY = 1.00  # customer managed key, per month (TopicEncryption CreateKey)
-PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION = 1.00  # events delivered to another account's bus (custom events)
+PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION = 1.00  # events delivered to another account's or Region's bus
+GOAL_USD = 0.30  # fixed, per account and Region, without a key of its own (issue 19)
+FREE_SQS_REQUESTS_PER_MONTH = 1_000_000  # per account, all Regions together
+REGIONS_EXAMPLE = 17
 PRICE_SQS_REQUESTS_PER_MILLION = 0.40  # standard queue; the first million a month per account is free
 # The notifier's event source mapping polls the empty queue: Lambda starts with five pollers, each a
 # 20-second long poll (AWS Compute Blog on SQS polling scale-up; the Lambda guide gives no figure,
@@ -93,7 +96,31 @@ def cost_table() -> str:
                 f"{PRICE_SQS_REQUESTS_PER_MILLION:.2f} USD per million beyond the first million an account "
                 "gets free each month (one Region's polling fits in it). Lambda, DynamoDB and CloudWatch "
                 "Logs cost nothing while no event arrives.")
-    rows.append(f"Forwarding: each event sent to the collector's bus, in another account, is billed as a "
-                f"custom event, {PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION:.2f} USD per million. The collector "
+    rows.append(f"Forwarding: each event sent to the collector's bus, in another account or Region, is billed "
+                f"as a custom event, {PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION:.2f} USD per million. The collector "
                 "costs what one `EventBridge` stack costs, once for the organization.")
+    rows.append(many_regions_note())
     return "\n".join(rows)
+
+
+def many_regions_usd(regions: int, home_region: bool) -> float:
+    """Fixed monthly cost of one account watching ``regions`` Regions with the EventBridge engine,
+    without a key of its own: a notifier in every Region, or (``home_region``) a collector of the
+    account's own in one Region and forwarding workloads in the others."""
+    bare = estimate("EventBridge", "AccessAndDeletion", topic_key=False)
+    notifiers = 1 if home_region else regions
+    requests = max(0, notifiers * bare.sqs_requests - FREE_SQS_REQUESTS_PER_MONTH)
+    return round(notifiers * (bare.monthly_usd - bare.polling_usd)
+                 + requests / 1e6 * PRICE_SQS_REQUESTS_PER_MILLION, 2)
+
+
+def many_regions_note() -> str:
+    n = REGIONS_EXAMPLE
+    each, home = many_regions_usd(n, False) / n, many_regions_usd(n, True) / n
+    return (f"Goal: at most {GOAL_USD:.2f} USD a month fixed per account and Region without a key. One account "
+            f"watching {n} Regions pays {many_regions_usd(n, False):.2f} USD a month with a notifier in each "
+            f"({each:.2f} per Region: {'met' if each <= GOAL_USD else 'NOT met'}), or "
+            f"{many_regions_usd(n, True):.2f} ({home:.2f} per Region: {'met' if home <= GOAL_USD else 'NOT met'}) "
+            "with a collector of its own in one home Region (`OrganizationId` empty) and the workload in "
+            "every Region forwarding to it (`CollectorEventBusArn`). One Region alone pays the "
+            "`EventBridge` row: within the goal while its polling fits in the free tier.")

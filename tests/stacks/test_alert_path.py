@@ -284,3 +284,22 @@ def test_a_member_accounts_event_reaches_a_person_through_the_collector(aws, mon
     assert f"Account: {ACCOUNT}   Region: {REGION}" in text  # the member account, not the collector's
     assert record["userIdentity"]["arn"] in text
     assert f"Undo: aws kms cancel-key-deletion --region {REGION} --key-id {resource}" in text
+
+
+def test_one_account_sends_every_regions_events_to_its_home_region(aws, monkeypatch) -> None:
+    """A collector of the account's own (no OrganizationId) in eu-west-1, and a forwarding workload
+    in us-east-1: one Region holds the notifier, the other only rules."""
+    bus, home = "deletion-alarms-collector", "eu-west-1"
+    session = boto3.Session(region_name=home)
+    session.client("events", endpoint_url=aws.endpoint).create_event_bus(Name=bus)
+    alerting = deploy_alerting(aws, COLLECTOR_FILE, session, ACCOUNT, home, bus=bus, OrganizationId="",
+                               EventBusName=bus, NotificationEmail="security-team@example.com")
+    deploy_member(aws, f"arn:aws:events:{home}:{ACCOUNT}:event-bus/{bus}")
+    record = {**one_record_per_detection()["KmsKeyDisableOrDeletion"], "recipientAccountId": ACCOUNT,
+              "awsRegion": REGION}  # the member's one forwarding rule (test_forwarding.deploy_member)
+    put(aws.client("events", REGION), record)
+    assert wait_until(lambda: queued(alerting.client("sqs"), alerting.event_queue) == 1)
+    EventSourceMapping(alerting, monkeypatch).drain()
+    (envelope,) = emails(alerting, 1).values()
+    assert f"Account: {ACCOUNT}   Region: {REGION}" in envelope["Message"]  # the Region it happened in
+    assert f"--region {REGION} --key-id {expected_resource('KmsKeyDisableOrDeletion', record)}" in envelope["Message"]

@@ -383,6 +383,29 @@ def test_every_delivery_path_of_the_collector_is_allowed(params) -> None:
     assert collector_problems(**params) == []
 
 
+def test_one_account_forwards_its_regions_to_a_collector_of_its_own(workload) -> None:
+    """Without OrganizationId, the bus admits this account only: the forwarding role of another
+    Region of the same account may put events on it (its own policy suffices within the account,
+    and the bus policy grants the account too), a role of another account may not, even with
+    full access."""
+    collector = deploy_collector(OrganizationId="")
+    (bus_id,) = collector.of_type("AWS::Events::EventBus")
+    bus_arn, bus_policy = collector.stack.physical[bus_id]["Arn"], collector.stack.properties(bus_id)["Policy"]
+    member = deploy(workload, COLLECTOR_ACCOUNT, "us-east-1", CollectorEventBusArn=bus_arn, NotificationEmail="")
+    role = member.stack.properties("CollectorForwardingRole")
+    role_arn = member.stack.physical["CollectorForwardingRole"]["Arn"]
+    identity = [policy["PolicyDocument"] for policy in role["Policies"]]
+    put = Request("events:PutEvents", bus_arn, role_arn, {"aws:PrincipalAccount": COLLECTOR_ACCOUNT})
+    assert evaluate(put, identity_policies=identity, resource_policy=bus_policy,
+                    resource_account=COLLECTOR_ACCOUNT, scps=SCPS) == ALLOW
+    assert evaluate(put, identity_policies=[], resource_policy=bus_policy,  # the bus policy alone
+                    resource_account=COLLECTOR_ACCOUNT, scps=SCPS) == ALLOW
+    stranger = Request("events:PutEvents", bus_arn, f"arn:aws:iam::{ACCOUNT}:role/x",
+                       {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalOrgID": ORG})
+    assert evaluate(stranger, identity_policies=[FULL_AWS_ACCESS], resource_policy=bus_policy,
+                    resource_account=COLLECTOR_ACCOUNT) != ALLOW
+
+
 def test_the_chat_channel_role_is_assumable_by_aws_chatbot_only() -> None:
     """A Chatbot channel configuration names a role that AWS Chatbot assumes
     (https://docs.aws.amazon.com/chatbot/latest/adminguide/chatbot-iam-policies.html); it holds no
