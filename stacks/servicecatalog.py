@@ -16,9 +16,11 @@ from troposphere import Equals, GetAtt, Not, Output, Parameter, Ref, Sub, Tags, 
 from troposphere.iam import Policy as IamPolicy
 from troposphere.iam import Role
 from troposphere.servicecatalog import (
-    CloudFormationProduct, Info, LaunchRoleConstraint, Portfolio, PortfolioPrincipalAssociation,
-    PortfolioProductAssociation, ProvisioningArtifactProperties,
+    CloudFormationProduct, Info, LaunchRoleConstraint, LaunchTemplateConstraint, Portfolio,
+    PortfolioPrincipalAssociation, PortfolioProductAssociation, ProvisioningArtifactProperties,
 )
+
+from stacks.parameters import COLLECTOR_BUS_PATTERN, EMAIL_PATTERN
 
 TEMPLATE_URL_PATTERN = r"^https://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\.s3[.-][a-z0-9.-]*amazonaws\.com(\.cn)?/.+\.json$"
 PRINCIPAL_PATTERN = r"^$|^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user|group)/[\w+=,.@/-]+$"
@@ -169,6 +171,36 @@ def make_launch_role_policy(product_template: dict) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
+def end_user_rules() -> dict:
+    """Template constraint rules (CloudFormation Rules syntax) for the product's end users, with
+    ${RequiredEmail} and ${RequiredBus} for the portfolio administrator's choices. What an end user
+    can change at launch or update is what an insider could use to silence the alerts for everyone."""
+    def equals(parameter: str, value: str) -> dict:
+        return {"Fn::Equals": [{"Ref": parameter}, value]}
+
+    def rule(description: str, check: dict) -> dict:
+        return {"Assertions": [{"Assert": check, "AssertDescription": description}]}
+
+    return {
+        "EveryDetectionStaysOn": rule(
+            "KmsKeyMonitoring and SecretMonitoring stay Enabled, DetectionMode AccessAndDeletion, and "
+            "DetectionEngine EventBridge or Both (set by the portfolio's administrators).",
+            {"Fn::And": [equals("KmsKeyMonitoring", "Enabled"), equals("SecretMonitoring", "Enabled"),
+                         equals("DetectionMode", "AccessAndDeletion"),
+                         {"Fn::Not": [equals("DetectionEngine", "CloudWatchLogs")]}]}),
+        "NobodyIsExempt": rule(
+            "ExpectedDeleterArns stays none: exemptions are for the portfolio's administrators to grant.",
+            equals("ExpectedDeleterArns", "none")),
+        "AlertsGoWhereTheAdministratorsSay": rule(
+            "NotificationEmail must be ${RequiredEmail} with no ExistingTopicArn, and CollectorEventBusArn "
+            "must be '${RequiredBus}' (set by the portfolio's administrators).",
+            {"Fn::And": [
+                {"Fn::Or": [{"Fn::Equals": ["${RequiredEmail}", ""]}, {"Fn::And": [
+                    equals("NotificationEmail", "${RequiredEmail}"), equals("ExistingTopicArn", "")]}]},
+                equals("CollectorEventBusArn", "${RequiredBus}")]}),
+    }
+
+
 def make_service_catalog_template(product_template: dict) -> Template:
     """Portfolio, product (version from an S3 URL), principal association, launch constraint, and a
     launch role made for ``product_template`` (the workload, as a dict)."""
@@ -197,6 +229,16 @@ def make_service_catalog_template(product_template: dict) -> Template:
     owner = param("ProviderName", "Provider / owner", Default="Security team",
                   Description="Shown to users as the portfolio provider and product owner.",
                   AllowedPattern=r"^.{1,50}$", ConstraintDescription="1 to 50 characters")
+    required_email = param(
+        "RequiredNotificationEmail", "Email every launch must alert (optional)", Default="",
+        Description=("When given, end users may launch or update the product only with this NotificationEmail "
+                     "(or an ExistingTopicArn), so an update cannot send the team's alerts elsewhere."),
+        AllowedPattern=EMAIL_PATTERN, ConstraintDescription="must be empty or an email address")
+    required_bus = param(
+        "RequiredCollectorEventBusArn", "Collector bus every launch must forward to (optional)", Default="",
+        Description=("The organization's collector bus, when launches forward to it: end users may set "
+                     "CollectorEventBusArn to this value only. Empty: they may not forward."),
+        AllowedPattern=COLLECTOR_BUS_PATTERN, ConstraintDescription="must be empty or an event bus ARN")
     t.add_condition("AssociatePrincipal", Not(Equals(Ref(principal), "")))
     tags = Tags(Product="deletion-alarms")
 
@@ -225,6 +267,11 @@ def make_service_catalog_template(product_template: dict) -> Template:
         Policies=[IamPolicy(PolicyName="launch-deletion-alarms",
                             PolicyDocument=make_launch_role_policy(product_template))],
         Tags=tags))
+    t.add_resource(LaunchTemplateConstraint(
+        "EndUserConstraint", DependsOn=association.title, PortfolioId=Ref(portfolio), ProductId=Ref(product),
+        Description="End users cannot switch detections off, exempt everyone, or send the alerts elsewhere",
+        Rules=Sub(json.dumps(end_user_rules(), sort_keys=True), RequiredEmail=Ref(required_email),
+                  RequiredBus=Ref(required_bus))))
     t.add_resource(LaunchRoleConstraint(
         "LaunchConstraint", DependsOn=association.title, PortfolioId=Ref(portfolio),
         ProductId=Ref(product), RoleArn=GetAtt(role, "Arn"),

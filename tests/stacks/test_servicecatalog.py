@@ -22,7 +22,8 @@ def test_portfolio_product_and_constraint() -> None:
     assert types == sorted([
         "AWS::ServiceCatalog::Portfolio", "AWS::ServiceCatalog::CloudFormationProduct",
         "AWS::ServiceCatalog::PortfolioProductAssociation", "AWS::ServiceCatalog::PortfolioPrincipalAssociation",
-        "AWS::ServiceCatalog::LaunchRoleConstraint", "AWS::IAM::Role"])
+        "AWS::ServiceCatalog::LaunchRoleConstraint", "AWS::ServiceCatalog::LaunchTemplateConstraint",
+        "AWS::IAM::Role"])
     (product,) = resources_of_type(TEMPLATE, "AWS::ServiceCatalog::CloudFormationProduct").values()
     (artifact,) = product["Properties"]["ProvisioningArtifactParameters"]
     assert artifact["Info"] == {"LoadTemplateFromURL": {"Ref": "TemplateUrl"}}
@@ -223,3 +224,52 @@ def test_a_missing_permission_fails_the_proof() -> None:
         statement["Action"] = [a for a in statement["Action"] if a != "sns:GetSubscriptionAttributes"]
     call = Request("sns:GetSubscriptionAttributes", "*", ROLE)
     assert evaluate(call, identity_policies=[policy]) != ALLOW
+
+
+def end_user_failures(required_email: str = "", required_bus: str = "", **params: str) -> list[str]:
+    """The template constraint's Rules as deployed (the administrator's choices substituted),
+    evaluated on the parameter values an end user gives."""
+    from stacks.servicecatalog import end_user_rules
+    from tests.helpers import ConditionEvaluator, parameter_values
+
+    text = json.dumps(end_user_rules()).replace("${RequiredEmail}", required_email).replace(
+        "${RequiredBus}", required_bus)
+    workload = json.loads(render_all()["deletion-alarms.json"])
+    values = parameter_values(workload, **{"NotificationEmail": "team@example.com", **params})
+    return [f.split(":")[0] for f in ConditionEvaluator({"Rules": json.loads(text), "Resources": {}},
+                                                        values).failed_rules()]
+
+
+@pytest.mark.parametrize(("required", "params", "failing"), [
+    ({}, {}, []),
+    ({}, {"DetectionEngine": "Both", "CloudTrailLogGroupName": "aws-cloudtrail-logs"}, []),
+    ({}, {"KmsKeyMonitoring": "Disabled"}, ["EveryDetectionStaysOn"]),
+    ({}, {"SecretMonitoring": "Disabled"}, ["EveryDetectionStaysOn"]),
+    ({}, {"DetectionMode": "AccessOnly"}, ["EveryDetectionStaysOn"]),
+    ({}, {"DetectionEngine": "CloudWatchLogs", "CloudTrailLogGroupName": "x"}, ["EveryDetectionStaysOn"]),
+    ({}, {"ExpectedDeleterArns": "arn:aws:iam::*:*"}, ["NobodyIsExempt"]),
+    ({"required_email": "team@example.com"}, {}, []),
+    ({"required_email": "team@example.com"}, {"NotificationEmail": "me@example.com"},
+     ["AlertsGoWhereTheAdministratorsSay"]),
+    ({"required_email": "team@example.com"}, {"NotificationEmail": "",  # a topic of the user's own
+                                              "ExistingTopicArn": "arn:aws:sns:us-east-1:111122223333:mine"},
+     ["AlertsGoWhereTheAdministratorsSay"]),
+    ({}, {"CollectorEventBusArn": "arn:aws:events:us-east-1:444455556666:event-bus/mine", "NotificationEmail": ""},
+     ["AlertsGoWhereTheAdministratorsSay"]),
+    ({"required_bus": "arn:aws:events:eu-west-1:444455556666:event-bus/deletion-alarms-collector"},
+     {"CollectorEventBusArn": "arn:aws:events:eu-west-1:444455556666:event-bus/deletion-alarms-collector",
+      "NotificationEmail": ""}, []),
+])
+def test_end_users_cannot_silence_the_product(required, params, failing) -> None:
+    assert end_user_failures(**required, **params) == failing
+
+
+def test_the_template_constraint_carries_the_rules() -> None:
+    template = json.loads(render_all()["deletion-alarms-service-catalog.json"])
+    constraint = template["Resources"]["EndUserConstraint"]
+    assert constraint["Type"] == "AWS::ServiceCatalog::LaunchTemplateConstraint"
+    text, variables = constraint["Properties"]["Rules"]["Fn::Sub"]
+    assert json.loads(text) == json.loads(json.dumps(__import__("stacks.servicecatalog").servicecatalog.end_user_rules(),
+                                                     sort_keys=True))
+    assert variables == {"RequiredEmail": {"Ref": "RequiredNotificationEmail"},
+                         "RequiredBus": {"Ref": "RequiredCollectorEventBusArn"}}
