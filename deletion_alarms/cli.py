@@ -267,12 +267,12 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def drill(args: argparse.Namespace) -> int:
-    from deletion_alarms import drill as dr
-
     from deletion_alarms import awsclient
+    from deletion_alarms import drill as dr
+    from deletion_alarms.awsclient import aws_errors
 
-    session, cfn, kms, secrets, sqs, sns, cloudwatch = aws_clients(
-        args, "cloudformation", "kms", "secretsmanager", "sqs", "sns", "cloudwatch")
+    session, cfn, kms, secrets, sqs, sns, cloudwatch, sts = aws_clients(
+        args, "cloudformation", "kms", "secretsmanager", "sqs", "sns", "cloudwatch", "sts")
     collector_cfn = None
     if args.collector_stack:  # the observer lives in the collector's account and Region
         watcher = awsclient.make_session(args.collector_profile or args.profile,
@@ -288,12 +288,17 @@ def drill(args: argparse.Namespace) -> int:
             print("nothing done")
             return 1
     clients = {"kms": kms, "secretsmanager": secrets, "sqs": sqs, "sns": sns, "cloudwatch": cloudwatch}
-    results = dr.run(clients, plan, args.timeout)
+    with aws_errors("caller identity"):
+        account = sts.get_caller_identity()["Account"]
+    record = dr.RunRecord.default(f"{account}/{session.region_name}/{args.stack_name}")
+    results = dr.run(clients, plan, args.timeout, record)
     for result in results:
         print(result.line())
-    missing = [r for r in results if not r.delivered]
-    print(f"{len(results) - len(missing)} of {len(results)} alerts delivered")
-    return 1 if missing else 0
+    missing = [r for r in results if not r.delivered and not r.denied]
+    denied = [r for r in results if r.denied]
+    print(f"{len(results) - len(missing) - len(denied)} of {len(results)} alerts delivered"
+          + (f"; {len(denied)} could not be triggered (permissions)" if denied else ""))
+    return 1 if missing or denied else 0
 
 
 def add_dist_option(parser: argparse.ArgumentParser) -> None:

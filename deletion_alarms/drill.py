@@ -9,7 +9,8 @@ In one account and Region, against a deployed workload stack that alerts there, 
    drill's key or secret (and gave the undo command), and the seconds from the API call to it;
 4. cleans up whatever happened: the key is scheduled for deletion with the shortest window the
    account's guardrails allow, the secret deleted likewise, the subscription and queue removed; a
-   later run finds and removes the leftovers of an interrupted one by their tag.
+   later run removes the leftovers of an interrupted one, as recorded in this machine's run record
+   (never by a tag alone, which anyone with tag permissions can set).
 
 What it waits for follows the stack's parameters. The EventBridge engine alerts through the
 notifier: one digest per detection, carrying the message attributes ``detection`` and
@@ -25,10 +26,12 @@ credentials): the drill then measures the whole way, through the collector's bus
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from deletion_alarms.awsclient import aws_errors
@@ -76,6 +79,8 @@ class Result:
     triggered_at: float | None = None
     delivered_at: float | None = None
     note: str = ""
+    denied: str = ""
+    """Why the drill could not trigger it: a permission problem, not a missing alert."""
 
     @property
     def delivered(self) -> bool:
@@ -83,6 +88,8 @@ class Result:
 
     def line(self) -> str:
         name = f"{self.expectation.detection.name:<26} {self.expectation.label}"
+        if self.denied:
+            return f"DENIED     {name}  {self.denied}"
         if self.delivered and self.triggered_at is not None:
             return f"delivered  {name}  {self.delivered_at - self.triggered_at:7.1f} s"
         return f"MISSING    {name}  {self.note}".rstrip()
@@ -153,6 +160,15 @@ class Drill:
     sleep: Callable[[float], None] = time.sleep
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created: dict[str, str] = field(default_factory=dict)
+    record: "RunRecord | None" = None
+    denied: dict[str, str] = field(default_factory=dict)
+    """Detection name -> the call a guardrail or a policy denied, so it was never triggered."""
+
+    def remember(self, what: str, value: str) -> None:
+        """Note a created resource, in memory and in the run record, before anything else happens."""
+        self.created[what] = value
+        if self.record is not None:
+            self.record.save(self.run_id, self.created)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -166,13 +182,13 @@ class Drill:
         with aws_errors("drill queue"):
             url = sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"},
                                    tags=self.tags)["QueueUrl"]
-            self.created["queue_url"] = url
+            self.remember("queue_url", url)
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             sqs.set_queue_attributes(QueueUrl=url, Attributes={
                 "Policy": json.dumps(observer_queue_policy(arn, self.plan.topic_arn))})
             subscription = sns.subscribe(TopicArn=self.plan.topic_arn, Protocol="sqs", Endpoint=arn,
                                          ReturnSubscriptionArn=True)["SubscriptionArn"]
-            self.created["subscription_arn"] = subscription
+            self.remember("subscription_arn", subscription)
 
     def alarms_already_in_alarm(self) -> set[str]:
         names = [e.alarm_name for e in self.plan.expectations if e.alarm_name]
@@ -191,12 +207,12 @@ class Drill:
             key = kms.create_key(Description=f"deletion-alarms drill {self.run_id}: throwaway, safe to delete",
                                  KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
                                  Tags=[{"TagKey": k, "TagValue": v} for k, v in self.tags.items()])
-            self.created["key_id"] = key["KeyMetadata"]["KeyId"]
+            self.remember("key_id", key["KeyMetadata"]["KeyId"])
         with aws_errors("drill secret"):
             secret = secrets.create_secret(Name=f"{NAME_PREFIX}{self.run_id}", SecretString="drill",
                                            Description="deletion-alarms drill: throwaway, safe to delete",
                                            Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()])
-            self.created["secret_arn"] = secret["ARN"]
+            self.remember("secret_arn", secret["ARN"])
 
     def trigger(self) -> dict[str, float]:
         """Call what each detection watches; the time of each call, by detection name."""
@@ -204,22 +220,25 @@ class Drill:
         key, secret = self.created["key_id"], self.created["secret_arn"]
         times: dict[str, float] = {}
 
-        def expect_failure(name: str, call: Callable[[], Any]) -> None:
+        def expect_failure(name: str, what: str, call: Callable[[], Any]) -> None:
             times[name] = self.clock()
             try:
                 call()
-            except Exception:  # noqa: BLE001 - the failure is the point: it is what the rule sees
+            except Exception as error:  # noqa: BLE001 - the failure is the point: it is what the rule sees
+                if error_code(error) in ACCESS_DENIED:
+                    self.denied[name] = f"{what} was denied ({error_code(error)}): a permission problem, not a test"
                 return
             self.say(f"note: {name}: the call did not fail as a pending deletion should")
 
         times["KmsKeyDisableOrDeletion"] = self.clock()
         with_shortest_window(lambda d: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=d),
                              "schedule the drill key's deletion", self.say)
-        expect_failure("KmsKeyPendingDeletionUse", lambda: kms.encrypt(KeyId=key, Plaintext=b"drill"))
+        expect_failure("KmsKeyPendingDeletionUse", "kms:Encrypt", lambda: kms.encrypt(KeyId=key, Plaintext=b"drill"))
         times["SecretDeletion"] = self.clock()
         with_shortest_window(lambda d: secrets.delete_secret(SecretId=secret, RecoveryWindowInDays=d),
                              "delete the drill secret", self.say)
-        expect_failure("SecretPendingDeletionUse", lambda: secrets.get_secret_value(SecretId=secret))
+        expect_failure("SecretPendingDeletionUse", "secretsmanager:GetSecretValue",
+                       lambda: secrets.get_secret_value(SecretId=secret))
         times["KmsKeyDeletionCancelled"] = self.clock()
         with aws_errors("cancel the drill key's deletion"):
             kms.cancel_key_deletion(KeyId=key)
@@ -242,6 +261,8 @@ class Drill:
         for result in results.values():
             if result.expectation.alarm_name in busy:
                 result.note = "already in ALARM before the drill: no new notification to see"
+            if result.expectation.detection.name in self.denied:
+                result.denied = result.note = self.denied[result.expectation.detection.name]
         elsewhere: dict[tuple[str, str], int] = {}  # digests that named another key or secret
         deadline = self.clock() + timeout
         sqs, url = self.clients["sqs"], self.created["queue_url"]
@@ -289,7 +310,10 @@ class Drill:
             try:
                 step()
             except Exception as error:  # noqa: BLE001 - report and go on with the next one
-                left.append(f"{what}: {error}")
+                if error_code(error) not in GONE:  # already removed: done
+                    left.append(f"{what}: {error}")
+        if self.record is not None and not left:
+            self.record.forget(self.run_id)
         return left
 
 
@@ -346,6 +370,16 @@ def names_resource(text: str, resource: str, undo: bool) -> bool:
     return any(resource in line for line in lines)
 
 
+ACCESS_DENIED = ("AccessDeniedException", "AccessDenied")
+GONE = ("NotFound", "NotFoundException", "ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist")
+
+
+def error_code(error: Exception) -> str:
+    """The AWS error code of a botocore ClientError; empty for anything else."""
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
 def with_shortest_window(call: Callable[[int], Any], what: str, say: Say) -> int:
     """Call with the shortest waiting period the account's guardrails allow; return it. A guardrail
     SCP answers AccessDenied for a window it forbids; any other error is the user's to see."""
@@ -354,8 +388,7 @@ def with_shortest_window(call: Callable[[int], Any], what: str, say: Say) -> int
             call(days)
             return days
         except Exception as error:  # noqa: BLE001 - AccessDenied comes from either service
-            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-            if code not in ("AccessDeniedException", "AccessDenied") or days == WINDOWS_DAYS[-1]:
+            if error_code(error) not in ACCESS_DENIED or days == WINDOWS_DAYS[-1]:
                 raise UserError(f"{what}: {error}") from None
             say(f"{what}: a {days}-day window is denied here (a guardrail?); trying a longer one")
     raise AssertionError("unreachable")
@@ -379,49 +412,67 @@ def delete_secret(secrets: Any, secret_arn: str, say: Say) -> None:
     say(f"drill secret {secret_arn} deleted, recoverable for {days} days")
 
 
-def sweep_leftovers(clients: dict[str, Any], say: Say) -> list[str]:
-    """Remove what interrupted drills left, found by their tag and name; what failed, as text."""
-    kms, secrets, sqs, sns = (clients[k] for k in ("kms", "secretsmanager", "sqs", "sns"))
+@dataclass
+class RunRecord:
+    """What each drill run created, on this machine, per account and Region: the only proof a
+    resource is a drill's (a tag anyone with tag permissions can set is none). A JSON file, written
+    before each step that creates something, and cleared when its run is cleaned up."""
+
+    path: Path
+    scope: str
+    """account/Region: a record is only ever acted on where it was made."""
+
+    @classmethod
+    def default(cls, scope: str) -> "RunRecord":
+        base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        return cls(base / "deletion-alarms" / "drill-runs.json", scope)
+
+    def _load(self) -> dict[str, dict[str, dict[str, str]]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise UserError(f"the drill's run record {self.path} is unreadable ({error}): fix or remove it") from None
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, data: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=1, sort_keys=True))
+        temporary.replace(self.path)  # never a half-written record
+
+    def save(self, run_id: str, created: dict[str, str]) -> None:
+        data = self._load()
+        data.setdefault(self.scope, {})[run_id] = dict(created)
+        self._write(data)
+
+    def forget(self, run_id: str) -> None:
+        data = self._load()
+        if data.get(self.scope, {}).pop(run_id, None) is not None:
+            self._write(data)
+
+    def runs(self) -> dict[str, dict[str, str]]:
+        return dict(self._load().get(self.scope, {}))
+
+
+def sweep_leftovers(clients: dict[str, Any], plan: Plan, record: RunRecord, say: Say) -> list[str]:
+    """Clean up what interrupted runs recorded on this machine left; what failed, as text."""
     left: list[str] = []
-    queues = sqs.list_queues(QueueNamePrefix=NAME_PREFIX).get("QueueUrls", [])
-    queue_arns = set()
-    for url in queues:
-        queue_arns.add(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
-    for page in sns.get_paginator("list_subscriptions").paginate():
-        for sub in page.get("Subscriptions", []):
-            if sub.get("Endpoint") in queue_arns and sub["SubscriptionArn"].startswith("arn:"):
-                sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
-                say(f"removed leftover subscription {sub['SubscriptionArn']}")
-    for url in queues:
-        sqs.delete_queue(QueueUrl=url)
-        say(f"removed leftover queue {url}")
-    for page in secrets.get_paginator("list_secrets").paginate(
-            IncludePlannedDeletion=True, Filters=[{"Key": "tag-key", "Values": [DRILL_TAG]}]):
-        for secret in page.get("SecretList", []):
-            try:
-                delete_secret(secrets, secret["ARN"], say)
-            except Exception as error:  # noqa: BLE001
-                left.append(f"leftover secret {secret['ARN']}: {error}")
-    for page in kms.get_paginator("list_keys").paginate():
-        for key in page.get("Keys", []):
-            try:
-                tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
-            except Exception:  # noqa: BLE001 - keys of other principals, AWS managed keys
-                continue
-            if any(t["TagKey"] == DRILL_TAG for t in tags):
-                try:
-                    delete_key(kms, key["KeyId"], say)
-                except Exception as error:  # noqa: BLE001
-                    left.append(f"leftover key {key['KeyId']}: {error}")
+    for run_id, created in record.runs().items():
+        leftover = Drill(clients, plan, say, run_id=run_id, created=dict(created), record=record)
+        say(f"cleaning up interrupted drill {run_id}: {', '.join(sorted(created))}")
+        left += leftover.cleanup()
     return left
 
 
-def run(clients: dict[str, Any], plan: Plan, timeout: float, say: Say = print,
+def run(clients: dict[str, Any], plan: Plan, timeout: float, record: RunRecord, say: Say = print,
         drill: Drill | None = None) -> list[Result]:
     """The whole drill: sweep, observe, create, trigger, wait, and clean up whatever happened."""
-    for problem in sweep_leftovers(clients, say):
+    for problem in sweep_leftovers(clients, plan, record, say):
         say(f"could not clean up: {problem}")
-    drill = drill or Drill(clients, plan, say)
+    drill = drill or Drill(clients, plan, say, record=record)
+    drill.record = record
     try:
         drill.observe()
         drill.create_resources()

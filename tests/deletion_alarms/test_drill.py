@@ -141,18 +141,25 @@ def test_the_plan_expects_what_the_stack_deploys(aws, params, digests, alarms) -
     assert set(alarm_names(plan)) == alarms
 
 
-def run_drill(aws, plan: dr.Plan, topic: str, clock=None, timeout: float = 30, **stand_in) -> tuple[dr.Drill, list]:
+@pytest.fixture
+def record(tmp_path) -> dr.RunRecord:
+    return dr.RunRecord(tmp_path / "drill-runs.json", f"{ACCOUNT}/us-east-1/{STACK}")
+
+
+def run_drill(aws, plan: dr.Plan, topic: str, record: dr.RunRecord, clock=None, timeout: float = 30,
+              **stand_in) -> tuple[dr.Drill, list]:
     holder: list[dr.Drill] = []
     sleep = AwsStandIn(aws.client("sns"), aws.client("dynamodb"), topic, lambda: holder[0], **stand_in)
     drill = dr.Drill(clients(aws), plan, print, sleep=sleep, **({"clock": clock} if clock else {}))
     holder.append(drill)
-    return drill, dr.run(clients(aws), plan, timeout=timeout, say=print, drill=drill)
+    return drill, dr.run(clients(aws), plan, timeout=timeout, record=record, say=print, drill=drill)
 
 
-def test_a_drill_sees_every_alert_and_cleans_up(aws) -> None:
+def test_a_drill_sees_every_alert_and_cleans_up(aws, record) -> None:
     topic = deploy_stack(aws, DetectionEngine="Both")
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
-    drill, results = run_drill(aws, plan, topic, alarms=alarm_names(plan))
+    drill, results = run_drill(aws, plan, topic, record, alarms=alarm_names(plan))
+    assert record.runs() == {}  # cleaned up: nothing left to remember
     assert len(results) == 6 + 4 and all(r.delivered for r in results), [r.line() for r in results]
     assert all(r.delivered_at >= r.triggered_at - 1 for r in results)
     assert_cleaned_up(aws, drill)
@@ -169,11 +176,11 @@ def assert_cleaned_up(aws, drill: dr.Drill) -> None:
         assert secrets.describe_secret(SecretId=drill.created["secret_arn"]).get("DeletedDate")
 
 
-def test_a_missing_alert_is_reported_and_the_drill_still_cleans_up(aws) -> None:
+def test_a_missing_alert_is_reported_and_the_drill_still_cleans_up(aws, record) -> None:
     topic = deploy_stack(aws)
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
     clock = iter(range(0, 10_000, 5))
-    drill, results = run_drill(aws, plan, topic, clock=lambda: float(next(clock)), timeout=20,
+    drill, results = run_drill(aws, plan, topic, record, clock=lambda: float(next(clock)), timeout=20,
                                skip=("SecretDeletion",))
     missing = [r for r in results if not r.delivered]
     assert [r.expectation.detection.name for r in missing] == ["SecretDeletion"]
@@ -182,11 +189,11 @@ def test_a_missing_alert_is_reported_and_the_drill_still_cleans_up(aws) -> None:
 
 
 @pytest.mark.parametrize("detection", ["KmsKeyPendingDeletionUse", "SecretDeletion", "SecretRestored"])
-def test_a_digest_that_names_another_key_or_secret_counts_as_missing(aws, detection) -> None:
+def test_a_digest_that_names_another_key_or_secret_counts_as_missing(aws, record, detection) -> None:
     topic = deploy_stack(aws)
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
     clock = iter(range(0, 10_000, 5))
-    drill, results = run_drill(aws, plan, topic, clock=lambda: float(next(clock)), timeout=20, other=(detection,))
+    drill, results = run_drill(aws, plan, topic, record, clock=lambda: float(next(clock)), timeout=20, other=(detection,))
     missing = [r for r in results if not r.delivered]
     assert [r.expectation.detection.name for r in missing] == [detection]
     assert "1 arrived naming something else" in missing[0].line()
@@ -222,30 +229,72 @@ def test_an_alarm_already_in_alarm_is_named_not_awaited(aws) -> None:
     assert "already in ALARM" in result.line()
 
 
-def test_an_interrupted_drill_cleans_up_what_it_made(aws, monkeypatch) -> None:
+def test_an_interrupted_drill_cleans_up_what_it_made(aws, record, monkeypatch) -> None:
     deploy_stack(aws)
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
     drill = dr.Drill(clients(aws), plan, print)
     monkeypatch.setattr(drill, "trigger", lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
-        dr.run(clients(aws), plan, timeout=5, say=print, drill=drill)
+        dr.run(clients(aws), plan, timeout=5, record=record, say=print, drill=drill)
     assert {"queue_url", "subscription_arn", "key_id", "secret_arn"} <= set(drill.created)
     assert_cleaned_up(aws, drill)
+    assert record.runs() == {}
 
 
-def test_a_later_run_sweeps_the_leftovers_by_tag(aws) -> None:
+def test_a_later_run_cleans_up_what_the_record_holds_and_nothing_else(aws, record) -> None:
     topic = deploy_stack(aws)
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
-    crashed = dr.Drill(clients(aws), plan, print)
+    crashed = dr.Drill(clients(aws), plan, print, record=record)
     crashed.observe()
-    crashed.create_resources()  # and then the process died: no cleanup
-    other = aws.client("kms").create_key(Description="not a drill key")["KeyMetadata"]["KeyId"]
+    crashed.create_resources()  # and then the process died: no cleanup, but a record
+    assert set(record.runs()[crashed.run_id]) == {"queue_url", "subscription_arn", "key_id", "secret_arn"}
+    # Anyone with tag permissions can make a key look like a drill's: the tag proves nothing.
+    kms = aws.client("kms")
+    lookalike = kms.create_key(Description="deletion-alarms drill 0123: throwaway, safe to delete",
+                               Tags=[{"TagKey": dr.DRILL_TAG, "TagValue": "0123"}])["KeyMetadata"]["KeyId"]
     said: list[str] = []
-    assert dr.sweep_leftovers(clients(aws), said.append) == []
+    assert dr.sweep_leftovers(clients(aws), plan, record, said.append) == []
     assert_cleaned_up(aws, crashed)
-    assert aws.client("kms").describe_key(KeyId=other)["KeyMetadata"]["KeyState"] == "Enabled"
-    assert any("leftover queue" in s for s in said) and aws.client("sns").list_subscriptions_by_topic(
-        TopicArn=topic)["Subscriptions"] == []
+    assert kms.describe_key(KeyId=lookalike)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert record.runs() == {} and any(crashed.run_id in line for line in said)
+    assert aws.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    # A second sweep finds nothing to do, and a record of another account is not this one's.
+    other = dr.RunRecord(record.path, "444455556666/us-east-1/x")
+    other.save("feedbeef0000", {"key_id": lookalike})
+    assert dr.sweep_leftovers(clients(aws), plan, record, said.append) == []
+    assert kms.describe_key(KeyId=lookalike)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_an_access_denied_trigger_is_a_permission_problem_not_a_missing_alert(aws, record, monkeypatch) -> None:
+    from botocore.exceptions import ClientError
+
+    topic = deploy_stack(aws)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    secrets = clients(aws)["secretsmanager"]
+
+    def denied(**_):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "explicit deny in an SCP"}},
+                          "GetSecretValue")
+
+    holder: list[dr.Drill] = []
+    sleep = AwsStandIn(aws.client("sns"), aws.client("dynamodb"), topic, lambda: holder[0],
+                       skip=("SecretPendingDeletionUse",))
+    members = {**clients(aws), "secretsmanager": secrets}
+    monkeypatch.setattr(secrets, "get_secret_value", denied)
+    drill = dr.Drill(members, plan, print, sleep=sleep)
+    holder.append(drill)
+    results = dr.run(members, plan, timeout=30, record=record, say=print, drill=drill)
+    (result,) = [r for r in results if r.expectation.detection.name == "SecretPendingDeletionUse"]
+    assert not result.delivered and result.line().startswith("DENIED")
+    assert "secretsmanager:GetSecretValue was denied (AccessDeniedException)" in result.line()
+    assert all(r.delivered for r in results if r is not result)
+
+
+def test_an_unreadable_record_is_named(tmp_path) -> None:
+    path = tmp_path / "drill-runs.json"
+    path.write_text("{not json")
+    with pytest.raises(UserError, match="run record .* unreadable"):
+        dr.RunRecord(path, "x").runs()
 
 
 def test_a_guardrail_that_denies_seven_days_gets_thirty() -> None:
@@ -287,7 +336,7 @@ def test_a_forwarding_stack_needs_its_collector(aws) -> None:
         dr.make_plan(aws.client("cloudformation"), STACK)
 
 
-def test_a_forwarding_stack_is_drilled_through_its_collector(aws) -> None:
+def test_a_forwarding_stack_is_drilled_through_its_collector(aws, tmp_path) -> None:
     """Resources and calls in the member account; the queue on the collector's topic, in the
     collector's account and Region; the alarms are the collector stack's."""
     deploy_stack(aws, CollectorEventBusArn="arn:aws:events:eu-west-1:444455556666:event-bus/c")
@@ -308,7 +357,8 @@ def test_a_forwarding_stack_is_drilled_through_its_collector(aws) -> None:
                           lambda: holder[0])
     drill = dr.Drill(members, plan, print, sleep=stand_in)
     holder.append(drill)
-    results = dr.run(members, plan, timeout=30, say=print, drill=drill)
+    record = dr.RunRecord(tmp_path / "drill-runs.json", "collector")
+    results = dr.run(members, plan, timeout=30, record=record, say=print, drill=drill)
     assert [r.delivered for r in results] == [True] * 6
     assert not watch["sqs"].list_queues(QueueNamePrefix=dr.NAME_PREFIX).get("QueueUrls")
     assert aws.client("kms").describe_key(KeyId=drill.created["key_id"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
