@@ -13,7 +13,8 @@ from stacks import docs
 from stacks.collector import make_collector_template
 from stacks.cost import cost_table
 from detections.errors import UserError
-from stacks.guardrails import GuardrailOptions, make_guardrails_template, render_scp
+from stacks.threats import threat_model_table
+from stacks.guardrails import GuardrailOptions, make_guardrails_template, render_protection_scp, render_scp
 from stacks.servicecatalog import make_service_catalog_template
 from stacks.stackset import make_stackset_template
 from stacks.workload import make_workload_template
@@ -51,6 +52,7 @@ STACKSET_FILE = "deletion-alarms-stackset.json"
 COLLECTOR_FILE = "deletion-alarms-collector.json"
 GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
+PROTECTION_SCP_FILE = "deletion-alarms-protection-scp.json"
 ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(WORKLOAD_FILE, lambda _: render(make_workload_template())),
     Artifact(SERVICE_CATALOG_FILE,
@@ -60,6 +62,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(COLLECTOR_FILE, lambda _: render(make_collector_template())),
     Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),
     Artifact(SCP_FILE, render_scp, is_template=False),
+    Artifact(PROTECTION_SCP_FILE, render_protection_scp, is_template=False),
 )
 
 
@@ -75,6 +78,7 @@ def render_readme(readme: str, rendered: dict[str, str]) -> str:
     readme = docs.replace_section(
         readme, "parameters", docs.parameter_table(json.loads(rendered[WORKLOAD_FILE])))
     readme = docs.replace_section(readme, "detections", docs.detection_reference())
+    readme = docs.replace_section(readme, "threats", threat_model_table())
     return docs.replace_section(readme, "cost", cost_table())
 
 

@@ -28,8 +28,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from awacs import awslambda, cloudformation, cloudtrail, cloudwatch, dynamodb, events, iam, kms, logs, secretsmanager, sns, sqs
+from awacs import kms, secretsmanager
 from awacs.aws import (
+    Action,
     ArnNotLike,
     Bool,
     Condition,
@@ -37,10 +38,12 @@ from awacs.aws import (
     Deny,
     ForAllValuesStringNotEquals,
     ForAnyValueStringEquals,
+    ForAnyValueStringLike,
     NumericLessThan,
     PolicyDocument,
     Statement,
     StringEquals,
+    StringNotEquals,
 )
 from troposphere import Output, Parameter, Ref, Tags, Template
 from troposphere.organizations import Policy
@@ -119,48 +122,88 @@ def _exempt(arns: tuple[str, ...]) -> list[ConditionElement]:
     return [ArnNotLike("aws:PrincipalArn", list(arns))] if arns else []
 
 
-# Actions that change or remove a protected resource, each supporting aws:ResourceTag on its
-# resource type (the tests check this against the Service Authorization Reference).
-PROTECTED_ACTIONS = [
-    cloudwatch.DeleteAlarms, cloudwatch.DisableAlarmActions, cloudwatch.PutMetricAlarm,
-    events.DeleteRule, events.DisableRule, events.PutRule, events.RemoveTargets, events.PutTargets,
-    sns.DeleteTopic, sns.SetTopicAttributes, sns.RemovePermission,
-    sqs.DeleteQueue, sqs.PurgeQueue, sqs.SetQueueAttributes, sqs.RemovePermission,
+def _actions(*names: str) -> list[Action]:
+    """awacs Actions from "service:Name" strings; a * in a name is IAM's wildcard."""
+    return [Action(*name.split(":")) for name in names]
+
+
+# Actions that change or remove a protected resource, denied on resources that carry the tag.
+# Wildcards are safe here: the tag condition limits them to this product's resources, and an
+# action without a resource type never carries aws:ResourceTag. Which candidate actions these cover,
+# and why the others are harmless, is tests/stacks/test_threat_model.py's to prove (from the Service
+# Authorization Reference); the README's threat model is generated from THREAT_MODEL.
+PROTECTED_ACTIONS = _actions(
+    "cloudwatch:DeleteAlarms", "cloudwatch:DisableAlarmActions", "cloudwatch:Put*Alarm",
+    "events:Delete*", "events:DisableRule", "events:PutRule", "events:*Targets", "events:UpdateEventBus",
+    "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:RemovePermission", "sns:PutDataProtectionPolicy",
+    "sqs:DeleteQueue", "sqs:PurgeQueue", "sqs:SetQueueAttributes", "sqs:*Permission",
     # The alias actions authorize on the key too, and the key carries the tag.
-    kms.ScheduleKeyDeletion, kms.DisableKey, kms.PutKeyPolicy, kms.DeleteAlias, kms.UpdateAlias,
-    cloudformation.DeleteStack, cloudformation.UpdateStack,
-    # The forwarding role of organization mode and the notifier's role: a deny policy or a
-    # permissions boundary silences them as surely as deleting them.
-    iam.DeleteRole, iam.PutRolePolicy, iam.DeleteRolePolicy, iam.UpdateAssumeRolePolicy,
-    iam.AttachRolePolicy, iam.PutRolePermissionsBoundary,
-    # The notifier: new code, a concurrency of 0, a disabled or deleted event source mapping, its
-    # claim table.
-    awslambda.UpdateFunctionCode, awslambda.UpdateFunctionConfiguration, awslambda.PutFunctionConcurrency,
-    awslambda.DeleteFunction, awslambda.UpdateEventSourceMapping, awslambda.DeleteEventSourceMapping,
-    dynamodb.DeleteTable, dynamodb.UpdateTable, dynamodb.UpdateTimeToLive,
-]
-TAG_ACTIONS = [
-    cloudwatch.TagResource, cloudwatch.UntagResource, events.TagResource, events.UntagResource,
-    sns.TagResource, sns.UntagResource, sqs.TagQueue, sqs.UntagQueue, kms.TagResource,
-    kms.UntagResource, cloudformation.TagResource, cloudformation.UntagResource, iam.TagRole,
-    iam.UntagRole, awslambda.TagResource, awslambda.UntagResource, dynamodb.TagResource, dynamodb.UntagResource,
-]
-TRAIL_ACTIONS = [cloudtrail.StopLogging, cloudtrail.DeleteTrail, cloudtrail.UpdateTrail,
-                 cloudtrail.PutEventSelectors]
+    "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy", "kms:DeleteAlias", "kms:UpdateAlias",
+    "cloudformation:DeleteStack", "cloudformation:UpdateStack", "cloudformation:ExecuteChangeSet",
+    "cloudformation:SetStackPolicy", "cloudformation:ContinueUpdateRollback",
+    # The forwarding role and the notifier's role: a deny policy or a boundary silences them too.
+    "iam:Delete*", "iam:Put*", "iam:Attach*", "iam:Detach*", "iam:UpdateAssumeRolePolicy",
+    # Passing the notifier's role to another function would give that function its tag.
+    "iam:PassRole",
+    # The notifier: new code, a concurrency of 0, a disabled or deleted event source mapping, and
+    # no other way in (a function URL, a resource policy for other accounts).
+    "lambda:Update*", "lambda:Delete*", "lambda:Put*", "lambda:Create*", "lambda:AddPermission",
+    # Its claim table, and replicas elsewhere whose writes would replicate into it.
+    "dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive", "dynamodb:*ResourcePolicy",
+    "dynamodb:*Replica*", "dynamodb:*GlobalTable*",
+)
+# The notifier's own data: entries of the event queue and minute claims. Its role carries the tag,
+# and only the deploy roles may give a principal that tag, so only the notifier may delete entries
+# or write claims (an administrator's claims for coming minutes would hold every digest back).
+# An administrator reads queued events, and hands dead letters back with a message move task.
+NOTIFIER_DATA_ACTIONS = _actions(
+    "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "lambda:Invoke*",
+    "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQL*",
+)
+# Adding, changing or removing the protection tag, on any resource or principal (a principal with
+# the tag may write the notifier's data; a session tag is a principal tag too).
+TAG_ACTIONS = _actions(
+    "cloudwatch:*Tag*", "events:*Tag*", "sns:*Tag*", "sqs:*Tag*", "kms:*Tag*", "cloudformation:*Tag*",
+    "iam:Tag*", "iam:Untag*", "iam:Create*", "sts:TagSession", "lambda:*Tag*", "dynamodb:*Tag*",
+)
+# What the deploy roles are made of: nobody else creates, re-trusts, re-permissions, passes or
+# deletes a role whose name or path the exemption matches.
+DEPLOY_ROLE_ACTIONS = _actions(
+    "iam:CreateRole", "iam:Delete*", "iam:Put*", "iam:Attach*", "iam:Detach*", "iam:UpdateAssumeRolePolicy",
+    "iam:PassRole", "iam:*Tag*",
+)
+TRAIL_ACTIONS = _actions("cloudtrail:StopLogging", "cloudtrail:DeleteTrail", "cloudtrail:UpdateTrail",
+                         "cloudtrail:PutEventSelectors")
+# A trail's log group: its metric filters, itself, a transformer that rewrites records before the
+# filters see them, a key the service may not use (records no longer arrive).
+TRAIL_LOG_GROUP_ACTIONS = _actions("logs:DeleteMetricFilter", "logs:DeleteLogGroup", "logs:PutTransformer",
+                                   "logs:AssociateKmsKey")
+# Resource types whose import into a stack would let CloudFormation delete them with its own rules.
+IMPORT_PROTECTED_TYPES = ["AWS::KMS::Key", "AWS::SecretsManager::Secret"]
 
 
-def make_scp(options: GuardrailOptions) -> PolicyDocument:
-    """The service control policy for ``options``."""
+# The statements are split over two SCPs (an account takes up to five): one policy of 5,120
+# characters cannot hold them with the exemptions repeated in each statement.
+GUARDRAILS_SCP, PROTECTION_SCP = "deletion-guardrails", "deletion-alarms-protection"
+SCP_NAMES = (GUARDRAILS_SCP, PROTECTION_SCP)
+
+
+def make_scps(options: GuardrailOptions) -> dict[str, PolicyDocument]:
+    """The service control policies for ``options``, by name: the deletion guardrails (windows,
+    force delete, imports, trails) and the product's protection (its resources, its notifier's
+    data, the protection tag, the deploy roles, its stacks)."""
     options.validate()
     window = options.min_window_days
     deployers = _exempt(options.deploy_role_arns + options.break_glass_arns)
     # A deletion made by CloudFormation with the caller's credentials (a stack being deleted).
     not_via_cloudformation = ForAllValuesStringNotEquals("aws:CalledVia", [CLOUDFORMATION])
     protected = StringEquals(f"aws:ResourceTag/{PROTECTED_TAG_KEY}", PROTECTED_TAG_VALUE)
-    statements = [
+    guardrails = [
+        # No CloudFormation exemption for keys: its default window is 30 days, and a template's
+        # shorter PendingWindowInDays is a shorter window like any other.
         _deny("DenyShortKeyDeletionWindow", [kms.ScheduleKeyDeletion], ["*"],
-              NumericLessThan("kms:ScheduleKeyDeletionPendingWindowInDays", str(window)),
-              not_via_cloudformation, *deployers),
+              NumericLessThan("kms:ScheduleKeyDeletionPendingWindowInDays", str(window)), *deployers),
         _deny("DenyShortSecretRecoveryWindow", [secretsmanager.DeleteSecret], ["*"],
               NumericLessThan("secretsmanager:RecoveryWindowInDays", str(window)),
               not_via_cloudformation, *deployers),
@@ -168,20 +211,37 @@ def make_scp(options: GuardrailOptions) -> PolicyDocument:
         # and a numeric condition on an absent key does not match.
         _deny("DenySecretForceDelete", [secretsmanager.DeleteSecret], ["*"],
               Bool("secretsmanager:ForceDeleteWithoutRecovery", "true"), not_via_cloudformation, *deployers),
-        _deny("ProtectTaggedResources", PROTECTED_ACTIONS, ["*"], protected, *deployers),
-        # The tag itself: nobody but the deployers removes it or changes its value.
-        _deny("ProtectTheProtectionTag", TAG_ACTIONS, ["*"], protected,
-              ForAnyValueStringEquals("aws:TagKeys", [PROTECTED_TAG_KEY]), *deployers),
-        _deny("ProtectProductStacksByName", [cloudformation.DeleteStack],
-              [f"arn:*:cloudformation:*:*:stack/{p}*/*" for p in options.resource_prefixes], *deployers),
+        # CloudFormation force-deletes the secrets of a stack it deletes: a secret imported into a
+        # stack of one's own would be deleted at once (CloudFormation IAM policy examples,
+        # cloudformation:ImportResourceTypes).
+        _deny("DenyImportingKeysAndSecrets", _actions("cloudformation:CreateChangeSet"), ["*"],
+              ForAnyValueStringLike("cloudformation:ImportResourceTypes", IMPORT_PROTECTED_TYPES), *deployers),
         # Metric filters cannot be told apart by name in a policy (the resource is the log
         # group), so deleting any metric filter on a trail's log group is reserved.
-        _deny("ProtectTrailMetricFilters", [logs.DeleteMetricFilter],
+        _deny("ProtectTrailLogGroups", TRAIL_LOG_GROUP_ACTIONS,
               [f"arn:*:logs:*:*:log-group:{g}" for g in options.trail_log_groups], *deployers),
     ]
     if options.protect_trails:
-        statements.append(_deny("ProtectTrails", TRAIL_ACTIONS, ["*"], *deployers))
-    return PolicyDocument(Version="2012-10-17", Statement=statements)
+        guardrails.append(_deny("ProtectTrails", TRAIL_ACTIONS, ["*"], *deployers))
+    protection = [
+        _deny("ProtectTaggedResources", PROTECTED_ACTIONS, ["*"], protected, *deployers),
+        _deny("ProtectNotifierData", NOTIFIER_DATA_ACTIONS, ["*"], protected,
+              StringNotEquals(f"aws:PrincipalTag/{PROTECTED_TAG_KEY}", PROTECTED_TAG_VALUE), *deployers),
+        # The tag itself: nobody but the deployers adds, changes or removes it, anywhere.
+        _deny("ProtectTheProtectionTag", TAG_ACTIONS, ["*"],
+              ForAnyValueStringEquals("aws:TagKeys", [PROTECTED_TAG_KEY]), *deployers),
+        _deny("ProtectDeployRoles", DEPLOY_ROLE_ACTIONS, _role_resources(options.deploy_role_arns), *deployers),
+        _deny("ProtectProductStacksByName", _actions(
+            "cloudformation:DeleteStack", "cloudformation:UpdateStack", "cloudformation:ExecuteChangeSet"),
+              [f"arn:*:cloudformation:*:*:stack/{p}*/*" for p in options.resource_prefixes], *deployers),
+    ]
+    return {GUARDRAILS_SCP: PolicyDocument(Version="2012-10-17", Statement=guardrails),
+            PROTECTION_SCP: PolicyDocument(Version="2012-10-17", Statement=protection)}
+
+
+def _role_resources(patterns: tuple[str, ...]) -> list[str]:
+    """The deploy role patterns as IAM role resources (a pattern may name an assumed-role session)."""
+    return sorted({p.replace(":sts::", ":iam::").replace(":assumed-role/", ":role/") for p in patterns})
 
 
 def _deny(sid: str, actions: list, resources: list, *conditions: ConditionElement) -> Statement:
@@ -189,13 +249,17 @@ def _deny(sid: str, actions: list, resources: list, *conditions: ConditionElemen
                      Condition=Condition(list(conditions)))
 
 
-def render_scp(options: GuardrailOptions) -> str:
-    """The SCP as compact, sorted JSON (AWS counts every character against the 5,120 limit)."""
-    body = json.dumps(json.loads(make_scp(options).to_json()), sort_keys=True, separators=(",", ":"))
+def render_scp(options: GuardrailOptions, name: str = GUARDRAILS_SCP) -> str:
+    """One SCP as compact, sorted JSON (AWS counts every character against the 5,120 limit)."""
+    body = json.dumps(json.loads(make_scps(options)[name].to_json()), sort_keys=True, separators=(",", ":"))
     if len(body) > SCP_SIZE_LIMIT:
-        raise UserError(f"the service control policy is {len(body)} characters, over the "
-                        f"{SCP_SIZE_LIMIT} limit: give fewer --break-glass-arn or prefixes")
+        raise UserError(f"the service control policy {name} is {len(body)} characters, over the "
+                        f"{SCP_SIZE_LIMIT} limit: give fewer --break-glass-arn, --deploy-role-arn or prefixes")
     return body + "\n"
+
+
+def render_protection_scp(options: GuardrailOptions) -> str:
+    return render_scp(options, PROTECTION_SCP)
 
 
 def make_guardrails_template(options: GuardrailOptions) -> Template:
@@ -216,14 +280,16 @@ def make_guardrails_template(options: GuardrailOptions) -> Template:
     ))
     template.add_parameter_to_group(targets, "Attachment")
     template.set_parameter_label(targets, "Target OU, account or root IDs")
-    policy = template.add_resource(Policy(
-        "DeletionGuardrailsPolicy",
-        Name="deletion-guardrails",
-        Description="Long deletion windows, no secret force delete, deletion-alarms protected",
-        Type="SERVICE_CONTROL_POLICY",
-        Content=json.loads(render_scp(options)),
-        TargetIds=Ref(targets),
-    ))
-    template.add_output(Output("PolicyId", Description="ID of the service control policy",
-                               Value=Ref(policy)))
+    # (logical ID, name, description, output): logical IDs are an API, kept stable.
+    for logical_id, name, description, output in (
+        ("DeletionGuardrailsPolicy", GUARDRAILS_SCP,
+         "Long deletion windows, no secret force delete or import, trails kept", "PolicyId"),
+        ("ProductProtectionPolicy", PROTECTION_SCP,
+         "deletion-alarms protected: its resources, its notifier's data, its tag, the deploy roles",
+         "ProtectionPolicyId"),
+    ):
+        policy = template.add_resource(Policy(
+            logical_id, Name=name, Description=description, Type="SERVICE_CONTROL_POLICY",
+            Content=json.loads(render_scp(options, name)), TargetIds=Ref(targets)))
+        template.add_output(Output(output, Description=f"ID of the {name} SCP", Value=Ref(policy)))
     return template

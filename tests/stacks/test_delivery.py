@@ -17,7 +17,7 @@ from troposphere import encode_to_dict
 
 from stacks.encryption import make_publisher_statement, make_publishing_through_sns_statement
 from stacks.distribution import COLLECTOR_FILE, render_all
-from stacks.guardrails import GuardrailOptions, render_scp
+from stacks.guardrails import PROTECTED_TAG_KEY, SCP_NAMES, GuardrailOptions, render_scp
 from stacks.notifications import make_alarm_publish_statement
 from tests.helpers import SCAN_CONFIGS, ConcreteTemplate, parameter_values, resources_of_type
 from tests.iam_evaluator import ALLOW, FULL_AWS_ACCESS, Request, evaluate
@@ -33,7 +33,7 @@ COLLECTOR_BUS_ARN = f"arn:aws:events:{COLLECTOR_REGION}:{COLLECTOR_ACCOUNT}:even
 COLLECTOR_PARAMS = {"OrganizationId": ORG, "EventBusName": BUS_NAME, "NotificationEmail": "security-team@example.com"}
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["sqs:*", "kms:*"], "Resource": "*"}]}
-SCPS = [FULL_AWS_ACCESS, json.loads(render_scp(GuardrailOptions()))]
+SCPS = [FULL_AWS_ACCESS, *(json.loads(render_scp(GuardrailOptions(), name)) for name in SCP_NAMES)]
 
 # FACT 1. A CloudWatch alarm publishes to SNS as the service principal cloudwatch.amazonaws.com, with
 # aws:SourceArn = the alarm's ARN and aws:SourceAccount = its account; over TLS.
@@ -228,13 +228,16 @@ def rule_paths(d: Deployment) -> list[str]:
 
 
 def reader_paths(d: Deployment) -> list[str]:
-    """FACTS 5 and 6: an administrator of the account reads (and deletes) the queued events."""
+    """FACTS 5 and 6: an administrator of the account reads the queued events and moves dead letters back."""
     problems = []
     for queue_id in d.of_type("AWS::SQS::Queue"):
         queue_arn = d.stack.physical[queue_id]["Arn"]
         props = d.stack.properties(queue_id)
-        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
-            call = Request(action, queue_arn, f"arn:aws:iam::{d.account}:role/SecurityAdmin")
+        # Reading is free; deleting entries is the notifier's alone (the protection SCP), and dead
+        # letters go back to the event queue with a message move task, for the notifier to send.
+        tagged = {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": "true"}
+        for action in ("sqs:ReceiveMessage", "sqs:StartMessageMoveTask"):
+            call = Request(action, queue_arn, f"arn:aws:iam::{d.account}:role/SecurityAdmin", tagged)
             if evaluate(call, resource_policy=d.queue_policy(queue_arn), identity_policies=[ADMIN_POLICY],
                         scps=SCPS) != ALLOW:
                 problems.append(f"{queue_id}: the administrator may not {action}")
@@ -288,8 +291,12 @@ def notifier_paths(d: Deployment) -> list[str]:
                                                                                    "dynamodb:DeleteItem")]
         calls += [("sns:Publish", topic, d.topic_policy(topic)), ("logs:CreateLogStream", log_group, None),
                   ("logs:PutLogEvents", f"{log_group}:log-stream:2026/11/30/[$LATEST]0123", None)]
+        # Every resource of the product carries the protection tag (test_guardrails checks it), and
+        # the role's tags are its sessions' principal tags: the SCP's notifier-data statement sees both.
+        tags = {f"aws:PrincipalTag/{t['Key']}": t["Value"] for t in role.get("Tags", [])}
+        tags[f"aws:ResourceTag/{PROTECTED_TAG_KEY}"] = "true"
         for action, resource, resource_policy in calls:
-            call = Request(action, resource, function["Role"], {"aws:SecureTransport": "true"})
+            call = Request(action, resource, function["Role"], {"aws:SecureTransport": "true", **tags})
             if evaluate(call, identity_policies=identity, resource_policy=resource_policy, scps=SCPS) != ALLOW:
                 problems.append(f"{role_id}: the notifier may not {action} on {resource}")
         key = d.topic_key(topic)
@@ -571,6 +578,10 @@ def _role_trusts_another_service(resources: dict) -> None:
         "Service": "events.amazonaws.com"}
 
 
+def _notifier_role_without_the_tag(resources: dict) -> None:
+    del resources["NotifierRole"]["Properties"]["Tags"]
+
+
 def _event_queue_without_redrive(resources: dict) -> None:
     del resources["AlertEventQueue"]["Properties"]["RedrivePolicy"]
 
@@ -586,6 +597,7 @@ def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
     (_claims_without_delete, "the notifier may not dynamodb:DeleteItem"),
     (_role_trusts_another_service, "NotifierRole: Lambda may not assume it (without source keys)"),
     (_event_queue_without_redrive, "AlertEventQueue: no dead-letter queue"),
+    (_notifier_role_without_the_tag, "NotifierRole: the notifier may not sqs:DeleteMessage"),
     (_dead_letter_queue_refuses_redrive, "AlertDeliveryDeadLetterQueue: does not admit AlertEventQueue's redrive"),
     (_forwarding_role_trusts_anyone, "EventBridge may not assume CollectorForwardingRole"),
     (_forwarding_role_may_put_nowhere, "may not put events on the collector's bus"),

@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 from parliament import analyze_policy_string
 
-from stacks.distribution import GUARDRAILS_FILE, SCP_FILE, render_all
+from stacks.distribution import GUARDRAILS_FILE, PROTECTION_SCP_FILE, SCP_FILE, render_all
 from detections.errors import UserError
 from stacks.guardrails import (
+    NOTIFIER_DATA_ACTIONS,
     PROTECTED_ACTIONS,
     PROTECTED_TAG_KEY,
     SCP_SIZE_LIMIT,
     TAG_ACTIONS,
     GuardrailOptions,
+    SCP_NAMES,
     render_scp,
 )
-from tests.iam_evaluator import Request, matching_sids
+from tests.iam_evaluator import Request, matching_sids, wildcard
 
 ROOT = Path(__file__).resolve().parents[2]
 BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"
@@ -31,7 +33,9 @@ ACCOUNT = "111122223333"
 
 
 def scp(**options) -> dict:
-    return json.loads(render_scp(GuardrailOptions(**options)))
+    """Both SCPs as one document of their statements (a Deny in any attached SCP denies)."""
+    parts = [json.loads(render_scp(GuardrailOptions(**options), name)) for name in SCP_NAMES]
+    return {"Version": "2012-10-17", "Statement": [st for part in parts for st in part["Statement"]]}
 
 
 # The SCP is evaluated with the project's one IAM evaluator (tests/iam_evaluator.py).
@@ -78,9 +82,28 @@ CASES = [
     ("window 13, minimum 14", {"min_window_days": 14}, "kms:ScheduleKeyDeletion", KEY, window(13), WINDOWS),
     ("window 7 by break-glass", {"break_glass_arns": (BREAK_GLASS,)}, "kms:ScheduleKeyDeletion", KEY,
      window(7, BREAK_GLASS), set()),
-    # Stack deletions through CloudFormation keep working.
-    ("a stack deletion with the caller's credentials schedules a 7-day key", {}, "kms:ScheduleKeyDeletion",
-     KEY, window(7, **VIA_CLOUDFORMATION), set()),
+    # Stack deletions through CloudFormation keep working for secrets; a key gets 30 days (the
+    # default), a shorter window only from a deploy role.
+    ("a person's stack deletion schedules a 7-day key", {}, "kms:ScheduleKeyDeletion",
+     KEY, window(7, **VIA_CLOUDFORMATION), WINDOWS),
+    ("a person's stack deletion schedules a key with CloudFormation's default", {}, "kms:ScheduleKeyDeletion",
+     KEY, window(30, **VIA_CLOUDFORMATION), set()),
+    ("a deploy role's stack deletion schedules a 7-day key", {}, "kms:ScheduleKeyDeletion",
+     KEY, window(7, DEPLOYER, **VIA_CLOUDFORMATION), set()),
+    ("a person imports a secret into a stack of their own", {}, "cloudformation:CreateChangeSet",
+     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/mine/1", ctx(**{"cloudformation:ImportResourceTypes": [
+         "AWS::SecretsManager::Secret"]}), {"DenyImportingKeysAndSecrets"}),
+    ("a person imports a key with a bucket", {}, "cloudformation:CreateChangeSet",
+     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/mine/1", ctx(**{"cloudformation:ImportResourceTypes": [
+         "AWS::S3::Bucket", "AWS::KMS::Key"]}), {"DenyImportingKeysAndSecrets"}),
+    ("a person imports a bucket", {}, "cloudformation:CreateChangeSet",
+     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/mine/1", ctx(**{"cloudformation:ImportResourceTypes": [
+         "AWS::S3::Bucket"]}), set()),
+    ("a person's change set without import", {}, "cloudformation:CreateChangeSet",
+     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/mine/1", ctx(), set()),
+    ("a deploy role imports a secret", {}, "cloudformation:CreateChangeSet",
+     f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/mine/1", ctx(DEPLOYER, **{
+         "cloudformation:ImportResourceTypes": ["AWS::SecretsManager::Secret"]}), set()),
     ("a stack deletion with the caller's credentials force-deletes a secret", {}, "secretsmanager:DeleteSecret",
      SECRET, force(**VIA_CLOUDFORMATION), set()),
     ("a StackSets execution role force-deletes a secret", {}, "secretsmanager:DeleteSecret", SECRET,
@@ -130,9 +153,63 @@ CASES = [
      ctx(**TAGGED, **{"aws:TagKeys": ["deletion-alarms:protected"]}), {"ProtectTheProtectionTag"}),
     ("remove another tag of a protected resource", {}, "sqs:UntagQueue",
      f"arn:aws:sqs:us-east-1:{ACCOUNT}:x-AlertEventQueue-XYZ", ctx(**TAGGED, **{"aws:TagKeys": ["CostCenter"]}), set()),
-    ("CloudFormation tags a new resource at creation", {}, "events:TagResource",
+    ("a person's CloudFormation tags a new resource with the protection tag", {}, "events:TagResource",
      f"arn:aws:events:us-east-1:{ACCOUNT}:rule/x-SecretDeletionRule-1A2B3C",
-     ctx(**VIA_CLOUDFORMATION, **{"aws:TagKeys": ["deletion-alarms:protected"]}), set()),
+     ctx(**VIA_CLOUDFORMATION, **{"aws:TagKeys": ["deletion-alarms:protected"]}), {"ProtectTheProtectionTag"}),
+    ("a deploy role's CloudFormation tags a new resource", {}, "events:TagResource",
+     f"arn:aws:events:us-east-1:{ACCOUNT}:rule/x-SecretDeletionRule-1A2B3C",
+     ctx(DEPLOYER, **VIA_CLOUDFORMATION, **{"aws:TagKeys": ["deletion-alarms:protected"]}), set()),
+    ("a person gives their own role the protection tag", {}, "iam:TagRole", f"arn:aws:iam::{ACCOUNT}:role/Mine",
+     ctx(**{"aws:TagKeys": ["deletion-alarms:protected"]}), {"ProtectTheProtectionTag"}),
+    ("a person creates a role with the protection tag", {}, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Mine",
+     ctx(**{"aws:TagKeys": ["deletion-alarms:protected"]}), {"ProtectTheProtectionTag"}),
+    ("a person's session tagged with the protection tag", {}, "sts:TagSession",
+     f"arn:aws:iam::{ACCOUNT}:role/Admin", ctx(**{"aws:TagKeys": ["deletion-alarms:protected"]}),
+     {"ProtectTheProtectionTag"}),
+    ("a person creates a role without it", {}, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Mine", ctx(), set()),
+    # The exemption cannot be self-granted: the deploy roles are the deployers' to make.
+    ("a person creates a role with an exempt name", {}, "iam:CreateRole",
+     f"arn:aws:iam::{ACCOUNT}:role/stacksets-exec-mine", ctx(), {"ProtectDeployRoles"}),
+    ("a person creates a role on the exempt path", {}, "iam:CreateRole",
+     f"arn:aws:iam::{ACCOUNT}:role/deletion-alarms/Mine", ctx(), {"ProtectDeployRoles"}),
+    ("a person re-trusts the StackSets execution role", {}, "iam:UpdateAssumeRolePolicy",
+     f"arn:aws:iam::{ACCOUNT}:role/AWSCloudFormationStackSetExecutionRole", ctx(), {"ProtectDeployRoles"}),
+    ("a person attaches a policy to the launch role", {}, "iam:AttachRolePolicy", LAUNCH_ROLE, ctx(),
+     {"ProtectDeployRoles"}),
+    ("a person passes the launch role to CloudFormation", {}, "iam:PassRole", LAUNCH_ROLE, ctx(),
+     {"ProtectDeployRoles"}),
+    ("a deploy role creates the launch role", {}, "iam:CreateRole", LAUNCH_ROLE, ctx(DEPLOYER), set()),
+    ("a person creates any other role", {}, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/app", ctx(), set()),
+    # The notifier's data: only a principal with the protection tag (its role) writes it.
+    ("a person deletes entries of the event queue", {}, "sqs:DeleteMessage",
+     f"arn:aws:sqs:us-east-1:{ACCOUNT}:x-AlertEventQueue-XYZ", ctx(**TAGGED), {"ProtectNotifierData"}),
+    ("a person claims the coming minutes", {}, "dynamodb:PutItem",
+     f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/x-NotifierClaimTable-1", ctx(**TAGGED), {"ProtectNotifierData"}),
+    ("a person invokes the notifier", {}, "lambda:InvokeFunction",
+     f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x-NotifierFunction-1", ctx(**TAGGED), {"ProtectNotifierData"}),
+    ("the notifier's role deletes an entry it sent", {}, "sqs:DeleteMessage",
+     f"arn:aws:sqs:us-east-1:{ACCOUNT}:x-AlertEventQueue-XYZ",
+     ctx(f"arn:aws:iam::{ACCOUNT}:role/x-NotifierRole-1", **TAGGED, **{"aws:PrincipalTag/deletion-alarms:protected": "true"}),
+     set()),
+    ("a person reads the event queue", {}, "sqs:ReceiveMessage",
+     f"arn:aws:sqs:us-east-1:{ACCOUNT}:x-AlertEventQueue-XYZ", ctx(**TAGGED), set()),
+    ("a person moves dead letters back", {}, "sqs:StartMessageMoveTask",
+     f"arn:aws:sqs:us-east-1:{ACCOUNT}:x-AlertDeliveryDeadLetterQueue-XYZ", ctx(**TAGGED), set()),
+    ("a person deletes another queue's messages", {}, "sqs:DeleteMessage",
+     f"arn:aws:sqs:us-east-1:{ACCOUNT}:orders", ctx(), set()),
+    # The notifier itself.
+    ("a person sets the notifier's concurrency to 0", {}, "lambda:PutFunctionConcurrency",
+     f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x-NotifierFunction-1", ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("a person disables the event source mapping", {}, "lambda:UpdateEventSourceMapping",
+     f"arn:aws:lambda:us-east-1:{ACCOUNT}:event-source-mapping:1", ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("a person attaches a deny policy to the forwarding role", {}, "iam:AttachRolePolicy",
+     f"arn:aws:iam::{ACCOUNT}:role/x-CollectorForwardingRole-1", ctx(**TAGGED), {"ProtectTaggedResources"}),
+    ("a person sets a boundary on the notifier's role", {}, "iam:PutRolePermissionsBoundary",
+     f"arn:aws:iam::{ACCOUNT}:role/x-NotifierRole-1", ctx(**TAGGED), {"ProtectTaggedResources"}),
+    # No resource type in the Reference: accepted in the threat model, with its reason.
+    ("a person changes the collector bus's permissions", {}, "events:RemovePermission", "*", ctx(), set()),
+    ("a person executes a change set on the product's stack", {}, "cloudformation:ExecuteChangeSet", STACK,
+     ctx(), {"ProtectProductStacksByName"}),
     ("delete a tagged stack (a stack set's instance)", {}, "cloudformation:DeleteStack",
      f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/StackSet-x-1/0a1b", ctx(**TAGGED), {"ProtectTaggedResources"}),
     ("delete our stack by name", {}, "cloudformation:DeleteStack", STACK, ctx(), {"ProtectProductStacksByName"}),
@@ -142,10 +219,10 @@ CASES = [
      f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/secops-alarms/1", ctx(), {"ProtectProductStacksByName"}),
     ("delete a metric filter on the trail's log group", {}, "logs:DeleteMetricFilter",
      f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}-1a2b3c", ctx(),
-     {"ProtectTrailMetricFilters"}),
+     {"ProtectTrailLogGroups"}),
     ("delete a metric filter on Control Tower's trail log group", {}, "logs:DeleteMetricFilter",
      f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-controltower/CloudTrailLogs-a1b2", ctx(),
-     {"ProtectTrailMetricFilters"}),
+     {"ProtectTrailLogGroups"}),
     ("deploy role deletes a trail metric filter", {}, "logs:DeleteMetricFilter",
      f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-cloudtrail-logs-{ACCOUNT}", ctx(DEPLOYER), set()),
     ("delete a metric filter on an app log group", {}, "logs:DeleteMetricFilter",
@@ -169,8 +246,9 @@ def test_statements_deny_exactly(options, action, resource, context, expected) -
     assert denied_by(scp(**options), action, resource, context) == expected
 
 
-def test_is_a_valid_iam_policy_under_the_size_limit() -> None:
-    body = render_all()[SCP_FILE]
+@pytest.mark.parametrize("file", [SCP_FILE, PROTECTION_SCP_FILE])
+def test_is_a_valid_iam_policy_under_the_size_limit(file) -> None:
+    body = render_all()[file]
     policy = json.loads(body)
     assert policy["Version"] == "2012-10-17"
     sids = [s["Sid"] for s in policy["Statement"]]
@@ -185,19 +263,22 @@ def test_is_a_valid_iam_policy_under_the_size_limit() -> None:
 PARLIAMENT_ALLOWED: set = set()  # no finding is accepted
 
 
+@pytest.mark.parametrize("name", SCP_NAMES)
 @pytest.mark.parametrize("options", [{}, {"break_glass_arns": (BREAK_GLASS,), "min_window_days": 7}])
-def test_parliament_finds_nothing_else(options) -> None:
-    findings = {(f.issue, f.detail) for f in analyze_policy_string(render_scp(GuardrailOptions(**options))).findings}
+def test_parliament_finds_nothing_else(options, name) -> None:
+    findings = {(f.issue, f.detail)
+                for f in analyze_policy_string(render_scp(GuardrailOptions(**options), name)).findings}
     assert findings <= PARLIAMENT_ALLOWED
     broken = scp(**options)
     broken["Statement"][0]["Action"] = ["kms:ScheduleKeyDeleteion"]  # parliament does catch typos
     assert any(f.issue == "UNKNOWN_ACTION" for f in analyze_policy_string(json.dumps(broken)).findings)
 
 
-def test_too_many_exemptions_are_refused() -> None:
+@pytest.mark.parametrize("name", SCP_NAMES)
+def test_too_many_exemptions_are_refused(name) -> None:
     many = tuple(f"arn:aws:iam::111122223333:role/break-glass-{i:03}-with-a-long-descriptive-name" for i in range(60))
-    with pytest.raises(UserError, match="5120 limit"):
-        render_scp(GuardrailOptions(break_glass_arns=many))
+    with pytest.raises(UserError, match=f"{name} is .* over the 5120 limit"):
+        render_scp(GuardrailOptions(break_glass_arns=many), name)
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -212,14 +293,17 @@ def test_invalid_options_are_refused(options, message) -> None:
         GuardrailOptions(**options).validate()
 
 
-def test_management_template_attaches_the_same_policy() -> None:
+def test_management_template_attaches_the_same_policies() -> None:
     rendered = render_all()
     template = json.loads(rendered[GUARDRAILS_FILE])
-    (policy,) = template["Resources"].values()
-    assert policy["Type"] == "AWS::Organizations::Policy"
-    assert policy["Properties"]["Type"] == "SERVICE_CONTROL_POLICY"
-    assert policy["Properties"]["Content"] == json.loads(rendered[SCP_FILE])
-    assert policy["Properties"]["TargetIds"] == {"Ref": "TargetIds"}
+    policies = {p["Properties"]["Name"]: p for p in template["Resources"].values()}
+    assert sorted(policies) == sorted(SCP_NAMES)
+    for name, file in zip(SCP_NAMES, (SCP_FILE, PROTECTION_SCP_FILE)):
+        policy = policies[name]
+        assert policy["Type"] == "AWS::Organizations::Policy"
+        assert policy["Properties"]["Type"] == "SERVICE_CONTROL_POLICY"
+        assert policy["Properties"]["Content"] == json.loads(rendered[file])
+        assert policy["Properties"]["TargetIds"] == {"Ref": "TargetIds"}
     assert template["Parameters"]["TargetIds"]["Type"] == "CommaDelimitedList"
 
 
@@ -265,14 +349,31 @@ def condition_keys(action: str) -> set[str]:
     return keys
 
 
-@pytest.mark.parametrize("action", sorted(str(a.JSONrepr()) for a in PROTECTED_ACTIONS))
-def test_every_tag_protected_action_supports_resource_tags(action: str) -> None:
-    assert "aws:ResourceTag/${TagKey}" in condition_keys(action)
+def expand(pattern: str) -> list[str]:
+    """The actions of the Service Authorization Reference that an IAM action pattern matches."""
+    service, name = pattern.split(":")
+    return sorted(f"{service}:{p['privilege']}" for p in SAR[service]["privileges"]
+                  if wildcard(name, p["privilege"], ignore_case=True))
 
 
-@pytest.mark.parametrize("action", sorted(str(a.JSONrepr()) for a in TAG_ACTIONS))
-def test_tag_actions_carry_the_keys_being_changed(action: str) -> None:
-    assert {"aws:TagKeys", "aws:ResourceTag/${TagKey}"} <= condition_keys(action)
+def names(actions) -> list[str]:
+    return sorted(str(a.JSONrepr()) for a in actions)
+
+
+@pytest.mark.parametrize("pattern", names(PROTECTED_ACTIONS + NOTIFIER_DATA_ACTIONS))
+def test_every_tag_protected_action_supports_resource_tags(pattern: str) -> None:
+    """Each pattern names actions the tag condition can bite: no typo, no action without the key
+    (an action the Reference gives no aws:ResourceTag never matches the statement: dead text)."""
+    matched = expand(pattern)
+    assert matched, f"{pattern} matches no action"
+    inert = [a for a in matched if "aws:ResourceTag/${TagKey}" not in condition_keys(a)]
+    assert len(inert) < len(matched), f"{pattern}: no action it matches supports aws:ResourceTag"
+
+
+@pytest.mark.parametrize("pattern", names(TAG_ACTIONS))
+def test_tag_actions_carry_the_keys_being_changed(pattern: str) -> None:
+    matched = expand(pattern)
+    assert matched and any("aws:TagKeys" in condition_keys(a) for a in matched), pattern
 
 
 def test_unsubscribe_cannot_be_protected_by_a_policy() -> None:
