@@ -5,21 +5,30 @@ Imported only by those commands: template code stays offline.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.config import Config
 
 from detections.errors import UserError
 
-# Standard retry mode: exponential backoff with jitter on throttling and transient errors.
-RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
+# Standard retry mode: exponential backoff with jitter on throttling and transient errors; bounded
+# waits, so that an endpoint that never answers costs at most about ATTEMPTS x (connect + read).
+CONNECT_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 30
+ATTEMPTS = 4
+RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": ATTEMPTS},
+                      connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS)
 
 
 def make_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
     """A session from the usual sources (environment, profile, SSO, instance role)."""
+    # The AWS CLI and SDKs read AWS_REGION as well as AWS_DEFAULT_REGION; botocore only the latter.
+    region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
     try:
         return boto3.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as error:
@@ -61,9 +70,40 @@ def aws_errors(action: str) -> Iterator[None]:
         raise UserError(f"{action}: AWS SSO session expired: {error}") from None
     except botocore.exceptions.EndpointConnectionError as error:
         raise UserError(f"{action}: cannot reach {error.kwargs.get('endpoint_url')}") from None
+    except (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError) as error:
+        raise UserError(f"{action}: {explain(error)}") from None
     except botocore.exceptions.ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Error")
         message = error.response.get("Error", {}).get("Message", "")
+        if message.lstrip().startswith("<"):
+            message = "an HTML page, not an AWS response (a proxy's error page?)"
         if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
             raise UserError(f"{action}: access denied ({message})") from None
         raise UserError(f"{action}: {code}: {message}") from None
+    except botocore.exceptions.ParamValidationError:
+        raise  # the user's value: a usage error (exit 2), reported once by the command
+    except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as error:
+        raise UserError(f"{action}: {explain(error)}") from None
+
+
+def explain(error: Exception) -> str:
+    """One line for any botocore failure: what happened, where, in words a user can act on."""
+    endpoint = getattr(error, "kwargs", {}).get("endpoint_url", "the endpoint")
+    if isinstance(error, botocore.exceptions.ReadTimeoutError):
+        return (f"no answer from {endpoint} after {READ_TIMEOUT_SECONDS} s, {ATTEMPTS} attempts "
+                "(a proxy, a firewall, or the service is down)")
+    if isinstance(error, botocore.exceptions.ConnectTimeoutError):
+        return f"no connection to {endpoint} after {CONNECT_TIMEOUT_SECONDS} s, {ATTEMPTS} attempts"
+    if isinstance(error, botocore.exceptions.EndpointConnectionError):
+        return f"cannot reach {endpoint}"
+    if isinstance(error, botocore.exceptions.ParamValidationError):
+        return f"invalid request: {error.kwargs.get('report', error)}"
+    if isinstance(error, botocore.parsers.ResponseParserError):
+        return "the endpoint answered with something that is not an AWS response (a proxy's error page?)"
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = error.response.get("Error", {}).get("Code", "Error")
+        message = error.response.get("Error", {}).get("Message", "")
+        if message.lstrip().startswith("<"):
+            message = "an HTML page, not an AWS response (a proxy's error page?)"
+        return f"{error.operation_name}: {code}: {message}"
+    return str(error)

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 import msgspec
@@ -344,6 +344,19 @@ class Report:
                 "detections": {n: s.to_dict() for n, s in self.detections.items()}}
 
 
+def utc_event_time(text: str, option: str) -> str:
+    """An ISO 8601 date or time as CloudTrail writes eventTime (UTC, seconds, Z); a UserError
+    naming ``option`` otherwise. A date alone is its midnight UTC, a time without offset is UTC."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not an ISO 8601 date or time, e.g. 2026-11-01 or "
+                        "2026-11-01T00:00:00Z") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class Options:
     mode: str = "AccessAndDeletion"
@@ -355,6 +368,13 @@ class Options:
     """Principal ARN patterns the EventBridge deletion rules skip (ExpectedDeleterArns)."""
 
     def __post_init__(self) -> None:
+        # eventTime is compared as text: the window's ends become the same UTC form first.
+        for option in ("start", "end"):
+            value = getattr(self, option)
+            if value is not None:
+                object.__setattr__(self, option, utc_event_time(value, f"--{option}"))
+        if self.start and self.end and self.start >= self.end:
+            raise UserError(f"--start {self.start} is not before --end {self.end}: the window is empty")
         if self.expected_deleters and self.engine != "EventBridge":
             raise UserError("expected deleters are skipped by the EventBridge engine only: use "
                             "--engine EventBridge with --expected-deleter")
@@ -516,8 +536,10 @@ def run(sources: Iterable[Any], options: Options, workers: int | None = None,
     return report
 
 
-def terminal_progress(stream: Any = sys.stderr) -> Callable[[Report, float], None] | None:
-    """A one-line progress display when ``stream`` is a terminal; None (quiet) otherwise."""
+def terminal_progress(stream: Any = None) -> Callable[[Report, float], None] | None:
+    """A one-line progress display when ``stream`` (default: stderr now) is a terminal; None (quiet)
+    otherwise."""
+    stream = stream if stream is not None else sys.stderr
     if not stream.isatty():
         return None
 

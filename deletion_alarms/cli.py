@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,30 @@ from detections.errors import UserError
 
 PROG = "deletion-alarms"
 COMMANDS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "drill", "backtest")
+
+
+def bounded_int(low: int, high: int | None = None):
+    """An argparse type: a whole number from ``low`` (to ``high``), named in the error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range: {low} to {high}" if high is not None else f"{value} is below {low}")
+        return value
+    return parse
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not above 0 seconds")
+    return value
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -43,8 +68,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "test-patterns", help="prove every detection's filter pattern on labelled records",
         description="Run every detection's filter pattern over the labelled CloudTrail corpus, "
         "print a matrix of expected and actual verdicts, and exit 1 on any mismatch.")
-    test.add_argument("--corpus", type=Path, default=Path("tests") / "corpus",
-                      help="folder of labelled sample files (default: tests/corpus of a checkout)")
+    test.add_argument("--corpus", type=Path, default=None,
+                      help="folder of labelled sample files (default: the corpus the command carries)")
     test.add_argument("--live", action="store_true",
                       help="also send the records to the CloudWatch Logs TestMetricFilter API and "
                       "report every verdict where AWS differs from the offline engine")
@@ -82,9 +107,13 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ss.add_argument("--target-region", action="append", default=[], help="target Region (repeatable)")
     ss.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
                     help="workload parameter (repeatable), e.g. NotificationEmail=security-team@example.com")
-    ss.add_argument("--failure-tolerance", type=int, default=0, help="percentage (default 0)")
-    ss.add_argument("--max-concurrent", type=int, default=25, help="percentage (default 25)")
-    ss.add_argument("--timeout", type=float, default=3600, help="seconds to wait (default 3600)")
+    ss.add_argument("--failure-tolerance", type=bounded_int(0, 100), default=0,
+                    help="percentage of instances that may fail per Region (default 0)")
+    ss.add_argument("--max-concurrent", type=bounded_int(1, 100), default=25,
+                    help="percentage of accounts deployed at once (default 25)")
+    ss.add_argument("--timeout", type=positive_seconds, default=3600, help="seconds to wait (default 3600)")
+    ss.add_argument("--dry-run", action="store_true", help="print the plan and stop: no call that changes anything")
+    ss.add_argument("--yes", action="store_true", help="do not ask before deploying (needed without a terminal)")
     ss.add_argument("--poll", type=float, default=15, help=argparse.SUPPRESS)
     ss.add_argument("--delete-instances", action="store_true",
                     help="remove the instances of the given targets instead")
@@ -112,7 +141,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "up whatever happened (a later run also removes what an interrupted one left). Exit 1 if any "
         "expected alert did not arrive.")
     dr.add_argument("--stack-name", required=True, help="the deployed deletion-alarms stack")
-    dr.add_argument("--timeout", type=float, default=900, help="seconds to wait for the alerts (default 900)")
+    dr.add_argument("--timeout", type=positive_seconds, default=900,
+                    help="seconds to wait for the alerts (default 900)")
     dr.add_argument("--yes", action="store_true", help="do not ask before creating anything")
     dr.add_argument("--collector-stack", help="for a stack that forwards: the collector stack, whose topic "
                     "the drill watches")
@@ -139,7 +169,7 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     bt.add_argument("--format", choices=["text", "json"], default="text")
     bt.add_argument("--html", type=Path, metavar="FILE",
                     help="also write the report as one self-contained HTML file (timelines and tables)")
-    bt.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    bt.add_argument("--workers", type=bounded_int(1), default=None, help="processes (default: one per core)")
     bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
     bt.add_argument("--athena-table", default="cloudtrail_logs", help="Athena table (default cloudtrail_logs)")
     add_aws_options(bt)
@@ -169,8 +199,11 @@ def aws_clients(args: argparse.Namespace, *services: str) -> tuple[Any, ...]:
 def publish(args: argparse.Namespace) -> int:
     from deletion_alarms.publishing import publish as upload
 
+    from deletion_alarms.bundled import folder
+
+    dist = folder("templates", args.dist)
     session, s3 = aws_clients(args, "s3")
-    files = sorted(args.dist.glob("*.json"))
+    files = sorted(dist.glob("*.json"))
     upload(s3, args.bucket, args.prefix, args.version or package_version(), files, session.region_name, print)
     return 0
 
@@ -178,31 +211,59 @@ def publish(args: argparse.Namespace) -> int:
 def service_catalog(args: argparse.Namespace) -> int:
     from deletion_alarms.publishing import content_hash, ensure_product
 
+    from deletion_alarms.bundled import folder
+
+    workload = folder("templates", args.dist) / "deletion-alarms.json"
+    if not workload.is_file():
+        raise UserError(f"--dist: no deletion-alarms.json in {workload.parent}")
     _, sc = aws_clients(args, "servicecatalog")
-    digest = content_hash((args.dist / "deletion-alarms.json").read_bytes())
+    digest = content_hash(workload.read_bytes())
     ensure_product(sc, args.product_name, args.owner, args.template_url, args.version or package_version(),
                    digest, args.deprecate_older, print)
     return 0
 
 
+def confirm(yes: bool, what: str) -> None:
+    """Ask before an action with effects beyond this run; refuse without a terminal unless --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UserError(f"{what}: confirm with --yes when not on a terminal")
+    if input("Go on? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise UserError("nothing done")
+
+
 def stackset(args: argparse.Namespace) -> int:
     from deletion_alarms import publishing
+    from deletion_alarms.bundled import folder
 
     session, cfn = aws_clients(args, "cloudformation")
     known = {r for p in session.get_available_partitions() for r in session.get_available_regions("cloudformation", p)}
     publishing.validate_targets(args.ou, args.account, args.target_region, known)
     if args.delete_instances:
+        confirm(args.yes, f"removing the instances of stack set {args.name} in {', '.join(args.target_region)}")
         publishing.delete_instances(cfn, args.name, args.ou, args.account, args.target_region,
                                     not args.delete_stacks, args.timeout, args.poll, print)
         return 0
     parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
     if len(parameters) != len(args.parameter):
         raise UserError("--parameter takes KEY=VALUE")
+    publishing.validate_parameters(parameters, json.loads((folder("templates", None) / "deletion-alarms.json").read_text()))
     publishing.validate_topic_region(parameters, args.target_region)
-    statuses = publishing.deploy_stackset(
-        cfn, args.name, args.template_url, parameters, args.ou, args.account, args.target_region,
-        failure_tolerance=args.failure_tolerance, max_concurrent=args.max_concurrent,
-        timeout=args.timeout, poll=args.poll, say=print)
+    print(publishing.describe_stackset_plan(args.name, args.template_url, parameters, args.ou, args.account,
+                                            args.target_region))
+    if args.dry_run:
+        print("dry run: nothing deployed")
+        return 0
+    confirm(args.yes, "the stack set deploys to every account and Region above")
+    try:
+        statuses = publishing.deploy_stackset(
+            cfn, args.name, args.template_url, parameters, args.ou, args.account, args.target_region,
+            failure_tolerance=args.failure_tolerance, max_concurrent=args.max_concurrent,
+            timeout=args.timeout, poll=args.poll, say=print)
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting; an operation already started goes on in AWS (aws cloudformation "
+                          f"list-stack-set-operations --stack-set-name {args.name})") from None
     failed = [s for s in statuses if s.failed]
     for s in statuses:
         print(f"{s.account} {s.region:<15} {s.status} {s.reason}".rstrip())
@@ -240,6 +301,10 @@ def backtest(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     if sys.stderr.isatty():
         sys.stderr.write("\n")
+    if report.records == 0:  # never "0 matches" for a scan that read nothing
+        failed = f"; {len(report.failed_files)} files failed, e.g. {report.failed_files[0]}" if report.failed_files else ""
+        raise UserError(f"read no CloudTrail record from {', '.join(args.sources)} ({report.files} files"
+                        f"{failed}): nothing was backtested")
     print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
     if args.html:
         from deletion_alarms import htmlreport
@@ -291,7 +356,14 @@ def drill(args: argparse.Namespace) -> int:
     with aws_errors("caller identity"):
         account = sts.get_caller_identity()["Account"]
     record = dr.RunRecord.default(f"{account}/{session.region_name}/{args.stack_name}")
-    results = dr.run(clients, plan, args.timeout, record)
+    run = dr.Drill(clients, plan, print, record=record)
+    try:
+        results = dr.run(clients, plan, args.timeout, record, drill=run)
+    except KeyboardInterrupt:
+        if run.left:
+            raise Interrupted(f"the drill could not remove {len(run.left)} of its resources (listed "
+                              "above); the next drill removes them") from None
+        raise Interrupted("the drill removed everything it had created") from None
     for result in results:
         print(result.line())
     missing = [r for r in results if not r.delivered and not r.denied]
@@ -302,8 +374,9 @@ def drill(args: argparse.Namespace) -> int:
 
 
 def add_dist_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dist", type=Path, default=Path("dist"),
-                        help="folder of the built templates (default: ./dist)")
+    parser.add_argument("--dist", type=Path, default=None,
+                        help="folder of built templates (default: the templates the command carries, "
+                        "equal to dist/ of its release)")
 
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:
@@ -316,10 +389,13 @@ def test_patterns(args: argparse.Namespace) -> int:
     from detections.catalog import DETECTIONS
     from detections.patterntest import format_matrix, load_samples, local_verdicts
 
+    from deletion_alarms.bundled import folder
+
+    corpus = folder("corpus", args.corpus, "--corpus")
     try:
-        samples = load_samples(args.corpus)
+        samples = load_samples(corpus)
     except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"cannot read the corpus in {args.corpus}: {error}") from None
+        raise UserError(f"cannot read the corpus in {corpus}: {error}") from None
     verdicts = local_verdicts(samples, DETECTIONS)
     print(format_matrix(verdicts))
     failed = any(not v.ok for v in verdicts)
@@ -337,17 +413,63 @@ def test_patterns(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+# Exit statuses, the same for every subcommand (README, The command).
+EXIT_FAILED = 1  # the operation failed, or found a problem (a missing alert, a mismatch)
+EXIT_USAGE = 2  # the command line or a value in it is wrong
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_BROKEN_PIPE = 141  # the reader of the output went away (128 + SIGPIPE)
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with a line saying what was cleaned up or left."""
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """Text as one terminal-safe line: control characters and line breaks become spaces."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
+
+
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:
-    """Run one operation; a UserError becomes one line on stderr and exit status 1."""
+    """Run one operation. Every failure ends here as one line on stderr and a documented status:
+    no traceback, whatever happened."""
+    import botocore.exceptions
+    import botocore.parsers
+
+    from deletion_alarms.awsclient import explain
+
     parser = make_parser(prog)
     args = parser.parse_args(argv)
     commands = {"test-patterns": test_patterns, "publish": publish, "service-catalog": service_catalog,
                 "stackset": stackset, "doctor": doctor, "drill": drill, "backtest": backtest}
+
+    def fail(status: int, message: str) -> int:
+        print(f"{prog}: {one_line(message)}", file=sys.stderr)
+        return status
+
     try:
-        return commands[args.command](args)
+        status = commands[args.command](args)
+        sys.stdout.flush()  # a broken pipe shows here, not at exit
+        return status
     except UserError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
+        return fail(EXIT_FAILED, f"error: {error}")
+    except botocore.exceptions.ParamValidationError as error:
+        return fail(EXIT_USAGE, f"error: {explain(error)}")
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
+            botocore.parsers.ResponseParserError) as error:
+        return fail(EXIT_FAILED, f"error: {explain(error)}")
+    except Interrupted as error:
+        return fail(EXIT_INTERRUPTED, f"interrupted: {error}")
+    except KeyboardInterrupt:
+        return fail(EXIT_INTERRUPTED, "interrupted: nothing was left behind")
+    except BrokenPipeError:
+        # Python's advice: point stdout at devnull, so that the flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        where = f" {error.filename}" if getattr(error, "filename", None) else ""
+        return fail(EXIT_FAILED, f"error:{where} {error.strerror or error}")
 
 
 def entry_point() -> None:

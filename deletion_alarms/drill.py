@@ -163,6 +163,8 @@ class Drill:
     record: "RunRecord | None" = None
     denied: dict[str, str] = field(default_factory=dict)
     """Detection name -> the call a guardrail or a policy denied, so it was never triggered."""
+    left: list[str] = field(default_factory=list)
+    """What the last cleanup could not remove."""
 
     def remember(self, what: str, value: str) -> None:
         """Note a created resource, in memory and in the run record, before anything else happens."""
@@ -480,6 +482,7 @@ def run(clients: dict[str, Any], plan: Plan, timeout: float, record: RunRecord, 
         triggered = drill.trigger()
         return drill.wait(triggered, timeout)
     finally:
-        for problem in drill.cleanup():
+        drill.left = drill.cleanup()
+        for problem in drill.left:
             say(f"could not clean up: {problem}")
 

@@ -160,6 +160,36 @@ def validate_targets(ous: list[str], accounts: list[str], regions: list[str], kn
             raise UserError(f"--target-region {region!r} is not a known AWS Region")
 
 
+def validate_parameters(parameters: dict[str, str], template: dict) -> None:
+    """Check every --parameter against the workload template it deploys, before any call: a known
+    name, and a value its AllowedValues or AllowedPattern accepts (CloudFormation matches the whole
+    value; Java and Python agree on these patterns)."""
+    declared = template["Parameters"]
+    for name, value in parameters.items():
+        if name not in declared:
+            raise UserError(f"--parameter {name}: not a parameter of the template; known: {', '.join(sorted(declared))}")
+        spec = declared[name]
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(v) for v in allowed]:
+            raise UserError(f"--parameter {name}={value!r}: allowed values are {', '.join(map(str, allowed))}")
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            raise UserError(f"--parameter {name}={value!r}: {spec.get('ConstraintDescription', 'invalid value')}")
+
+
+def describe_stackset_plan(name: str, template_url: str, parameters: dict[str, str], ous: list[str],
+                           accounts: list[str], regions: list[str]) -> str:
+    """What the stackset command will do, for the confirmation prompt and --dry-run."""
+    targets = (f"every account of {', '.join(ous)} (service-managed; the count is known to AWS only)"
+               if ous else f"{len(accounts)} accounts: {', '.join(accounts)} (self-managed)")
+    instances = "" if ous else f", {len(accounts) * len(regions)} stack instances"
+    lines = [f"Stack set {name}, template {template_url}:",
+             f"  targets: {targets}",
+             f"  Regions: {', '.join(regions)} ({len(regions)}){instances}",
+             "  parameters: " + (", ".join(f"{k}={v}" for k, v in sorted(parameters.items())) or "the template's defaults")]
+    return "\n".join(lines)
+
+
 def validate_topic_region(parameters: dict[str, str], regions: list[str]) -> None:
     """An existing topic must be in each stack's Region (alarm actions are same-Region), which a
     CloudFormation Rule cannot check (rule functions have no string operations): refuse here a

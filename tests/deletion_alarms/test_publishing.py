@@ -143,7 +143,7 @@ METRIC_ENGINE = ["--parameter", "DetectionEngine=CloudWatchLogs", "--parameter",
 def test_stackset_for_accounts_creates_then_updates_and_reports(aws, capsys) -> None:
     url = published_workload_url(aws)
     args = aws.cli("stackset", "--template-url", url, "--account", "123456789012", "--account", "111122223333",
-                   "--target-region", "us-east-1", *METRIC_ENGINE, "--poll", "0")
+                   "--target-region", "us-east-1", *METRIC_ENGINE, "--poll", "0", "--yes")
     code, out, err = run(args, capsys)
     assert code == 0, err
     assert "created stack set deletion-alarms" in out and "adding instances in us-east-1" in out
@@ -164,7 +164,7 @@ def test_stackset_for_ous_is_service_managed(aws, capsys) -> None:
     account = org.list_accounts()["Accounts"][-1]["Id"]
     org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
     code, out, err = run(aws.cli("stackset", "--template-url", url, "--ou", ou, "--target-region", "us-east-1",
-                                 *METRIC_ENGINE, "--poll", "0"), capsys)
+                                 *METRIC_ENGINE, "--poll", "0", "--yes"), capsys)
     assert code == 0, err
     stack_set = aws.client("cloudformation").describe_stack_set(StackSetName="deletion-alarms")["StackSet"]
     assert stack_set["PermissionModel"] == "SERVICE_MANAGED"  # (moto does not return AutoDeployment)
@@ -272,8 +272,37 @@ def test_waiting_times_out_with_a_way_to_follow_up() -> None:
 def test_instances_are_deleted_only_when_asked_and_stacks_kept_by_default(aws, capsys) -> None:
     url = published_workload_url(aws)
     base = aws.cli("stackset", "--template-url", url, "--account", "123456789012", "--target-region", "us-east-1",
-                   *METRIC_ENGINE, "--poll", "0")
+                   *METRIC_ENGINE, "--poll", "0", "--yes")
     assert run(base, capsys)[0] == 0
     code, out, _ = run([*base, "--delete-instances"], capsys)
     assert code == 0 and "stacks kept" in out
     assert aws.client("cloudformation").list_stack_instances(StackSetName="deletion-alarms")["Summaries"] == []
+
+
+def test_stackset_shows_its_plan_and_a_dry_run_changes_nothing(aws, capsys, monkeypatch) -> None:
+    url = published_workload_url(aws)
+    args = aws.cli("stackset", "--template-url", url, "--account", "123456789012", "--account", "111122223333",
+                   "--target-region", "us-east-1", *METRIC_ENGINE, "--dry-run")
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert "2 accounts: 123456789012, 111122223333 (self-managed)" in out and "2 stack instances" in out
+    assert "DetectionEngine=CloudWatchLogs" in out and "dry run: nothing deployed" in out
+    assert aws.client("cloudformation").list_stack_sets()["Summaries"] == []
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, _, err = run([a for a in args if a != "--dry-run"], capsys)
+    assert code == 1 and "confirm with --yes" in err
+    assert aws.client("cloudformation").list_stack_sets()["Summaries"] == []
+
+
+@pytest.mark.parametrize(("parameter", "message"), [
+    ("CollectorEventBusArn=arn:aws:events:eu-west-1:444455556666:bus/x", "CollectorEventBusArn='arn:aws:events"),
+    ("ExistingTopicArn=topic", "ExistingTopicArn='topic': must be empty or an SNS topic ARN"),
+    ("DetectionMode=Everything", "allowed values are AccessAndDeletion, AccessOnly, DeletionOnly"),
+    ("NotAParameter=1", "--parameter NotAParameter: not a parameter of the template"),
+])
+def test_stackset_checks_every_parameter_before_any_call(aws, capsys, parameter, message) -> None:
+    args = aws.cli("stackset", "--template-url", "https://b.s3.us-east-1.amazonaws.com/t.json", "--account",
+                   "123456789012", "--target-region", "us-east-1", "--parameter", parameter, "--yes")
+    code, _, err = run(args, capsys)
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert aws.client("cloudformation").list_stack_sets()["Summaries"] == []
