@@ -550,12 +550,18 @@ def terminal_progress(stream: Any = None) -> Callable[[Report, float], None] | N
     return show
 
 
+def clean(text: object) -> str:
+    """Text from a CloudTrail record or a file name, safe for a terminal: control characters
+    (escape sequences included) shown as \\xNN, never sent."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text))
+
+
 def format_report(report: Report, options: Options) -> str:
-    """The readable report."""
+    """The readable report; every value taken from a record is cleaned for the terminal."""
     lines = [f"{report.files} files, {report.records:,} records, {report.parse_failures} unparsable, "
              f"{report.outside_window} outside the time window, {report.skipped_files} files without "
              "records skipped (digests)"]
-    lines += [f"  failed: {f}" for f in report.failed_files]
+    lines += [f"  failed: {clean(f)}" for f in report.failed_files]
     for d in options.detections():
         s = report.detections[d.name]
         lines.append(f"\n{d.name}: {s.matches} matches, would have fired in {len(s.periods)} "
@@ -563,9 +569,9 @@ def format_report(report: Report, options: Options) -> str:
         if d.name in options.skips():
             lines.append(f"  {s.excluded} more made by expected deleters, skipped")
         if s.matches:
-            lines.append(f"  first {s.first}, last {s.last}")
+            lines.append(f"  first {clean(s.first)}, last {clean(s.last)}")
             for label, counter in (("principals", s.principals), ("keys/secrets", s.resources),
                                    ("accounts", s.accounts), ("Regions", s.regions)):
-                lines.append(f"  top {label}: " + ", ".join(f"{k} ({v})" for k, v in counter.most_common(TOP)))
+                lines.append(f"  top {label}: " + ", ".join(f"{clean(k)} ({v})" for k, v in counter.most_common(TOP)))
     return "\n".join(lines)
 

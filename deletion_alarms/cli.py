@@ -58,11 +58,47 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks, and shows each option's default unless its help does."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" not in text and action.default not in (None, False, argparse.SUPPRESS, [])
+                and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
+
+
+# One example per subcommand, shown by its --help (the README has the longer stories).
+EXAMPLES = {
+    "test-patterns": "deletion-alarms test-patterns\n  deletion-alarms test-patterns --live --region us-east-1",
+    "publish": "deletion-alarms publish --bucket templates-111122223333 --region us-east-1",
+    "service-catalog": ("deletion-alarms service-catalog --region us-east-1 --template-url "
+                        "https://templates-111122223333.s3.us-east-1.amazonaws.com/deletion-alarms/0.1.0/"
+                        "0123abcd/deletion-alarms.json"),
+    "stackset": ("deletion-alarms stackset --region us-east-1 --template-url URL --ou r-abcd \\\n"
+                 "    --target-region us-east-1 --target-region eu-west-1 \\\n"
+                 "    --parameter NotificationEmail=security-team@example.com --dry-run"),
+    "doctor": "deletion-alarms doctor --region us-east-1 --stack-name deletion-alarms",
+    "drill": "deletion-alarms drill --stack-name deletion-alarms --region us-east-1",
+    "backtest": ("deletion-alarms backtest s3://cloudtrail-111122223333/AWSLogs/111122223333/CloudTrail/ \\\n"
+                 "    --start 2026-11-01 --end 2026-12-01 --html report.html"),
+}
+EXIT_STATUSES = ("exit status: 0 done, 1 failed or found a problem, 2 bad command line, "
+                 "130 interrupted (Ctrl-C), 141 output closed")
+
+
 def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=prog, description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=prog, description=__doc__, epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_parser = commands.add_parser
+
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return add_parser(name, formatter_class=HelpFormatter,
+                          epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_STATUSES}", **kwargs)
+
+    commands.add_parser = add_command  # type: ignore[method-assign]
 
     test = commands.add_parser(
         "test-patterns", help="prove every detection's filter pattern on labelled records",
@@ -89,8 +125,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
                              "(provisioning artifact) only when dist/deletion-alarms.json changed.")
     sc.add_argument("--template-url", required=True, help="URL printed by publish for deletion-alarms.json")
     add_dist_option(sc)
-    sc.add_argument("--product-name", default="Deletion alarms")
-    sc.add_argument("--owner", default="Security team")
+    sc.add_argument("--product-name", default="Deletion alarms", help="Service Catalog product name")
+    sc.add_argument("--owner", default="Security team", help="product owner shown to users")
     sc.add_argument("--version", default=None, help="version name (default: the package version)")
     sc.add_argument("--deprecate-older", action="store_true", help="mark every other version deprecated")
     add_aws_options(sc)
@@ -126,7 +162,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
                               "management events, and for the metric-filter engine the trail's log group, "
                               "its Region, fresh records and metric-filter quota; with --stack-name, "
                               "the email subscription. Exit 1 on any problem.")
-    doc.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
+    doc.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge",
+                     help="the DetectionEngine you deploy or plan to")
     doc.add_argument("--log-group", help="the CloudTrailLogGroupName you plan to use")
     doc.add_argument("--stack-name", help="a deployed deletion-alarms stack to check too")
     doc.add_argument("--collector-stack", help="in the collector's account: check the collector stack "
@@ -157,8 +194,10 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "from CloudWatch Logs), or s3://bucket/prefix. With --athena-sql, print instead the SQL that "
         "finds the same records in Athena's CloudTrail table.")
     bt.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://bucket/prefix")
-    bt.add_argument("--mode", choices=["AccessAndDeletion", "AccessOnly", "DeletionOnly"], default="AccessAndDeletion")
-    bt.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge")
+    bt.add_argument("--mode", choices=["AccessAndDeletion", "AccessOnly", "DeletionOnly"], default="AccessAndDeletion",
+                    help="the DetectionMode to replay")
+    bt.add_argument("--engine", choices=["EventBridge", "CloudWatchLogs", "Both"], default="EventBridge",
+                    help="the DetectionEngine to replay (rules, metric filters or both)")
     bt.add_argument("--start", help="first eventTime included, ISO 8601 (e.g. 2026-11-01T00:00:00Z)")
     bt.add_argument("--end", help="first eventTime excluded, ISO 8601")
     bt.add_argument("--period", type=int, default=60, choices=[60, 300, 900, 3600],
@@ -166,7 +205,7 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     bt.add_argument("--expected-deleter", action="append", default=[], metavar="ARN_PATTERN",
                     help="principal ARN pattern whose deletions are expected, as in the ExpectedDeleterArns "
                     "parameter (repeatable; EventBridge engine only): shows the noise it removes")
-    bt.add_argument("--format", choices=["text", "json"], default="text")
+    bt.add_argument("--format", choices=["text", "json"], default="text", help="report format on stdout")
     bt.add_argument("--html", type=Path, metavar="FILE",
                     help="also write the report as one self-contained HTML file (timelines and tables)")
     bt.add_argument("--workers", type=bounded_int(1), default=None, help="processes (default: one per core)")
@@ -345,7 +384,7 @@ def drill(args: argparse.Namespace) -> int:
         collector_cfn, sqs, sns, cloudwatch = (awsclient.make_client(watcher, name, args.endpoint_url)
                                                for name in ("cloudformation", "sqs", "sns", "cloudwatch"))
     plan = dr.make_plan(cfn, args.stack_name, collector_cfn, args.collector_stack)
-    print(dr.describe(plan))
+    print(dr.describe(plan, args.timeout))
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError("the drill creates billed resources: confirm with --yes when not on a terminal")

@@ -41,6 +41,7 @@ from detections.errors import UserError
 
 DRILL_TAG = "deletion-alarms:drill"
 NAME_PREFIX = "deletion-alarms-drill-"
+PROGRESS_EVERY_SECONDS = 30
 WINDOWS_DAYS = (7, 30)  # the shortest first; a guardrail SCP may allow only 30
 COST = ("one KMS key (1 USD a month, prorated by the hour, until its deletion completes in 7 to 30 "
         "days) and one secret (0.40 USD a month, prorated, until deleted); API calls cost less than a cent")
@@ -87,7 +88,7 @@ class Result:
         return self.delivered_at is not None
 
     def line(self) -> str:
-        name = f"{self.expectation.detection.name:<26} {self.expectation.label}"
+        name = f"{self.expectation.detection.name:<26} {self.expectation.label:<36}"
         if self.denied:
             return f"DENIED     {name}  {self.denied}"
         if self.delivered and self.triggered_at is not None:
@@ -137,7 +138,7 @@ def make_plan(cfn: Any, stack_name: str, collector_cfn: Any = None, collector_st
     return Plan(stack_name, topic, tuple(expectations))
 
 
-def describe(plan: Plan) -> str:
+def describe(plan: Plan, timeout: float | None = None) -> str:
     """What the drill will create and what it costs, for the confirmation prompt."""
     lines = [f"The drill will, in this account and Region, against stack {plan.stack_name}:",
              f"  subscribe a temporary SQS queue ({NAME_PREFIX}...) to {plan.topic_arn}",
@@ -146,6 +147,8 @@ def describe(plan: Plan) -> str:
              "  then delete both with the shortest window the guardrails allow, and remove the queue.",
              "Your team receives these alerts too. It expects:"]
     lines += [f"  {e.detection.name} ({e.label})" for e in plan.expectations]
+    if timeout is not None:
+        lines.append(f"It waits up to {timeout:.0f} s for them, showing what it still waits for.")
     return "\n".join(lines)
 
 
@@ -268,7 +271,17 @@ class Drill:
         elsewhere: dict[tuple[str, str], int] = {}  # digests that named another key or secret
         deadline = self.clock() + timeout
         sqs, url = self.clients["sqs"], self.created["queue_url"]
-        while any(not r.delivered and not r.note for r in results.values()) and self.clock() < deadline:
+        started, shown = deadline - timeout, 0.0
+        while any(not r.delivered and not r.note for r in results.values()):
+            now = self.clock()
+            if now >= deadline:
+                break
+            elapsed = now - started
+            if elapsed - shown >= PROGRESS_EVERY_SECONDS:
+                shown = elapsed
+                waiting = sorted({r.expectation.detection.name for r in results.values()
+                                  if not r.delivered and not r.note})
+                self.say(f"{elapsed:4.0f} s of {timeout:.0f}: waiting for {len(waiting)}: {', '.join(waiting)}")
             with aws_errors("drill queue"):
                 messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                                AttributeNames=["All"]).get("Messages", [])

@@ -253,3 +253,26 @@ def test_a_file_the_fast_decoder_cannot_read_goes_the_general_way() -> None:
     report = scan(mixed, True)
     assert (report.records, report.parse_failures) == (1, 1)
     assert report.to_dict() == scan(mixed, False).to_dict()
+
+
+def test_text_from_records_cannot_drive_the_terminal() -> None:
+    from deletion_alarms.backtest import clean
+
+    assert clean("arn:aws:iam::111122223333:user/\x1b[2J\x1b]0;owned\x07alice") == (
+        "arn:aws:iam::111122223333:user/\\x1b[2J\\x1b]0;owned\\x07alice")
+    assert clean("plain text") == "plain text"
+
+
+def test_the_report_shows_escape_sequences_from_records_as_text(tmp_path, capsys) -> None:
+    import copy
+    import json as _json
+
+    from deletion_alarms import cli
+    from tests.conftest import load_corpus
+
+    record = copy.deepcopy(next(s.record for s in load_corpus() if s.expect == {"KmsKeyDisableOrDeletion"}))
+    record["userIdentity"]["arn"] = "arn:aws:iam::111122223333:user/\x1b[2Jmallory"
+    (tmp_path / "events.jsonl").write_text(_json.dumps(record) + "\n")
+    assert cli.main(["backtest", str(tmp_path), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "user/\\x1b[2Jmallory" in out and "\x1b" not in out

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import argparse
+
 import pytest
 
 from deletion_alarms import cli
@@ -49,3 +51,15 @@ def test_build_py_alias_runs_the_operation() -> None:
     result = subprocess.run([sys.executable, str(ROOT / "build.py"), "test-patterns"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and "0 differ" in result.stdout
+
+
+@pytest.mark.parametrize("command", cli.COMMANDS)
+def test_every_subcommand_has_an_example_and_every_option_a_help(command) -> None:
+    parser = cli.make_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    subparser = sub.choices[command]
+    text = subparser.format_help()
+    assert f"example:\n  deletion-alarms {command}" in text and "exit status: 0 done" in text
+    undocumented = [a.option_strings[0] for a in subparser._actions
+                    if a.option_strings and a.help is None]
+    assert undocumented == []

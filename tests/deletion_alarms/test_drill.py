@@ -147,12 +147,23 @@ def record(tmp_path) -> dr.RunRecord:
 
 
 def run_drill(aws, plan: dr.Plan, topic: str, record: dr.RunRecord, clock=None, timeout: float = 30,
-              **stand_in) -> tuple[dr.Drill, list]:
+              say=print, **stand_in) -> tuple[dr.Drill, list]:
     holder: list[dr.Drill] = []
     sleep = AwsStandIn(aws.client("sns"), aws.client("dynamodb"), topic, lambda: holder[0], **stand_in)
-    drill = dr.Drill(clients(aws), plan, print, sleep=sleep, **({"clock": clock} if clock else {}))
+    drill = dr.Drill(clients(aws), plan, say, sleep=sleep, **({"clock": clock} if clock else {}))
     holder.append(drill)
-    return drill, dr.run(clients(aws), plan, timeout=timeout, record=record, say=print, drill=drill)
+    return drill, dr.run(clients(aws), plan, timeout=timeout, record=record, say=say, drill=drill)
+
+
+def test_the_drill_says_what_it_still_waits_for(aws, record) -> None:
+    topic = deploy_stack(aws)
+    plan = dr.make_plan(aws.client("cloudformation"), STACK)
+    assert "waits up to 900 s" in dr.describe(plan, 900)
+    clock = iter(range(0, 10_000, 5))
+    said: list[str] = []
+    run_drill(aws, plan, topic, record, clock=lambda: float(next(clock)), timeout=40, say=said.append,
+              skip=("SecretDeletion",))
+    assert any(line.endswith("s of 40: waiting for 1: SecretDeletion") for line in said), said
 
 
 def test_a_drill_sees_every_alert_and_cleans_up(aws, record) -> None:

@@ -27,3 +27,36 @@ def test_replace_section_needs_markers() -> None:
         "a\n<!-- x:start -->\nnew\n<!-- x:end -->\n"
     with pytest.raises(ValueError, match="markers"):
         docs.replace_section("no markers", "x", "new")
+
+
+def readme_blocks(language: str) -> list[str]:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_every_python_sample_of_the_readme_runs() -> None:
+    blocks = readme_blocks("python")
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+
+
+def test_every_deletion_alarms_command_of_the_readme_parses() -> None:
+    """Each sample command line names options the command has, with values it accepts."""
+    import shlex
+
+    from deletion_alarms import cli
+
+    commands = []
+    for block in readme_blocks("sh"):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("deletion-alarms "):
+                commands.append(line.replace("[", "").replace("]", ""))
+    assert len(commands) >= 8
+    for command in commands:
+        args = cli.make_parser().parse_args(shlex.split(command)[1:])  # exits 2 on an unknown option
+        assert args.command in cli.COMMANDS, command
