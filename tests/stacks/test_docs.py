@@ -30,10 +30,12 @@ def test_replace_section_needs_markers() -> None:
 
 
 def readme_blocks(language: str) -> list[str]:
+    """The code blocks of the README and CONTRIBUTING.md in ``language``."""
     import re
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    root = Path(__file__).resolve().parents[2]
+    text = "\n".join((root / name).read_text() for name in ("README.md", "CONTRIBUTING.md"))
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
