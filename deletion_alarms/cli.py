@@ -311,6 +311,8 @@ def stackset(args: argparse.Namespace) -> int:
 
 
 def backtest(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
     from deletion_alarms import backtest as bt
 
     options = bt.Options(args.mode, args.engine, args.start, args.end, args.period,
@@ -348,8 +350,9 @@ def backtest(args: argparse.Namespace) -> int:
     if args.html:
         from deletion_alarms import htmlreport
 
+        generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         try:
-            args.html.write_text(htmlreport.render(report, options))
+            args.html.write_text(htmlreport.render(report, options, ", ".join(args.sources), generated))
         except OSError as error:
             raise UserError(f"--html: cannot write {args.html}: {error.strerror}") from None
     return 0
