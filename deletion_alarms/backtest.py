@@ -536,18 +536,23 @@ def run(sources: Iterable[Any], options: Options, workers: int | None = None,
     return report
 
 
-def terminal_progress(stream: Any = None) -> Callable[[Report, float], None] | None:
-    """A one-line progress display when ``stream`` (default: stderr now) is a terminal; None (quiet)
-    otherwise."""
-    stream = stream if stream is not None else sys.stderr
-    if not stream.isatty():
-        return None
+class Progress:
+    """A progress bar on a terminal (tqdm): files done of the total, percentage, rate, ETA, and the
+    records read; nothing when the stream is not a terminal (a pipe, a log, CI)."""
 
-    def show(report: Report, elapsed: float) -> None:
-        rate = report.records / elapsed if elapsed else 0
-        stream.write(f"\r{report.files} files, {report.records:,} records, {rate:,.0f} records/s ")
-        stream.flush()
-    return show
+    def __init__(self, total_files: int | None, stream: Any = None) -> None:
+        from tqdm import tqdm
+
+        stream = stream if stream is not None else sys.stderr
+        self.bar = tqdm(total=total_files, unit="file", file=stream, dynamic_ncols=True, leave=True,
+                        disable=not stream.isatty())
+
+    def __call__(self, report: Report, elapsed: float) -> None:
+        self.bar.set_postfix_str(f"{report.records:,} records", refresh=False)
+        self.bar.update(report.files - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def clean(text: object) -> str:

@@ -337,11 +337,14 @@ def backtest(args: argparse.Namespace) -> int:
                 yield from bt.local_files([source])
 
     try:
-        report = bt.run(sources(), options, args.workers, bt.terminal_progress())
+        files = list(sources())  # listed first: the progress bar shows the total and an ETA
+        progress = bt.Progress(len(files))
+        try:
+            report = bt.run(iter(files), options, args.workers, progress)
+        finally:
+            progress.close()
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
     if report.records == 0:  # never "0 matches" for a scan that read nothing
         failed = f"; {len(report.failed_files)} files failed, e.g. {report.failed_files[0]}" if report.failed_files else ""
         raise UserError(f"read no CloudTrail record from {', '.join(args.sources)} ({report.files} files"

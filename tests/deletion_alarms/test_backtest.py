@@ -139,12 +139,17 @@ class FakeStream:
 
 
 def test_progress_only_on_a_terminal() -> None:
-    assert bt.terminal_progress(FakeStream(False)) is None
+    quiet = FakeStream(False)
+    progress = bt.Progress(4, quiet)
+    progress(bt.Report({}, files=3, records=12_000), 2.0)
+    progress.close()
+    assert quiet.text == ""
     stream = FakeStream(True)
-    show = bt.terminal_progress(stream)
-    report = bt.Report({}, files=3, records=12_000)
-    show(report, 2.0)
-    assert stream.text == "\r3 files, 12,000 records, 6,000 records/s "
+    progress = bt.Progress(4, stream)
+    progress(bt.Report({}, files=3, records=12_000), 2.0)
+    progress.close()
+    last = stream.text.split("\r")[-1]
+    assert "75%" in last and "3/4" in last and "12,000 records" in last  # total, percentage, ETA's basis
 
 
 APP_ROLE = "arn:aws:sts::111122223333:assumed-role/app-role/*"
