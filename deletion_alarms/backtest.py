@@ -326,6 +326,8 @@ class Report:
     skipped_files: int = 0
     """Digest files and other JSON without records: neither records nor failures."""
     failed_files: list[str] = field(default_factory=list)
+    unparsable_files: list[str] = field(default_factory=list)
+    """Files with entries that are no CloudTrail record, each with how many."""
 
     def merge(self, other: "Report") -> None:
         self.files += other.files
@@ -334,6 +336,7 @@ class Report:
         self.parse_failures += other.parse_failures
         self.outside_window += other.outside_window
         self.failed_files += other.failed_files
+        self.unparsable_files += other.unparsable_files
         for name, stats in other.detections.items():
             self.detections[name].merge(stats)
 
@@ -341,6 +344,7 @@ class Report:
         return {"files": self.files, "skipped_files": self.skipped_files, "records": self.records,
                 "parse_failures": self.parse_failures,
                 "outside_window": self.outside_window, "failed_files": self.failed_files,
+                "unparsable_files": self.unparsable_files,
                 "detections": {n: s.to_dict() for n, s in self.detections.items()}}
 
 
@@ -442,6 +446,8 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher,
         report.failed_files.append(f"{name}: {error}")
         return report
     report.records = len(records)
+    if report.parse_failures:
+        report.unparsable_files.append(f"{name} ({report.parse_failures})")
     start, end, period = options.start, options.end, options.period_seconds
     by_source, anywhere, stats = matcher.by_source.get, matcher.anywhere, report.detections
     skips, expected = options.skips(), exclusions.compile_patterns(options.expected_deleters)
@@ -463,10 +469,15 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher,
     return report
 
 
-def _read(source: Any) -> tuple[str, bytes]:
+def _read(source: Any) -> tuple[str, bytes | OSError]:
+    """A source's name and content, or the error that kept it from being read (a dangling link,
+    a file without permission): one failed file, not the end of the run."""
     if isinstance(source, str):
-        with open(source, "rb") as f:
-            return source, f.read()
+        try:
+            with open(source, "rb") as f:
+                return source, f.read()
+        except OSError as error:
+            return source, error
     return source.name, source.read()
 
 
@@ -485,6 +496,10 @@ def _scan_batch(batch: list[Any]) -> Report:
         with ThreadPoolExecutor(len(batch)) as reads:
             contents = list(reads.map(_read, batch))
     for name, data in contents:
+        if isinstance(data, OSError):
+            report.files += 1
+            report.failed_files.append(f"{name}: {data.strerror or data}")
+            continue
         report.merge(scan_bytes(name, data, options, matcher, fast))
     return report
 
@@ -555,6 +570,9 @@ class Progress:
         self.bar.close()
 
 
+SHOWN_FILES = 5  # failed or unparsable files named in the text report; JSON has them all
+
+
 def clean(text: object) -> str:
     """Text from a CloudTrail record or a file name, safe for a terminal: control characters
     (escape sequences included) shown as \\xNN, never sent."""
@@ -566,7 +584,13 @@ def format_report(report: Report, options: Options) -> str:
     lines = [f"{report.files} files, {report.records:,} records, {report.parse_failures} unparsable, "
              f"{report.outside_window} outside the time window, {report.skipped_files} files without "
              "records skipped (digests)"]
-    lines += [f"  failed: {clean(f)}" for f in report.failed_files]
+    lines += [f"  failed: {clean(f)}" for f in report.failed_files[:SHOWN_FILES]]
+    if len(report.failed_files) > SHOWN_FILES:
+        lines.append(f"  ... and {len(report.failed_files) - SHOWN_FILES} more failed files (--format json lists all)")
+    if report.unparsable_files:
+        shown = ", ".join(clean(f) for f in report.unparsable_files[:SHOWN_FILES])
+        more = len(report.unparsable_files) - SHOWN_FILES
+        lines.append(f"  unparsable entries in: {shown}" + (f" and {more} more files" if more > 0 else ""))
     for d in options.detections():
         s = report.detections[d.name]
         lines.append(f"\n{d.name}: {s.matches} matches, would have fired in {len(s.periods)} "

@@ -197,3 +197,20 @@ def test_a_backtest_that_read_nothing_fails(content, tmp_path, capsys) -> None:
         (tmp_path / "junk.json.gz").write_bytes(content)
     status = cli.main(["backtest", str(tmp_path), "--workers", "1"])
     one_line_failure(capsys, status, cli.EXIT_FAILED, "read no CloudTrail record")
+
+
+def test_a_backtest_names_its_failed_and_unparsable_files_and_goes_on(tmp_path, capsys) -> None:
+    import json as _json
+
+    from tests.conftest import load_corpus
+
+    (tmp_path / "dangling.json.gz").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "corrupt.json.gz").write_bytes(b"\x1f\x8b\x08 broken")
+    record = next(s.record for s in load_corpus() if s.expect == {"KmsKeyDisableOrDeletion"})
+    (tmp_path / "mixed.json").write_text(_json.dumps({"Records": [record, "junk", 7]}))
+    assert cli.main(["backtest", str(tmp_path), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"failed: {tmp_path / 'dangling.json.gz'}: No such file or directory" in out
+    assert f"failed: {tmp_path / 'corrupt.json.gz'}" in out
+    assert f"unparsable entries in: {tmp_path / 'mixed.json'} (2)" in out
+    assert "KmsKeyDisableOrDeletion: 1 matches" in out
