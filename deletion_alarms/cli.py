@@ -449,6 +449,8 @@ def test_patterns(args: argparse.Namespace) -> int:
 
         session = awsclient.make_session(args.profile, args.region)
         logs = awsclient.make_client(session, "logs", args.endpoint_url)
+        with awsclient.aws_errors("checking credentials before the live test"):  # one call, not one per record
+            awsclient.make_client(session, "sts", args.endpoint_url).get_caller_identity()
         disagreements = live.compare_with_aws(logs, samples, DETECTIONS)
         for d in disagreements:
             print(f"AWS differs: {d.detection} on {d.cls}: ours {d.ours}, AWS {d.aws}")
