@@ -78,7 +78,13 @@ def test_live_command_exit_codes(monkeypatch, capsys) -> None:
         stubber = Stubber(logs)
         respond_like_our_engine(stubber, samples, flip=flip)
         stubber.activate()
-        monkeypatch.setattr(awsclient, "make_client", lambda *a, client=logs, **k: client)
+        sts = boto3.client("sts", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        identity = Stubber(sts)
+        identity.add_response("get_caller_identity", {"Account": "111122223333", "UserId": "AIDAEXAMPLE",
+                                                      "Arn": "arn:aws:iam::111122223333:user/tester"})
+        identity.activate()
+        monkeypatch.setattr(awsclient, "make_client",
+                            lambda session, service, *a, logs=logs, sts=sts, **k: sts if service == "sts" else logs)
         assert cli.main(["test-patterns", "--live", "--region", "us-east-1"]) == code
         out = capsys.readouterr().out
         assert ("AWS differs" in out) is (flip is not None)
