@@ -8,6 +8,7 @@
     deletion-alarms doctor               check that this account's CloudTrail can feed the detections
     deletion-alarms drill                prove that a deployed stack alerts; time to alert per detection
     deletion-alarms backtest SOURCE      replay CloudTrail history through the detections
+    deletion-alarms inventory            every key and secret pending deletion now, with days left
 
 Building the templates is ``python build.py`` in a checkout.
 """
@@ -24,7 +25,7 @@ from typing import Any
 from detections.errors import UserError
 
 PROG = "deletion-alarms"
-COMMANDS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "drill", "backtest")
+COMMANDS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "drill", "backtest", "inventory")
 
 
 def bounded_int(low: int, high: int | None = None):
@@ -81,6 +82,8 @@ EXAMPLES = {
                  "    --parameter NotificationEmail=security-team@example.com --dry-run"),
     "doctor": "deletion-alarms doctor --region us-east-1 --stack-name deletion-alarms",
     "drill": "deletion-alarms drill --stack-name deletion-alarms --region us-east-1",
+    "inventory": ("deletion-alarms inventory --organization --role-name OrganizationAccountAccessRole "
+                  "--fail-within 7"),
     "backtest": ("deletion-alarms backtest s3://cloudtrail-111122223333/AWSLogs/111122223333/CloudTrail/ \\\n"
                  "    --start 2026-11-01 --end 2026-12-01 --html report.html"),
 }
@@ -212,6 +215,25 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
     bt.add_argument("--athena-table", default="cloudtrail_logs", help="Athena table (default cloudtrail_logs)")
     add_aws_options(bt)
+
+    inv = commands.add_parser(
+        "inventory", help="every key and secret pending deletion now, with days left",
+        description="List every KMS key pending deletion and every secret scheduled for deletion, in every "
+        "enabled Region of this account (or of the accounts given), with the days left, who scheduled it "
+        "and whether it was used since (CloudTrail event history). Read-only. Exit 1 when anything is "
+        "within --fail-within days, for CI and cron.")
+    inv.add_argument("--account", action="append", default=[], help="an account ID to read (repeatable; "
+                     "default: this account); others than this one through --role-name")
+    inv.add_argument("--organization", action="store_true",
+                     help="every active account of the organization, through --role-name")
+    inv.add_argument("--role-name", help="the role to assume in the other accounts, e.g. "
+                     "OrganizationAccountAccessRole (read-only permissions suffice)")
+    inv.add_argument("--regions", help="comma-separated Regions (default: every Region enabled for the account)")
+    inv.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
+    inv.add_argument("--fail-within", type=bounded_int(0), metavar="DAYS",
+                     help="exit 1 when a key or secret is deleted within DAYS days")
+    inv.add_argument("--workers", type=bounded_int(1, 64), default=8, help="account-Regions read at once")
+    add_aws_options(inv)
     return parser
 
 
@@ -418,6 +440,84 @@ def drill(args: argparse.Namespace) -> int:
     return 1 if missing or denied else 0
 
 
+def inventory(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    import boto3
+    from tqdm import tqdm
+
+    from deletion_alarms import awsclient
+    from deletion_alarms import inventory as inv
+
+    for account in args.account:
+        if not (account.isdigit() and len(account) == 12):
+            raise UserError(f"--account {account!r} is not a 12-digit account ID")
+    if (args.account or args.organization) and not args.role_name:
+        raise UserError("--account and --organization read other accounts through a role: give --role-name")
+    regions = [r.strip() for r in (args.regions or "").split(",") if r.strip()]
+    known = {r for p in boto3.Session().get_available_partitions() for r in boto3.Session().get_available_regions("kms", p)}
+    unknown = [r for r in regions if r not in known and not args.endpoint_url]
+    if unknown:
+        raise UserError(f"--regions: unknown Region {', '.join(unknown)}")
+    session, sts = aws_clients(args, "sts")
+    with awsclient.aws_errors("caller identity"):
+        identity = sts.get_caller_identity()
+    home, partition = identity["Account"], identity["Arn"].split(":")[1]
+    accounts = list(dict.fromkeys(args.account))
+    if args.organization:
+        with awsclient.aws_errors("organization accounts"):
+            organizations = awsclient.make_client(session, "organizations", args.endpoint_url)
+            for page in organizations.get_paginator("list_accounts").paginate():
+                accounts += [a["Id"] for a in page["Accounts"] if a.get("Status") == "ACTIVE" and a["Id"] not in accounts]
+    sessions: dict[str, Any] = {}
+    for account in accounts or [home]:
+        if account == home:
+            sessions[account] = session
+            continue
+        role = f"arn:{partition}:iam::{account}:role/{args.role_name}"
+        with awsclient.aws_errors(f"assuming {role}"):
+            creds = sts.assume_role(RoleArn=role, RoleSessionName="deletion-alarms-inventory")["Credentials"]
+        sessions[account] = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                                          aws_secret_access_key=creds["SecretAccessKey"],
+                                          aws_session_token=creds["SessionToken"], region_name=session.region_name)
+    tasks = []
+    for account, account_session in sessions.items():
+        account_regions = regions
+        if not account_regions:
+            with awsclient.aws_errors(f"enabled Regions of {account}"):
+                ec2 = awsclient.make_client(account_session, "ec2", args.endpoint_url)
+                account_regions = sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"])
+        for region in account_regions:
+            regional = _regional(account_session, region)
+
+            def clients(service: str, regional: Any = regional) -> Any:
+                return awsclient.make_client(regional, service, args.endpoint_url)
+            tasks.append((account, region, clients))
+    bar = tqdm(total=len(tasks), unit="Region", file=sys.stderr, disable=not sys.stderr.isatty(),
+               desc=f"{len(sessions)} accounts")
+    try:
+        found = inv.collect(tasks, datetime.now(timezone.utc), args.workers, lambda: bar.update(1))
+    finally:
+        bar.close()
+    print(inv.render(found, args.format))
+    if args.fail_within is not None and any(p.days_left <= args.fail_within for p in found):
+        return 1
+    return 0
+
+
+def _regional(session: Any, region: str) -> Any:
+    """The same credentials in another Region."""
+    import boto3
+
+    credentials = session.get_credentials()
+    frozen = credentials.get_frozen_credentials() if credentials else None
+    if frozen is None:
+        return boto3.Session(profile_name=session.profile_name if session.profile_name != "default" else None,
+                             region_name=region)
+    return boto3.Session(aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
+                         aws_session_token=frozen.token, region_name=region)
+
+
 def add_dist_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dist", type=Path, default=None,
                         help="folder of built templates (default: the templates the command carries, "
@@ -488,7 +588,8 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     parser = make_parser(prog)
     args = parser.parse_args(argv)
     commands = {"test-patterns": test_patterns, "publish": publish, "service-catalog": service_catalog,
-                "stackset": stackset, "doctor": doctor, "drill": drill, "backtest": backtest}
+                "stackset": stackset, "doctor": doctor, "drill": drill, "backtest": backtest,
+                "inventory": inventory}
 
     def fail(status: int, message: str) -> int:
         print(f"{prog}: {one_line(message)}", file=sys.stderr)

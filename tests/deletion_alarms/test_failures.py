@@ -27,6 +27,7 @@ COMMANDS = {
     "doctor": ["doctor"],
     "drill": ["drill", "--stack-name", "deletion-alarms", "--yes"],
     "backtest s3://": ["backtest", "s3://cloudtrail-111122223333/AWSLogs/"],
+    "inventory": ["inventory", "--regions", "us-east-1"],
 }
 
 

@@ -1,0 +1,173 @@
+"""What is at risk now: every KMS key pending deletion and every secret scheduled for deletion, in
+every Region of one or more accounts, with the days left, who scheduled it and whether it was used
+since (CloudTrail event history, 90 days, where still available).
+
+Read-only. Per account and Region: kms ListKeys, DescribeKey and ListAliases; secretsmanager
+ListSecrets with IncludePlannedDeletion (without it, ListSecrets hides secrets scheduled for
+deletion); cloudtrail LookupEvents for the history. Accounts are reached with a role the user names
+(sts AssumeRole); the Regions are those enabled for the account (ec2 DescribeRegions).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+from deletion_alarms.awsclient import aws_errors
+from detections.catalog import DETECTIONS, Kind, Service
+from detections.patterns import compile_pattern
+
+# The calls it makes, as IAM actions: all read-only (a test records them; the README lists them).
+# sts:GetCallerIdentity needs no permission; sts:AssumeRole and organizations:ListAccounts only
+# for other accounts.
+PERMISSIONS = ("kms:ListKeys", "kms:DescribeKey", "kms:ListAliases", "secretsmanager:ListSecrets",
+               "cloudtrail:LookupEvents", "ec2:DescribeRegions", "sts:GetCallerIdentity", "sts:AssumeRole",
+               "organizations:ListAccounts")
+PENDING_KEY_STATES = ("PendingDeletion", "PendingReplicaDeletion")
+SCHEDULING_CALLS = {"ScheduleKeyDeletion", "DeleteSecret"}
+HISTORY_DAYS = 90  # CloudTrail event history keeps 90 days of management events
+USE_PATTERNS = [(d.service, compile_pattern(d.filter_pattern)) for d in DETECTIONS if d.kind is Kind.ACCESS]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One key or secret that is about to be lost."""
+
+    account: str
+    region: str
+    kind: str  # "KMS key" or "secret"
+    arn: str
+    name: str  # the key's aliases, or the secret's name
+    state: str
+    deletion_date: str  # ISO 8601, UTC
+    days_left: float
+    scheduled_by: str
+    scheduled_at: str
+    used_since: int | None  # use attempts seen in event history since it was scheduled; None: unknown
+
+    def row(self) -> list[str]:
+        used = "?" if self.used_since is None else str(self.used_since)
+        return [self.account, self.region, self.kind, self.name or "-", f"{self.days_left:.1f}", self.deletion_date,
+                self.scheduled_by or "?", self.scheduled_at or "?", used, self.arn]
+
+
+COLUMNS = ["account", "region", "kind", "name", "days left", "deletion date", "scheduled by", "scheduled at",
+           "used since", "arn"]
+
+
+def days_left(deletion: datetime, now: datetime) -> float:
+    """Days from ``now`` to ``deletion``, rounded down to a tenth (never more time than there is)."""
+    return math.floor((deletion - now).total_seconds() / 8640) / 10
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.fromtimestamp(float(value), timezone.utc)
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def history(cloudtrail: Any, resource: str, service: Service, now: datetime) -> tuple[str, str, int | None]:
+    """Who scheduled the deletion and when, and how many use attempts followed, from event history;
+    ("", "", None) when the history cannot be read (no permission, no trail of it left)."""
+    try:
+        events = []
+        for page in cloudtrail.get_paginator("lookup_events").paginate(
+                LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": resource}],
+                StartTime=now - timedelta(days=HISTORY_DAYS), EndTime=now):
+            events += page.get("Events", [])
+    except Exception:  # noqa: BLE001 - history is a nicety: the inventory stands without it
+        return "", "", None
+    scheduled = sorted((e for e in events if e.get("EventName") in SCHEDULING_CALLS),
+                       key=lambda e: _utc(e["EventTime"]))
+    if not scheduled:
+        return "", "", 0
+    last = scheduled[-1]
+    when = _utc(last["EventTime"])
+    try:
+        who = json.loads(last.get("CloudTrailEvent", "{}")).get("userIdentity", {}).get("arn") or last.get("Username", "")
+    except ValueError:
+        who = last.get("Username", "")
+    used = 0
+    for event in events:
+        if _utc(event["EventTime"]) <= when:
+            continue
+        try:
+            record = json.loads(event.get("CloudTrailEvent", "{}"))
+        except ValueError:
+            continue
+        used += any(s is service and pattern.matches(record) for s, pattern in USE_PATTERNS)
+    return who, _iso(when), used
+
+
+def pending_in(clients: Callable[[str], Any], account: str, region: str, now: datetime) -> list[Pending]:
+    """Every key pending deletion and every secret scheduled for deletion in one account and Region."""
+    kms, secrets, cloudtrail = clients("kms"), clients("secretsmanager"), clients("cloudtrail")
+    found: list[Pending] = []
+    with aws_errors(f"KMS keys in {account} {region}"):
+        aliases: dict[str, list[str]] = {}
+        for page in kms.get_paginator("list_aliases").paginate():
+            for alias in page.get("Aliases", []):
+                if alias.get("TargetKeyId"):
+                    aliases.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+        for page in kms.get_paginator("list_keys").paginate():
+            for key in page.get("Keys", []):
+                meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+                if meta.get("KeyState") not in PENDING_KEY_STATES:
+                    continue
+                deletion = _utc(meta["DeletionDate"]) if meta.get("DeletionDate") else None
+                who, when, used = history(cloudtrail, meta["Arn"], Service.KMS, now)
+                found.append(Pending(account, region, "KMS key", meta["Arn"], ", ".join(sorted(aliases.get(key["KeyId"], []))),
+                                     meta["KeyState"], _iso(deletion) if deletion else "",
+                                     days_left(deletion, now) if deletion else float("nan"), who, when, used))
+    with aws_errors(f"secrets in {account} {region}"):
+        for page in secrets.get_paginator("list_secrets").paginate(IncludePlannedDeletion=True):
+            for secret in page.get("SecretList", []):
+                if not secret.get("DeletedDate"):
+                    continue
+                # DeletedDate: when Secrets Manager deletes it (DescribeSecret, ListSecrets).
+                deletion = _utc(secret["DeletedDate"])
+                who, when, used = history(cloudtrail, secret["ARN"], Service.SECRETS_MANAGER, now)
+                found.append(Pending(account, region, "secret", secret["ARN"], secret.get("Name", ""),
+                                     "ScheduledForDeletion", _iso(deletion), days_left(deletion, now), who, when, used))
+    return found
+
+
+def collect(tasks: Iterable[tuple[str, str, Callable[[str], Any]]], now: datetime, workers: int = 8,
+            progress: Callable[[], None] | None = None) -> list[Pending]:
+    """Run ``pending_in`` for every (account, Region, client factory), a few at a time; sorted by
+    days left. A failure in one account or Region stops the run with its one-line error."""
+    found: list[Pending] = []
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        futures = [pool.submit(pending_in, clients, account, region, now) for account, region, clients in tasks]
+        for future in futures:
+            found += future.result()
+            if progress:
+                progress()
+    return sorted(found, key=lambda p: (p.days_left, p.account, p.region, p.arn))
+
+
+def render(found: list[Pending], form: str) -> str:
+    """The inventory as a table, JSON or CSV."""
+    if form == "json":
+        return json.dumps([asdict(p) for p in found], indent=2)
+    if form == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(p.row() for p in found)
+        return out.getvalue().rstrip("\n")
+    if not found:
+        return "nothing pending deletion"
+    rows = [COLUMNS] + [p.row() for p in found]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows)

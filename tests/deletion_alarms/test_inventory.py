@@ -1,0 +1,182 @@
+"""The inventory against a moto server on 127.0.0.1: keys and secrets in several states and Regions,
+in two accounts (the second through STS), list exactly the pending ones with their days left; the
+event history (which moto does not keep) through botocore's Stubber; the days-left arithmetic at
+its boundaries."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deletion_alarms import cli
+from deletion_alarms import inventory as inv
+from detections.catalog import Service
+
+HOME, OTHER = "123456789012", "444455556666"  # moto's default account, and one reached by STS
+
+
+def other_account(aws, region: str) -> boto3.Session:
+    creds = aws.client("sts").assume_role(RoleArn=f"arn:aws:iam::{OTHER}:role/Reader",
+                                          RoleSessionName="setup")["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name=region)
+
+
+def seed(aws) -> dict[str, str]:
+    """Per account and Region, keys and secrets in every state; the pending ones, by what they are."""
+    pending = {}
+    kms, kms_eu = aws.client("kms"), aws.client("kms", "eu-west-1")
+    kms.create_key(Description="in use")
+    seven = kms.create_key(Description="scheduled, 7 days")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/payments", TargetKeyId=seven["KeyId"])
+    kms.schedule_key_deletion(KeyId=seven["KeyId"], PendingWindowInDays=7)
+    pending["payments key"] = seven["Arn"]
+    thirty = kms_eu.create_key(Description="scheduled, 30 days")["KeyMetadata"]
+    kms_eu.schedule_key_deletion(KeyId=thirty["KeyId"], PendingWindowInDays=30)
+    pending["eu key"] = thirty["Arn"]
+    disabled = kms.create_key(Description="disabled only")["KeyMetadata"]["KeyId"]
+    kms.disable_key(KeyId=disabled)
+    secrets = aws.client("secretsmanager")
+    secrets.create_secret(Name="prod/app", SecretString="x")
+    secrets.create_secret(Name="prod/db", SecretString="x")
+    pending["db secret"] = secrets.delete_secret(SecretId="prod/db", RecoveryWindowInDays=10)["ARN"]
+    secrets.create_secret(Name="gone", SecretString="x")
+    secrets.delete_secret(SecretId="gone", ForceDeleteWithoutRecovery=True)
+    other_kms = other_account(aws, "us-east-1").client("kms", endpoint_url=aws.endpoint)
+    other = other_kms.create_key(Description="other account")["KeyMetadata"]
+    other_kms.schedule_key_deletion(KeyId=other["KeyId"], PendingWindowInDays=8)
+    pending["other key"] = other["Arn"]
+    return pending
+
+
+def run(aws, capsys, *extra: str) -> tuple[int, str, str]:
+    code = cli.main(aws.cli("inventory", "--account", HOME, "--account", OTHER, "--role-name", "Reader",
+                            "--regions", "us-east-1,eu-west-1", *extra))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_lists_exactly_the_pending_keys_and_secrets_with_their_days_left(aws, capsys) -> None:
+    pending = seed(aws)
+    code, out, err = run(aws, capsys, "--format", "json")
+    assert code == 0, err
+    found = {row["arn"]: row for row in json.loads(out)}
+    assert set(found) == set(pending.values())
+    expected = {"payments key": (HOME, "us-east-1", 7), "eu key": (HOME, "eu-west-1", 30),
+                "db secret": (HOME, "us-east-1", 10), "other key": (OTHER, "us-east-1", 8)}
+    for what, (account, region, days) in expected.items():
+        row = found[pending[what]]
+        assert (row["account"], row["region"]) == (account, region), what
+        assert days - 0.1 <= row["days_left"] <= days, (what, row["days_left"])
+    assert found[pending["payments key"]]["name"] == "alias/payments"
+    assert found[pending["db secret"]]["name"] == "prod/db"
+    assert [row["days_left"] for row in json.loads(out)] == sorted(row["days_left"] for row in json.loads(out))
+
+
+def test_fail_within_is_an_exit_status_for_cron(aws, capsys) -> None:
+    seed(aws)
+    assert run(aws, capsys, "--fail-within", "7")[0] == 1
+    assert run(aws, capsys, "--fail-within", "5")[0] == 0
+
+
+def test_table_and_csv(aws, capsys) -> None:
+    pending = seed(aws)
+    code, out, _ = run(aws, capsys, "--format", "csv")
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("account,region,kind,name,days left")
+    assert len(lines) == 1 + len(pending)
+    code, out, _ = run(aws, capsys)
+    assert code == 0 and "alias/payments" in out and pending["db secret"] in out
+
+
+def test_nothing_pending_says_so(aws, capsys) -> None:
+    code = cli.main(aws.cli("inventory", "--regions", "us-east-1"))
+    assert code == 0 and capsys.readouterr().out.strip() == "nothing pending deletion"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--account", "4444"], "--account '4444' is not a 12-digit account ID"),
+    (["--account", OTHER], "give --role-name"),
+    (["--regions", "moon-east-1"], "unknown Region moon-east-1"),
+])
+def test_bad_input_is_one_line(args, message, capsys) -> None:
+    code = cli.main(["inventory", "--region", "us-east-1", *args])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------ arithmetic
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("deletion", "days"), [
+    (NOW + timedelta(days=7), 7.0),
+    (NOW + timedelta(days=7) - timedelta(seconds=1), 6.9),  # never more time than there is
+    (NOW + timedelta(hours=2, minutes=23), 0.0),
+    (NOW + timedelta(hours=2, minutes=24), 0.1),
+    (datetime(2026, 12, 1, 2, 0, tzinfo=timezone(timedelta(hours=14))), 0.0),  # 11-30 12:00 UTC: now
+    (datetime(2026, 11, 30, 23, 0, tzinfo=timezone(timedelta(hours=-12))), 0.9),  # 12-01 11:00 UTC: 23 h
+    (NOW - timedelta(hours=1), -0.1),  # past due: deletion is about to happen
+])
+def test_days_left(deletion, days) -> None:
+    assert inv.days_left(deletion, NOW) == days
+
+
+# --------------------------------------------------------------------------------- history
+def test_history_names_who_scheduled_it_and_counts_the_uses_since() -> None:
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    scheduler = "arn:aws:sts::111122223333:assumed-role/Admin/alice"
+
+    def event(name: str, minutes: int, **record) -> dict:
+        body = {"eventSource": "kms.amazonaws.com", "eventName": name, "userIdentity": {"arn": scheduler}, **record}
+        return {"EventName": name, "EventTime": NOW - timedelta(days=2) + timedelta(minutes=minutes),
+                "Username": "alice", "CloudTrailEvent": json.dumps(body)}
+
+    use = {"errorCode": "KMSInvalidStateException", "errorMessage": f"{key} is pending deletion."}
+    events = [event("Decrypt", -5), event("ScheduleKeyDeletion", 0), event("Decrypt", 10, **use),
+              event("Decrypt", 20, **use), event("DescribeKey", 30)]
+    cloudtrail = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(cloudtrail) as stub:
+        stub.add_response("lookup_events", {"Events": events}, {
+            "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": key}],
+            "StartTime": NOW - timedelta(days=90), "EndTime": NOW})
+        who, when, used = inv.history(cloudtrail, key, Service.KMS, NOW)
+    assert (who, when, used) == (scheduler, "2026-11-28T12:00:00Z", 2)
+
+
+def test_history_that_cannot_be_read_is_unknown_not_zero() -> None:
+    cloudtrail = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(cloudtrail) as stub:
+        stub.add_client_error("lookup_events", "AccessDeniedException")
+        assert inv.history(cloudtrail, "arn:x", Service.KMS, NOW) == ("", "", None)
+
+
+def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatch) -> None:
+    """Every AWS call of a run over an organization and every enabled Region, as IAM actions,
+    equals inventory.PERMISSIONS, and the README lists exactly those."""
+    import re
+    from pathlib import Path
+
+    import botocore.client
+
+    called = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        called.add(f"{self.meta.service_model.signing_name}:{operation}")
+        return original(self, operation, params)
+
+    seed(aws)
+    organizations = aws.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    organizations.create_account(AccountName="other", Email="other@example.com")
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    assert cli.main(aws.cli("inventory", "--organization", "--role-name", "Reader")) == 0
+    assert called == set(inv.PERMISSIONS)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    paragraph = readme[readme.index("The inventory needs these read-only"):readme.index("## Backtest before deploying")]
+    assert set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", paragraph)) == set(inv.PERMISSIONS)
