@@ -243,3 +243,19 @@ def local_target(rule: Mapping[str, Any]) -> dict[str, Any]:
         assert condition == "ForwardToCollector"
         return local
     return target
+
+
+def record_aws_calls(monkeypatch) -> set[str]:
+    """From now on, every AWS call made in this process, as an IAM action ("kms:ListKeys"), is
+    added to the returned set."""
+    import botocore.client
+
+    called: set[str] = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        called.add(f"{self.meta.service_model.signing_name}:{operation}")
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return called

@@ -205,22 +205,14 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatc
     import re
     from pathlib import Path
 
-    import botocore.client
-
     from deletion_alarms.doctor import PERMISSIONS
-
-    called = set()
-    original = botocore.client.BaseClient._make_api_call
-
-    def record(self, operation, params):
-        called.add(f"{self.meta.service_model.signing_name}:{operation}")
-        return original(self, operation, params)
+    from tests.helpers import record_aws_calls
 
     make_trail(aws)
     make_group(aws)
     deploy_stack_with_subscription(aws)
     deploy_collector(aws)
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    called = record_aws_calls(monkeypatch)
     run(aws, capsys, "--engine", "Both", "--log-group", GROUP, "--stack-name", "deletion-alarms")
     run(aws, capsys, "--collector-stack", "deletion-alarms-collector")
     assert called == set(PERMISSIONS)

@@ -161,20 +161,13 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatc
     import re
     from pathlib import Path
 
-    import botocore.client
-
-    called = set()
-    original = botocore.client.BaseClient._make_api_call
-
-    def record(self, operation, params):
-        called.add(f"{self.meta.service_model.signing_name}:{operation}")
-        return original(self, operation, params)
+    from tests.helpers import record_aws_calls
 
     seed(aws)
     organizations = aws.client("organizations")
     organizations.create_organization(FeatureSet="ALL")
     organizations.create_account(AccountName="other", Email="other@example.com")
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    called = record_aws_calls(monkeypatch)
     assert cli.main(aws.cli("inventory", "--organization", "--role-name", "Reader")) == 0
     assert called == set(inv.PERMISSIONS)
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
