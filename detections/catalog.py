@@ -57,6 +57,9 @@ class Detection:
     """Short form of the title for a notification's subject line (SNS allows 100 characters)."""
     metric_alarm: bool = True
     """Also deployed as a metric filter and alarm (recovery notices exist only as rules)."""
+    immediate: bool = False
+    """The loss happens at once: no waiting period, so no command undoes it (what_to_do says what
+    is left to do)."""
 
     @property
     def alarm_description(self) -> str:
@@ -168,8 +171,9 @@ KMS_KEY_DISABLE_OR_DELETION = Detection(
         "Data encrypted under the key is lost for good when the waiting period ends."
     ),
     not_covered=(
-        "DeleteImportedKeyMaterial; deletion of a multi-Region replica's primary in another Region "
-        "(watch that Region too); the final DeleteKey at the end of the window."
+        "Key material deleted without a waiting period (KmsKeyMaterialDeletion); deletion of a "
+        "multi-Region replica's primary in another Region (watch that Region too); the final DeleteKey "
+        "at the end of the window."
     ),
     what_to_do=(
         f"Check in the {KMS_CONSOLE} that the change was intended; if not, run: aws kms "
@@ -200,8 +204,8 @@ SECRET_DELETION = Detection(
         "secret is gone at once and cannot be restored."
     ),
     not_covered=(
-        "RemoveRegionsFromReplication, which deletes replica secrets at once; deletion of the "
-        "secret's KMS key (see the KMS detections)."
+        "RemoveRegionsFromReplication, which deletes replica secrets at once (SecretReplicaDeletion); "
+        "deletion of the secret's KMS key (see the KMS detections)."
     ),
     what_to_do=(
         f"Check in the {SECRETS_CONSOLE} that the deletion was intended; if not, run: "
@@ -247,11 +251,79 @@ SECRET_RESTORED = Detection(
     metric_alarm=False,
 )
 
+KMS_KEY_MATERIAL_DELETION = Detection(
+    name="KmsKeyMaterialDeletion",
+    title="KMS key material was deleted or made unreachable, with no waiting period",
+    headline="KMS key material deleted or unreachable at once",
+    service=Service.KMS,
+    kind=Kind.DELETION,
+    filter_pattern=(
+        '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "DeleteImportedKeyMaterial") || '
+        '($.eventName = "DeleteExpiredKeyMaterial") || ($.eventName = "DeleteCustomKeyStore") || '
+        '($.eventName = "DisconnectCustomKeyStore")) }'
+    ),
+    detects=(
+        "The ways KMS key material goes without a waiting period: DeleteImportedKeyMaterial, the "
+        "expiry of imported key material (KMS's own DeleteExpiredKeyMaterial service event), and "
+        "deleting or disconnecting a custom key store; successful, failed or denied."
+    ),
+    source_records=(
+        "CloudTrail records with eventSource kms.amazonaws.com and eventName DeleteImportedKeyMaterial "
+        "(requestParameters.keyId), DeleteExpiredKeyMaterial (eventType AwsServiceEvent, "
+        "resources[0].ARN), DeleteCustomKeyStore or DisconnectCustomKeyStore "
+        "(requestParameters.customKeyStoreId); AWS KMS developer guide, logging with CloudTrail."
+    ),
+    fires_when=(
+        "The key material of a KMS key was deleted, expired, or its key store was deleted or "
+        "disconnected: the key cannot decrypt anything from now on, with no waiting period to undo it."
+    ),
+    not_covered=(
+        "Key material held outside AWS (an external key store's proxy or an HSM taken away) without "
+        "any KMS call; ScheduleKeyDeletion (KmsKeyDisableOrDeletion)."
+    ),
+    what_to_do=(
+        f"Find the key or key store in the {KMS_CONSOLE}. Deleted or expired imported material comes "
+        "back only by importing the same material again (aws kms get-parameters-for-import, then aws kms "
+        "import-key-material), from the copy you kept; a disconnected key store by aws kms "
+        "connect-custom-key-store --custom-key-store-id <store ID>. Until then, every use of the key fails."
+    ),
+    immediate=True,
+)
+
+SECRET_REPLICA_DELETION = Detection(
+    name="SecretReplicaDeletion",
+    title="Replicas of a Secrets Manager secret were deleted, with no recovery window",
+    headline="Secret replicas deleted at once",
+    service=Service.SECRETS_MANAGER,
+    kind=Kind.DELETION,
+    filter_pattern=(
+        '{ ($.eventSource = "secretsmanager.amazonaws.com") && ($.eventName = "RemoveRegionsFromReplication") }'
+    ),
+    detects="Every RemoveRegionsFromReplication call, successful, failed or denied.",
+    source_records=(
+        "CloudTrail records with eventSource secretsmanager.amazonaws.com and eventName "
+        "RemoveRegionsFromReplication; requestParameters.secretId and removeReplicaRegions."
+    ),
+    fires_when=(
+        "Someone removed Regions from a secret's replication: Secrets Manager deletes those replica "
+        "secrets at once, with no recovery window, and applications reading them there fail."
+    ),
+    not_covered="Deleting the primary secret (SecretDeletion); a replica's own KMS key (the KMS detections).",
+    what_to_do=(
+        f"Check in the {SECRETS_CONSOLE} (the primary's Region) that it was intended; if not, replicate "
+        "the secret to those Regions again: aws secretsmanager replicate-secret-to-regions --secret-id "
+        "<secret ARN> --add-replica-regions Region=<Region>. The replicas come back from the primary."
+    ),
+    immediate=True,
+)
+
 DETECTIONS: tuple[Detection, ...] = (
     KMS_KEY_PENDING_DELETION_USE,
     SECRET_PENDING_DELETION_USE,
     KMS_KEY_DISABLE_OR_DELETION,
     SECRET_DELETION,
+    KMS_KEY_MATERIAL_DELETION,
+    SECRET_REPLICA_DELETION,
     KMS_KEY_DELETION_CANCELLED,
     SECRET_RESTORED,
 )

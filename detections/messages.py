@@ -55,7 +55,9 @@ KEY_IN_ERROR = {"path": "$.detail.errorMessage", "match": r"^(arn:aws[a-z-]*:kms
 SERVICE_FIELDS: dict[Service, dict[str, list[Source]]] = {
     Service.KMS: {
         "key": [KEY_IN_ERROR, *_paths("$.detail.responseElements.keyId", "$.detail.resources[0].ARN",
-                                      "$.detail.requestParameters.keyId")],
+                                      "$.detail.requestParameters.keyId",
+                                      # a custom key store's calls name the store, not a key
+                                      "$.detail.requestParameters.customKeyStoreId")],
         "window": _paths("$.detail.requestParameters.pendingWindowInDays"),
         "deletionDate": _paths("$.detail.responseElements.deletionDate"),
         "keyState": _paths("$.detail.responseElements.keyState"),
@@ -73,6 +75,8 @@ RESOURCE_FIELD = {Service.KMS: "key", Service.SECRETS_MANAGER: "secret"}
 
 def undo_commands(detection: Detection) -> list[str]:
     """The commands that undo what the detection saw, naming the resource from the event."""
+    if detection.immediate:  # nothing to cancel or restore: what_to_do says what is left
+        return []
     if detection.service is Service.KMS:
         enable = "aws kms enable-key --region {region} --key-id {key}"
         if detection.kind is Kind.RECOVERY:
@@ -107,7 +111,9 @@ def _detail_lines(detection: Detection) -> list[str]:
     if undo:
         lines.append("Undo: " + undo[0])
         lines += ["      " + command for command in undo[1:]]
-    if detection.service is Service.SECRETS_MANAGER and detection.kind is Kind.DELETION:
+    if detection.immediate:
+        lines.append("No waiting period: nothing cancels this. See What to do.")
+    elif detection.service is Service.SECRETS_MANAGER and detection.kind is Kind.DELETION:
         lines.append("(Force delete without recovery = true: the secret is gone and nothing can restore it.)")
     return lines
 

@@ -40,9 +40,13 @@ def test_kms_deletion_is_exactly_the_cis_pattern() -> None:
     assert by_name("KmsKeyDisableOrDeletion").filter_pattern == CIS_KMS_PATTERN
 
 
-def test_every_kind_and_service_combination_has_one_detection() -> None:
-    combos = [(d.kind, d.service) for d in DETECTIONS]
-    assert len(set(combos)) == len(combos) == 6
+def test_every_kind_and_service_combination_is_covered() -> None:
+    """A detection per kind and service; deletion has a second per service for the losses that
+    skip the waiting period (immediate: no undo command)."""
+    combos = [(d.kind, d.service, d.immediate) for d in DETECTIONS]
+    assert len(set(combos)) == len(combos) == 8
+    assert {d.name for d in DETECTIONS if d.immediate} == {"KmsKeyMaterialDeletion", "SecretReplicaDeletion"}
+    assert all(d.kind is Kind.DELETION for d in DETECTIONS if d.immediate)
     assert {d.name for d in DETECTIONS if not d.metric_alarm} == {"KmsKeyDeletionCancelled", "SecretRestored"}
 
 
@@ -51,8 +55,8 @@ def test_modes() -> None:
     assert {d.name for d in detections_for_mode("AccessOnly", recovery=False)} == {
         "KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}
     assert {d.name for d in detections_for_mode("DeletionOnly", recovery=False)} == {
-        "KmsKeyDisableOrDeletion", "SecretDeletion"}
-    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 4
+        "KmsKeyDisableOrDeletion", "SecretDeletion", "KmsKeyMaterialDeletion", "SecretReplicaDeletion"}
+    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 6
     assert len(detections_for_mode("AccessOnly")) == 4
     with pytest.raises(ValueError, match="AccessOnly"):
         detections_for_mode("Everything")

@@ -124,3 +124,14 @@ def test_the_deployed_function_carries_every_spec(workload) -> None:
     namespace: dict = {}
     exec(compile(code, "index.py", "exec"), namespace)  # the inline module, as Lambda loads it
     assert namespace["SPECS"] == json.loads(json.dumps({d.name: notification_spec(d) for d in DETECTIONS}))
+
+
+@pytest.mark.parametrize("detection", [d for d in DETECTIONS if d.immediate], ids=lambda d: d.name)
+def test_an_immediate_loss_says_nothing_cancels_it(detection) -> None:
+    """No undo command for what has no waiting period; the message says so, and where to go."""
+    from detections.messages import notification_spec, undo_commands
+
+    assert undo_commands(detection) == []
+    lines = notification_spec(detection)["lines"]
+    assert "No waiting period: nothing cancels this. See What to do." in lines
+    assert not any(line.startswith("Undo:") for line in lines)

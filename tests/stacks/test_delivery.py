@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from troposphere import encode_to_dict
 
+from detections.catalog import DETECTIONS
 from stacks.encryption import make_publisher_statement, make_publishing_through_sns_statement
 from stacks.distribution import COLLECTOR_FILE, render_all
 from stacks.guardrails import PROTECTED_TAG_KEY, SCP_NAMES, GuardrailOptions, render_scp
@@ -385,7 +386,7 @@ def test_every_delivery_path_is_allowed(workload, config) -> None:
     ids=["defaults", "unencrypted", "chat-and-https"])
 def test_every_delivery_path_of_the_collector_is_allowed(params) -> None:
     d = deploy_collector(**params)
-    assert len(d.of_type("AWS::Events::Rule")) == 6  # not vacuous
+    assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS)  # not vacuous
     assert len(d.of_type("AWS::Lambda::EventSourceMapping")) == 1
     assert collector_problems(**params) == []
 
@@ -434,13 +435,13 @@ def test_forwarding_deploys_rules_and_a_role_and_nothing_that_alerts_here(worklo
                  "AWS::Lambda::Function", "AWS::DynamoDB::Table"):
         assert d.of_type(kind) == [], kind
     assert d.of_type("AWS::SQS::Queue") == ["AlertDeliveryDeadLetterQueue"]  # what could not be forwarded
-    assert len(d.of_type("AWS::Events::Rule")) == 6
+    assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS)
 
 
 def test_the_proof_covers_every_path_of_the_defaults(workload) -> None:
     """Not vacuous: the defaults deploy rules, their alarms, both queues, a topic key."""
     d = deploy(workload, **SCAN_CONFIGS["defaults"])
-    assert len(d.of_type("AWS::Events::Rule")) == 6
+    assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS)
     assert len(d.of_type("AWS::SQS::Queue")) == 2 and d.of_type("AWS::KMS::Key") == ["AlertTopicKey"]
     assert len(d.of_type("AWS::CloudWatch::Alarm")) == 2
     assert d.of_type("AWS::Lambda::EventSourceMapping") == ["NotifierEventSourceMapping"]

@@ -141,18 +141,20 @@ def test_every_parameter_is_described_constrained_labelled_and_grouped(workload)
             assert p["Default"] in p["AllowedValues"]
 
 
-ALL_FOUR = {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse", "KmsKeyDisableOrDeletion", "SecretDeletion"}
+KMS_DELETIONS = {"KmsKeyDisableOrDeletion", "KmsKeyMaterialDeletion"}
+SECRET_DELETIONS = {"SecretDeletion", "SecretReplicaDeletion"}
+ALL = {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"} | KMS_DELETIONS | SECRET_DELETIONS
 RECOVERY = {"KmsKeyDeletionCancelled", "SecretRestored"}
 
 
 @pytest.mark.parametrize(("mode", "kms", "secrets", "expected"), [
-    ("AccessAndDeletion", "Enabled", "Enabled", ALL_FOUR),
+    ("AccessAndDeletion", "Enabled", "Enabled", ALL),
     ("AccessOnly", "Enabled", "Enabled", {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}),
-    ("DeletionOnly", "Enabled", "Enabled", {"KmsKeyDisableOrDeletion", "SecretDeletion"}),
-    ("AccessAndDeletion", "Enabled", "Disabled", {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion"}),
-    ("AccessAndDeletion", "Disabled", "Enabled", {"SecretPendingDeletionUse", "SecretDeletion"}),
+    ("DeletionOnly", "Enabled", "Enabled", KMS_DELETIONS | SECRET_DELETIONS),
+    ("AccessAndDeletion", "Enabled", "Disabled", {"KmsKeyPendingDeletionUse"} | KMS_DELETIONS),
+    ("AccessAndDeletion", "Disabled", "Enabled", {"SecretPendingDeletionUse"} | SECRET_DELETIONS),
     ("AccessOnly", "Disabled", "Enabled", {"SecretPendingDeletionUse"}),
-    ("DeletionOnly", "Enabled", "Disabled", {"KmsKeyDisableOrDeletion"}),
+    ("DeletionOnly", "Enabled", "Disabled", KMS_DELETIONS),
     ("AccessAndDeletion", "Disabled", "Disabled", set()),
 ])
 @pytest.mark.parametrize("engine", ["EventBridge", "CloudWatchLogs", "Both"])
