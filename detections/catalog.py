@@ -290,6 +290,36 @@ KMS_KEY_MATERIAL_DELETION = Detection(
     immediate=True,
 )
 
+KMS_KEY_DELETED = Detection(
+    name="KmsKeyDeleted",
+    title="A KMS key was deleted at the end of its waiting period",
+    headline="KMS key deleted for good",
+    service=Service.KMS,
+    kind=Kind.DELETION,
+    filter_pattern='{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeleteKey") }',
+    detects="KMS's DeleteKey service event: the key is deleted when its waiting period ends.",
+    source_records=(
+        "CloudTrail records with eventSource kms.amazonaws.com, eventName DeleteKey and eventType "
+        "AwsServiceEvent; the key in resources[0].ARN (and responseElements.keyId since December 2022); "
+        "AWS KMS developer guide, ct-delete-key."
+    ),
+    fires_when=(
+        "A key scheduled for deletion reached the end of its waiting period and KMS deleted it: the final "
+        "notice. Everything encrypted under it can no longer be decrypted."
+    ),
+    not_covered=(
+        "The end of a secret's recovery window: Secrets Manager documents no event for it (run "
+        "deletion-alarms inventory to see what is about to go)."
+    ),
+    what_to_do=(
+        f"Nothing brings the key back (the {KMS_CONSOLE} no longer lists it). Find what it encrypted "
+        "(CloudTrail: its earlier Decrypt and "
+        "GenerateDataKey calls; the resources whose KMS key setting names it), and restore that data "
+        "from copies under another key."
+    ),
+    immediate=True,
+)
+
 SECRET_REPLICA_DELETION = Detection(
     name="SecretReplicaDeletion",
     title="Replicas of a Secrets Manager secret were deleted, with no recovery window",
@@ -323,6 +353,7 @@ DETECTIONS: tuple[Detection, ...] = (
     KMS_KEY_DISABLE_OR_DELETION,
     SECRET_DELETION,
     KMS_KEY_MATERIAL_DELETION,
+    KMS_KEY_DELETED,
     SECRET_REPLICA_DELETION,
     KMS_KEY_DELETION_CANCELLED,
     SECRET_RESTORED,

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from detections.catalog import DETECTION_MODES, DETECTIONS, Kind, by_name, detections_for_mode
+from detections.catalog import DETECTION_MODES, DETECTIONS, Kind, Service, by_name, detections_for_mode
 from detections.patterns import compile_pattern, parse
 from tests.conftest import load_corpus
 from tests.helpers import ConditionEvaluator, parameter_values, resources_of_type
@@ -43,9 +43,11 @@ def test_kms_deletion_is_exactly_the_cis_pattern() -> None:
 def test_every_kind_and_service_combination_is_covered() -> None:
     """A detection per kind and service; deletion has a second per service for the losses that
     skip the waiting period (immediate: no undo command)."""
-    combos = [(d.kind, d.service, d.immediate) for d in DETECTIONS]
-    assert len(set(combos)) == len(combos) == 8
-    assert {d.name for d in DETECTIONS if d.immediate} == {"KmsKeyMaterialDeletion", "SecretReplicaDeletion"}
+    combos = {(d.kind, d.service, d.immediate) for d in DETECTIONS}
+    assert combos == {(kind, service, False) for kind in Kind for service in Service} | {
+        (Kind.DELETION, service, True) for service in Service}
+    assert {d.name for d in DETECTIONS if d.immediate} == {"KmsKeyMaterialDeletion", "KmsKeyDeleted",
+                                                           "SecretReplicaDeletion"}
     assert all(d.kind is Kind.DELETION for d in DETECTIONS if d.immediate)
     assert {d.name for d in DETECTIONS if not d.metric_alarm} == {"KmsKeyDeletionCancelled", "SecretRestored"}
 
@@ -55,8 +57,9 @@ def test_modes() -> None:
     assert {d.name for d in detections_for_mode("AccessOnly", recovery=False)} == {
         "KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}
     assert {d.name for d in detections_for_mode("DeletionOnly", recovery=False)} == {
-        "KmsKeyDisableOrDeletion", "SecretDeletion", "KmsKeyMaterialDeletion", "SecretReplicaDeletion"}
-    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 6
+        "KmsKeyDisableOrDeletion", "SecretDeletion", "KmsKeyMaterialDeletion", "KmsKeyDeleted",
+        "SecretReplicaDeletion"}
+    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 7
     assert len(detections_for_mode("AccessOnly")) == 4
     with pytest.raises(ValueError, match="AccessOnly"):
         detections_for_mode("Everything")

@@ -58,7 +58,7 @@ def test_table_has_every_engine_and_mode() -> None:
     table = cost.cost_table()
     assert len(table.splitlines()) == 2 + 9 + 3 + 4  # engines x modes, forwarding x modes, a blank line and 3 notes
     # the backlog and dead-letter alarms, and the notifier's idle polling: 0.46 USD, 0.20 in the free tier
-    assert "| `EventBridge` | `AccessAndDeletion` | 2 (2) | 0 | 8 | 648,000 (0.26) | 1.46 | 0.46 | 0.20 |" in table
+    assert "| `EventBridge` | `AccessAndDeletion` | 2 (2) | 0 | 9 | 648,000 (0.26) | 1.46 | 0.46 | 0.20 |" in table
 
 
 def test_one_account_in_many_regions_pays_once_with_a_home_region() -> None:
