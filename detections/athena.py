@@ -71,7 +71,7 @@ def condition(node: Node) -> str:
     value = node.value
     if isinstance(value, NumberValue):
         op = "<>" if node.op == "!=" else node.op
-        return f"COALESCE(TRY_CAST({col} AS DOUBLE) {op} {value.number!r}, FALSE)"
+        return f"COALESCE(TRY_CAST({col} AS DOUBLE) {op} {float(value.number)!r}, FALSE)"
     if isinstance(value, RegexValue):
         test = f"regexp_like({col}, {_quote(value.regex)})"
     elif value.has_wildcard:

@@ -41,7 +41,9 @@ class TranslationError(ValueError):
 
 
 def _number(value: NumberValue) -> int | float:
-    return int(value.number) if value.number.is_integer() else value.number
+    # EventBridge compares numbers as doubles (15 digits): the pattern says no more than that.
+    number = value.number
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def _escape_wildcard(text: str) -> str:

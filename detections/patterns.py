@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Mapping, Union
@@ -64,7 +65,9 @@ class StringValue:
 
 @dataclass(frozen=True)
 class NumberValue:
-    number: float
+    number: Decimal
+    """Exact: an integer above 2**53 or a long decimal compares as written (AWS's docs promise
+    precise numeric matching); Python compares Decimal with int and float exactly."""
     text: str
 
     def __str__(self) -> str:
@@ -328,7 +331,7 @@ class _Parser:
         if tok.kind == "WORD":
             self.i += 1
             if NUMBER_RE.match(tok.text):
-                return NumberValue(float(tok.text), tok.text)
+                return NumberValue(Decimal(tok.text), tok.text)
             if op not in ("=", "!="):
                 raise FilterPatternError(tok.position, f"{op} needs a number, found {tok.text!r}")
             if not _BARE_VALUE_RE.fullmatch(tok.text):
@@ -425,10 +428,10 @@ def glob_matcher(glob: str) -> Callable[[str], bool]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
-_NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
+_NUMERIC_OPS: dict[str, Callable[[Any, Decimal], bool]] = {
     "=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
     ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
 }
@@ -445,6 +448,10 @@ def _compile_comparison(node: Comparison, resolver: Resolvers = make_resolver) -
 
         def numeric(record: Any) -> bool:
             v = get(record)
+            if isinstance(v, float):  # a double read from JSON text: compare the text it came from
+                if v != v or v in (float("inf"), float("-inf")):  # NaN, Infinity: no number to compare
+                    return negate
+                v = Decimal(repr(v))
             return _is_number(v) and op(v, number)
         return numeric
     if isinstance(value, StringValue) and value.text == "*" and node.op == "=":
@@ -540,7 +547,7 @@ class FilterPattern:
     def matches_message(self, message: str) -> bool:
         """True when a log event's message, as CloudWatch Logs stores it, matches."""
         try:
-            record = json.loads(message)
+            record = json.loads(message, parse_float=Decimal)  # a long decimal stays exact
         except ValueError:
             return False
         return self.matches(record)

@@ -296,3 +296,31 @@ def test_deep_nesting_gives_the_engines_own_error_not_a_recursion_error() -> Non
     with pytest.raises(FilterPatternError, match="nested deeper than"):
         parse(deep[:1024] if len(deep) > 1024 else deep)
     parse("{ " + "(" * 50 + "$.a = 1" + ")" * 50 + " }")
+
+
+@pytest.mark.parametrize(("pattern", "value", "matches"), [
+    ("{ $.n = 9007199254740993 }", 9007199254740993, True),
+    ("{ $.n = 9007199254740993 }", 9007199254740992, False),  # as a double, the two are one number
+    ("{ $.n > 9007199254740992 }", 9007199254740993, True),
+    ("{ $.n != 9007199254740993 }", 9007199254740992, True),
+    ("{ $.n = 0.1 }", 0.1, True),
+])
+def test_numbers_compare_exactly(pattern, value, matches) -> None:
+    """AWS promises precise numeric matching: no rounding through a double on either side."""
+    import json as _json
+
+    compiled = compile_pattern(pattern)
+    assert compiled.matches({"n": value}) is matches
+    assert compiled.matches_message(_json.dumps({"n": value})) is matches
+
+
+def test_a_long_decimal_in_a_log_event_stays_exact() -> None:
+    compiled = compile_pattern("{ $.n = 0.30000000000000001 }")
+    assert compiled.matches_message('{"n": 0.30000000000000001}')
+    assert not compiled.matches_message('{"n": 0.3000000000000001}')
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_number_matches_only_not_equal(value) -> None:
+    assert not compile_pattern("{ $.n > 1 }").matches({"n": value})
+    assert compile_pattern("{ $.n != 1 }").matches({"n": value})
