@@ -73,6 +73,14 @@ SERVICE_FIELDS: dict[Service, dict[str, list[Source]]] = {
 RESOURCE_FIELD = {Service.KMS: "key", Service.SECRETS_MANAGER: "secret"}
 
 
+AUTO_CANCEL_TEXT = {
+    Service.KMS: ("AutoCancelOnUse={mode}: SSM Automation cancels the deletion of the key{scope}; it then stays "
+                  "Disabled until someone runs the enable-key command above."),
+    Service.SECRETS_MANAGER: "AutoCancelOnUse={mode}: SSM Automation restores the secret{scope}.",
+}
+AUTO_CANCEL_SCOPE = {"Tagged": " if its owners tagged it deletion-alarms:auto-cancel=true", "All": ""}
+
+
 def undo_commands(detection: Detection) -> list[str]:
     """The commands that undo what the detection saw, naming the resource from the event."""
     if detection.immediate:  # nothing to cancel or restore: what_to_do says what is left
@@ -137,6 +145,9 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
         "lines": lines,
         "meaning": detection.fires_when,
         "what_to_do": detection.what_to_do,
+        # Shown when the stack cancels on use (AutoCancelOnUse Tagged or All): what the automation does.
+        "auto_cancel": AUTO_CANCEL_TEXT.get(detection.service, "") if detection.kind is Kind.ACCESS else "",
+        "auto_cancel_scope": AUTO_CANCEL_SCOPE,
     }
 
 

@@ -112,7 +112,8 @@ def subject(spec: Mapping[str, Any], digest: Digest, first: Mapping[str, str | N
     return text if len(text) <= SUBJECT_LIMIT else text[:SUBJECT_LIMIT - 3] + "..."
 
 
-def body(spec: Mapping[str, Any], digest: Digest, rows: list[dict[str, str | None]], listing: str) -> str:
+def body(spec: Mapping[str, Any], digest: Digest, rows: list[dict[str, str | None]], listing: str,
+         auto_cancel: str = "Off") -> str:
     """The email: what happened, each described event, what it means, what to do, where the rest are."""
     count = f"{digest.count} event" + ("s" if digest.count != 1 else "")
     if digest.carried:
@@ -123,7 +124,11 @@ def body(spec: Mapping[str, Any], digest: Digest, rows: list[dict[str, str | Non
     for i, row in enumerate(rows, 1):
         out.append("")
         out += [(f"{i}. " if j == 0 else "   ") + render(line, row) for j, line in enumerate(spec["lines"])]
-    out += ["", "What it means: " + spec["meaning"], "What to do: " + spec["what_to_do"], "", listing]
+    out += ["", "What it means: " + spec["meaning"], "What to do: " + spec["what_to_do"]]
+    scope = spec.get("auto_cancel_scope", {})
+    if spec.get("auto_cancel") and auto_cancel in scope:  # the stack cancels on use: say what it does
+        out.append(spec["auto_cancel"].format(mode=auto_cancel, scope=scope[auto_cancel]))
+    out += ["", listing]
     return "\n".join(out)
 
 
@@ -132,8 +137,10 @@ class Notifier:
 
     def __init__(self, sns: Any, sqs: Any, dynamodb: Any, *, topic_arn: str, queue_url: str,
                  claim_table: str, log_group: str, region: str, specs: Mapping[str, Mapping[str, Any]],
-                 clock: Callable[[], float] = time.time, log: Callable[[str], None] = print) -> None:
+                 clock: Callable[[], float] = time.time, log: Callable[[str], None] = print,
+                 auto_cancel: str = "Off") -> None:
         self.sns, self.sqs, self.dynamodb = sns, sqs, dynamodb
+        self.auto_cancel = auto_cancel
         self.topic_arn, self.queue_url, self.claim_table = topic_arn, queue_url, claim_table
         self.log_group, self.region, self.specs = log_group, region, specs
         self.clock, self.log = clock, log
@@ -215,7 +222,7 @@ class Notifier:
         self.sns.publish(
             TopicArn=self.topic_arn,
             Subject=subject(spec, digest, first),
-            Message=body(spec, digest, rows, self.listing(digest.detection)),
+            Message=body(spec, digest, rows, self.listing(digest.detection), self.auto_cancel),
             MessageAttributes={
                 "detection": {"DataType": "String", "StringValue": digest.detection},
                 "resource": {"DataType": "String", "StringValue": first.get(spec["resource"]) or MISSING},
@@ -231,7 +238,7 @@ def from_environment() -> Notifier:
     return Notifier(boto3.client("sns"), boto3.client("sqs"), boto3.client("dynamodb"),
                     topic_arn=env["TOPIC_ARN"], queue_url=env["EVENT_QUEUE_URL"], claim_table=env["CLAIM_TABLE"],
                     log_group=env.get("AWS_LAMBDA_LOG_GROUP_NAME", "(this function's log group)"),
-                    region=env.get("AWS_REGION", ""), specs=SPECS)
+                    region=env.get("AWS_REGION", ""), specs=SPECS, auto_cancel=env.get("AUTO_CANCEL", "Off"))
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:

@@ -167,6 +167,8 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
             "TOPIC_ARN": notifications.topic_arn,
             "EVENT_QUEUE_URL": Ref(events),
             "CLAIM_TABLE": Ref(table),
+            # The workload's AutoCancelOnUse, for the line that says what the automation does.
+            "AUTO_CANCEL": Ref(params.auto_cancel_on_use) if params.auto_cancel_on_use is not None else "Off",
         }),
         VpcConfig=If(NOTIFIER_IN_VPC, VPCConfig(
             SubnetIds=Split(",", Ref(params.notifier_subnet_ids)),

@@ -62,6 +62,7 @@ class ParameterRefs:
     log_group_name: Parameter | None = None
     expected_deleters: Parameter | None = None
     collector_event_bus_arn: Parameter | None = None
+    auto_cancel_on_use: Parameter | None = None
     notifier_subnet_ids: Parameter | None = None
     notifier_security_group_ids: Parameter | None = None
 
@@ -271,8 +272,21 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
         Default="",
         ConstraintDescription="must be empty or an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)",
     ))
+    auto_cancel = add_parameter(template, GROUP_DETECTIONS, "Cancel a deletion when the key or secret is used",
+                                Parameter(
+        "AutoCancelOnUse",
+        Type="String",
+        Description=(
+            "Off: alert only. All: when a key pending deletion is used, cancel its deletion (it stays "
+            "Disabled until someone enables it); when a secret scheduled for deletion is read, restore it. "
+            "Tagged: the same, only for keys and secrets their owners tagged deletion-alarms:auto-cancel=true. "
+            "Uses SSM Automation with a role that can do those two calls and nothing else."
+        ),
+        AllowedValues=list(AUTO_CANCEL_MODES),
+        Default="Off",
+    ))
     return {"detection_engine": engine, "log_group_name": log_group, "expected_deleters": expected,
-            "collector_event_bus_arn": collector}
+            "collector_event_bus_arn": collector, "auto_cancel_on_use": auto_cancel}
 
 
 def add_rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
@@ -356,6 +370,14 @@ USE_EVENTBRIDGE = "UseEventBridge"
 USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
 NOTIFIER_IN_VPC = "UseVpcForNotifier"
+AUTO_CANCEL_MODES = ("Off", "Tagged", "All")
+AUTO_CANCEL_ANY = "UseAutoCancel"
+AUTO_CANCEL_TAGGED = "IsAutoCancelTagged"
+
+
+def auto_cancel_condition(service: Service) -> str:
+    """The condition of a service's automatic cancel: on, and its use detection deployed."""
+    return f"UseAutoCancelFor{service.subject}s"
 
 
 @dataclass(frozen=True)
@@ -416,6 +438,15 @@ def add_conditions(
     template.add_condition(CREATE_DELIVERY_QUEUE, Or(*[Condition(rule_condition(d)) for d in detections]))
     if params.notifier_subnet_ids is not None:
         template.add_condition(NOTIFIER_IN_VPC, Not(Equals(Ref(params.notifier_subnet_ids), "")))
+    if params.auto_cancel_on_use is not None:
+        on = Not(Equals(Ref(params.auto_cancel_on_use), "Off"))
+        for service in Service:
+            (use,) = [d for d in detections if d.kind is Kind.ACCESS and d.service is service]
+            # With the use detection's rule (EventBridge engine): the automation's rule shares its
+            # pattern and its dead-letter queue.
+            template.add_condition(auto_cancel_condition(service), And(on, Condition(rule_condition(use))))
+        template.add_condition(AUTO_CANCEL_ANY, Or(*[Condition(auto_cancel_condition(s)) for s in Service]))
+        template.add_condition(AUTO_CANCEL_TAGGED, Equals(Ref(params.auto_cancel_on_use), "Tagged"))
     if not forwarding:
         return DeliveryConditions(CREATE_DELIVERY_QUEUE)
     template.add_condition(CREATE_EVENT_QUEUE, And(Condition(CREATE_DELIVERY_QUEUE), Condition(NOTIFY_HERE)))

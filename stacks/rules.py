@@ -10,7 +10,7 @@ that fail are retried for a day, then dead-lettered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
@@ -50,6 +50,13 @@ class RuleRefs:
     rules: dict[str, Rule]
     event_queue: Queue
     dead_letter: Queue
+    delivery_sources: list = field(default_factory=list)
+    """The rule ARNs the queue policy admits; a later step appends its own rules' ARNs so that
+    their failed events reach the same dead-letter queue (admit())."""
+
+    def admit(self, rule: Rule) -> None:
+        """Let ``rule`` put its failed events in the dead-letter queue."""
+        self.delivery_sources.append(If(rule.Condition, GetAtt(rule, "Arn"), NoValue))
 
     def conditional_arns(self) -> list[If]:
         """Each rule's ARN when the rule exists, nothing otherwise (for policy conditions)."""
@@ -157,6 +164,7 @@ def add_event_rules(
             **({"EventBusName": bus.name} if bus is not None else {}),
         ))
     refs = RuleRefs(rules, events, dead_letter)
+    refs.delivery_sources.extend(refs.conditional_arns())
     add_queue_policy(template, refs, dead_letter, conditions)
     return refs
 
@@ -182,7 +190,7 @@ def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue,
                 Principal=Principal("Service", "events.amazonaws.com"),
                 Action=[sqs_actions.SendMessage],
                 Resource=[when_listed(GetAtt(refs.event_queue, "Arn")), GetAtt(dead_letter, "Arn")],
-                Condition=Condition(ArnEquals("aws:SourceArn", refs.conditional_arns())),
+                Condition=Condition(ArnEquals("aws:SourceArn", refs.delivery_sources)),
             )],
         ),
     ))

@@ -49,8 +49,7 @@ NOT_IN_REFERENCE = frozenset({
 # role (a handler's internals are not documented), narrowed where that costs nothing; the test
 # checks that the template really never sets these properties.
 UNSET_PROPERTY_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "iam:PassRole": ("AWS::SNS::Topic DeliveryStatusLogging", "AWS::SNS::Subscription SubscriptionRoleArn",
-                     "AWS::Events::Rule Targets RoleArn"),
+    "iam:PassRole": ("AWS::SNS::Topic DeliveryStatusLogging", "AWS::SNS::Subscription SubscriptionRoleArn"),
     "iam:GetRole": ("AWS::SNS::Topic DeliveryStatusLogging", "AWS::SNS::Subscription SubscriptionRoleArn"),
     "sns:PutDataProtectionPolicy": ("AWS::SNS::Topic DataProtectionPolicy",),
     "kms:DisableKey": ("AWS::KMS::Key Enabled",),
@@ -84,6 +83,7 @@ def product_resource_arns() -> dict[str, list[Sub]]:
         "logs": [_arn("logs", "log-group:*")],
         "sns": [_arn("sns", SC)],
         "sqs": [_arn("sqs", SC)],
+        "ssm": [_arn("ssm", f"document/{SC}")],
     }
 
 

@@ -9,6 +9,7 @@ from detections.catalog import DETECTIONS
 from stacks.encryption import add_topic_key
 from stacks.forwarding import add_forwarding_role
 from stacks.notifications import add_notifications, add_topic_policy
+from stacks.autocancel import add_auto_cancel
 from stacks.notifier import add_notifier
 from stacks.parameters import NOTIFY_HERE, add_conditions, add_parameters, empty_defaults_lint
 from stacks.rules import add_event_rules
@@ -32,6 +33,7 @@ def make_workload_template() -> Template:
     forwarding = add_forwarding_role(template, params)
     rules = add_event_rules(template, params, DETECTIONS, conditions, forwarding=forwarding)
     add_notifier(template, params, notifications, rules.event_queue, rules.dead_letter, conditions.event_queue)
+    add_auto_cancel(template, rules)
     add_topic_policy(template, notifications)
     template.add_output(Output(
         "AlertTopicArn",

@@ -165,7 +165,7 @@ SCAN_CONFIGS: dict[str, dict[str, str]] = {
         "KmsKeyMonitoring": "Disabled"},
     "existing-topic-no-secrets": {
         "ExistingTopicArn": "arn:aws:sns:us-east-1:111122223333:security-alerts",
-        "SecretMonitoring": "Disabled", "DetectionMode": "AccessOnly"},
+        "SecretMonitoring": "Disabled", "DetectionMode": "AccessOnly", "AutoCancelOnUse": "All"},
     "nothing-watched": {
         "NotificationEmail": "security-team@example.com", "KmsKeyMonitoring": "Disabled",
         "SecretMonitoring": "Disabled"},
@@ -177,7 +177,7 @@ SCAN_CONFIGS: dict[str, dict[str, str]] = {
     "notifier-in-a-vpc": {
         "NotificationEmail": "security-team@example.com", "TopicEncryption": "ExistingKey", "TopicKmsKeyArn": KEY_ARN,
         "NotifierSubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
-        "NotifierSecurityGroupIds": "sg-0123456789abcdef0"},
+        "NotifierSecurityGroupIds": "sg-0123456789abcdef0", "AutoCancelOnUse": "Tagged"},
     # The one configuration that is insecure by the user's explicit choice.
     "encryption-disabled": {"NotificationEmail": "security-team@example.com", "TopicEncryption": "Disabled"},
 }

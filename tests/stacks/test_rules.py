@@ -88,10 +88,13 @@ def test_queue_policy_admits_only_this_stacks_rules(workload) -> None:
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == ["sqs:SendMessage"]
     arns = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
-    assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in arns) == sorted(f"{n}Rule" for n in NAMES)
+    # the detections' rules, and the auto-cancel rules, whose failed events share the dead-letter queue
+    auto_cancel = ["KmsKeyAutoCancelRule", "SecretAutoRestoreRule"]
+    assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in arns) == sorted([f"{n}Rule" for n in NAMES] + auto_cancel)
     for a in arns:  # a rule that is not deployed contributes nothing
         condition, _, otherwise = a["Fn::If"]
-        assert otherwise == {"Ref": "AWS::NoValue"} and condition.endswith("Rule")
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        assert condition.endswith("Rule") or condition.startswith("UseAutoCancelFor")
 
 
 PIPELINE = "arn:aws:sts::111122223333:assumed-role/pipeline-teardown/1700000000"

@@ -1,0 +1,155 @@
+"""AutoCancelOnUse: Off deploys nothing; Tagged and All deploy a rule per watched service on the use
+detection's own pattern, an automation document of one call, and two roles that can do exactly
+that; the inputs name the resource of every labelled use record; the proofs, with the IAM evaluator
+and both SCPs, can fail (a mutation drops the owner's-tag condition)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from detections.catalog import by_name
+from detections.eventpatterns import cloudtrail_event
+from functions.notifier import Digest, body
+from detections.messages import notification_spec
+from stacks.autocancel import OWNER_TAG_KEY
+from stacks.guardrails import PROTECTED_TAG_KEY
+from tests.conftest import load_corpus
+from tests.helpers import ConditionEvaluator, parameter_values
+from tests.iam_evaluator import ALLOW, FULL_AWS_ACCESS, Request, evaluate
+from tests.stacks.test_delivery import ACCOUNT, REGION, SCPS, deploy
+
+PARTS = {"KmsKeyAutoCancelDocument", "KmsKeyAutoCancelRule", "SecretAutoRestoreDocument", "SecretAutoRestoreRule",
+         "AutoCancelAutomationRole", "AutoCancelEventsRole"}
+EMAIL = {"NotificationEmail": "security-team@example.com"}
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({}, set()),  # Off, the default
+    ({"AutoCancelOnUse": "All"}, PARTS),
+    ({"AutoCancelOnUse": "Tagged"}, PARTS),
+    ({"AutoCancelOnUse": "All", "SecretMonitoring": "Disabled"},
+     PARTS - {"SecretAutoRestoreDocument", "SecretAutoRestoreRule"}),
+    ({"AutoCancelOnUse": "All", "DetectionMode": "DeletionOnly"}, set()),  # no use detection, nothing to act on
+    ({"AutoCancelOnUse": "All", "DetectionEngine": "CloudWatchLogs", "CloudTrailLogGroupName": "trail"}, set()),
+])
+def test_off_deploys_nothing_and_on_deploys_what_the_services_need(workload, params, expected) -> None:
+    deployed = ConditionEvaluator(workload, parameter_values(workload, **EMAIL, **params)).deployed()
+    assert deployed & PARTS == expected
+
+
+def rendered_input(d, rule_id: str, record: dict) -> dict:
+    (target,) = d.stack.properties(rule_id)["Targets"]
+    transformer = target["InputTransformer"]
+    event = cloudtrail_event(record)
+    (name, path), = transformer["InputPathsMap"].items()
+    from functions.notifier import json_path
+
+    value = json_path(event, path)
+    return json.loads(transformer["InputTemplate"].replace(f"<{name}>", "" if value is None else value))
+
+
+@pytest.mark.parametrize(("rule_id", "detection", "parameter"), [
+    ("KmsKeyAutoCancelRule", "KmsKeyPendingDeletionUse", "KeyId"),
+    ("SecretAutoRestoreRule", "SecretPendingDeletionUse", "SecretId"),
+])
+def test_the_automation_is_given_the_resource_of_every_use_record(workload, rule_id, detection, parameter) -> None:
+    d = deploy(workload, **EMAIL, AutoCancelOnUse="All")
+    role = d.stack.physical["AutoCancelAutomationRole"]["Arn"]
+    positives = [s.record for s in load_corpus() if detection in s.expect]
+    assert positives
+    for record in positives:
+        given = rendered_input(d, rule_id, record)
+        assert given["AutomationAssumeRole"] == [role]
+        expected = (record.get("resources") or [{}])[0].get("ARN") if parameter == "KeyId" else \
+            record["requestParameters"]["secretId"]
+        if expected is None:
+            # A second ScheduleKeyDeletion of a pending key names no resource: someone deleting, not
+            # using it. The automation gets no key and does nothing, as it should.
+            assert record["eventName"] == "ScheduleKeyDeletion" and given[parameter] == [""]
+            continue
+        assert given[parameter] == [expected], record.get("eventName")
+    rule = d.stack.properties(rule_id)
+    assert rule["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"  # uses are read-only calls
+    assert rule["EventPattern"] == d.stack.properties(f"{detection}Rule")["EventPattern"]  # one definition
+
+
+def proof(template: dict, mode: str) -> list[str]:
+    """What the auto-cancel paths allow that they should not, or deny that they need."""
+    d = deploy(template, **EMAIL, AutoCancelOnUse=mode)
+    problems = []
+    events_role = d.stack.properties("AutoCancelEventsRole")
+    events_arn = d.stack.physical["AutoCancelEventsRole"]["Arn"]
+    automation = d.stack.properties("AutoCancelAutomationRole")
+    automation_arn = d.stack.physical["AutoCancelAutomationRole"]["Arn"]
+    tags = {f"aws:PrincipalTag/{PROTECTED_TAG_KEY}": "true", f"aws:ResourceTag/{PROTECTED_TAG_KEY}": "true"}
+
+    def allowed(action, resource, principal, role, context=None) -> bool:
+        return evaluate(Request(action, resource, principal, context or {}),
+                        identity_policies=[p["PolicyDocument"] for p in role["Policies"]], scps=SCPS) == ALLOW
+
+    trust = events_role["AssumeRolePolicyDocument"]
+    if evaluate(Request("sts:AssumeRole", events_arn, "events.amazonaws.com", {"aws:SourceAccount": ACCOUNT}),
+                resource_policy=trust) != ALLOW:
+        problems.append("EventBridge may not assume the events role")
+    if evaluate(Request("sts:AssumeRole", events_arn, "events.amazonaws.com", {"aws:SourceAccount": "444455556666"}),
+                resource_policy=trust) == ALLOW:
+        problems.append("another account's rule may use the events role")
+    for document in ("KmsKeyAutoCancelDocument", "SecretAutoRestoreDocument"):
+        name = d.stack.physical[document]["Ref"]
+        definition = f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-definition/{name}:$DEFAULT"
+        if not allowed("ssm:StartAutomationExecution", definition, events_arn, events_role, tags):
+            problems.append(f"the events role may not start {document}")
+    other = f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-definition/AWS-RunPowerShellScript:$DEFAULT"
+    if allowed("ssm:StartAutomationExecution", other, events_arn, events_role, tags):
+        problems.append("the events role may start another automation")
+    if not allowed("iam:PassRole", automation_arn, events_arn, events_role,
+                   {**tags, "iam:PassedToService": "ssm.amazonaws.com"}):
+        problems.append("the events role may not pass the automation role to SSM")
+    if allowed("iam:PassRole", automation_arn, events_arn, events_role,
+               {**tags, "iam:PassedToService": "lambda.amazonaws.com"}):
+        problems.append("the events role may pass the automation role to another service")
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/db-AbCdEf"
+    owner = {f"aws:ResourceTag/{OWNER_TAG_KEY}": "true"}
+    for action, resource in (("kms:CancelKeyDeletion", key), ("secretsmanager:RestoreSecret", secret)):
+        if not allowed(action, resource, automation_arn, automation, owner):
+            problems.append(f"the automation may not {action} on a tagged resource")
+        if allowed(action, resource, automation_arn, automation) != (mode == "All"):
+            problems.append(f"{mode}: the automation's {action} on an untagged resource is wrong")
+    for action, resource in (("kms:ScheduleKeyDeletion", key), ("kms:DisableKey", key), ("kms:Decrypt", key),
+                             ("secretsmanager:GetSecretValue", secret), ("secretsmanager:DeleteSecret", secret)):
+        if allowed(action, resource, automation_arn, automation, owner):
+            problems.append(f"the automation may {action}")
+    admin = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+    if evaluate(Request("iam:PassRole", automation_arn, admin, {f"aws:ResourceTag/{PROTECTED_TAG_KEY}": "true"}),
+                identity_policies=[FULL_AWS_ACCESS], scps=SCPS) == ALLOW:
+        problems.append("an administrator may pass the automation role (and act with it)")
+    return problems
+
+
+@pytest.mark.parametrize("mode", ["All", "Tagged"])
+def test_each_role_can_do_its_one_thing(workload, mode) -> None:
+    assert proof(workload, mode) == []
+
+
+def test_the_proof_fails_without_the_owners_tag_condition(workload) -> None:
+    mutated = copy.deepcopy(workload)
+    policy = mutated["Resources"]["AutoCancelAutomationRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    for statement in policy["Statement"]:
+        statement.pop("Condition")
+    assert "Tagged: the automation's kms:CancelKeyDeletion on an untagged resource is wrong" in proof(mutated, "Tagged")
+
+
+@pytest.mark.parametrize(("mode", "says"), [("Off", False), ("Tagged", True), ("All", True)])
+def test_the_alert_says_what_the_automation_does(mode, says) -> None:
+    detection = by_name("KmsKeyPendingDeletionUse")
+    spec = notification_spec(detection)
+    record = next(s.record for s in load_corpus() if s.expect == {detection.name})
+    digest = Digest(detection.name)
+    digest.add([cloudtrail_event(record)], 1, "m1", False)
+    text = body(spec, digest, digest.details(spec), "listing", mode)
+    assert ("SSM Automation cancels the deletion" in text) is says
+    assert ("if its owners tagged it deletion-alarms:auto-cancel=true" in text) is (mode == "Tagged")
