@@ -19,10 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from awacs import iam as iam_actions
-from awacs import kms as kms_actions
-from awacs import secretsmanager as secrets_actions
 from awacs import ssm as ssm_actions
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
 from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
 from troposphere.events import DeadLetterConfig, InputTransformer, RetryPolicy, Rule, Target
@@ -85,14 +83,9 @@ def make_automation_policy() -> PolicyDocument:
     statements = []
     for service in (Service.KMS, Service.SECRETS_MANAGER):
         api_service, api, _, _, resource = ACTIONS[service]
-        statements.append(Statement(Sid=api, Effect=Allow, Action=[_action(api_service, api)],
+        statements.append(Statement(Sid=api, Effect=Allow, Action=[Action(api_service, api)],
                                     Resource=[Sub(resource)], Condition=owner_tagged))
     return PolicyDocument(Version="2012-10-17", Statement=statements)
-
-
-def _action(service: str, name: str):
-    modules = {"kms": kms_actions, "secretsmanager": secrets_actions}
-    return getattr(modules[service], name)
 
 
 def add_auto_cancel(template: Template, rules: RuleRefs) -> AutoCancelRefs:
