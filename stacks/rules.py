@@ -51,8 +51,8 @@ class RuleRefs:
     event_queue: Queue
     dead_letter: Queue
     delivery_sources: list = field(default_factory=list)
-    """The rule ARNs the queue policy admits; a later step appends its own rules' ARNs so that
-    their failed events reach the same dead-letter queue (admit())."""
+    """The rule ARNs the dead-letter queue admits: the detections' rules, and the rules a later
+    step appends (admit()) so that their failed events reach the same queue and its alarm."""
 
     def admit(self, rule: Rule) -> None:
         """Let ``rule`` put its failed events in the dead-letter queue."""
@@ -190,6 +190,14 @@ def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue,
                 Principal=Principal("Service", "events.amazonaws.com"),
                 Action=[sqs_actions.SendMessage],
                 Resource=[when_listed(GetAtt(refs.event_queue, "Arn")), GetAtt(dead_letter, "Arn")],
+                Condition=Condition(ArnEquals("aws:SourceArn", refs.conditional_arns())),
+            ), Statement(
+                # Rules of later steps (admit()) put only their failed events here, never an alert.
+                Sid="AllowThisStacksRulesToDeadLetter",
+                Effect=Allow,
+                Principal=Principal("Service", "events.amazonaws.com"),
+                Action=[sqs_actions.SendMessage],
+                Resource=[GetAtt(dead_letter, "Arn")],
                 Condition=Condition(ArnEquals("aws:SourceArn", refs.delivery_sources)),
             )],
         ),

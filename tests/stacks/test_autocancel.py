@@ -153,3 +153,15 @@ def test_the_alert_says_what_the_automation_does(mode, says) -> None:
     text = body(spec, digest, digest.details(spec), "listing", mode)
     assert ("SSM Automation cancels the deletion" in text) is says
     assert ("if its owners tagged it deletion-alarms:auto-cancel=true" in text) is (mode == "Tagged")
+
+
+def test_the_automation_rules_reach_the_dead_letter_queue_and_not_the_alerts(workload) -> None:
+    """EventBridge puts a failed event in a rule's dead-letter queue as events.amazonaws.com with the
+    rule's ARN (eb-rule-dlq): the auto-cancel rules may, and may not write alerts."""
+    d = deploy(workload, **EMAIL, AutoCancelOnUse="All")
+    rule = d.stack.physical["KmsKeyAutoCancelRule"]["Arn"]
+    context = {"aws:SourceArn": rule, "aws:SourceAccount": ACCOUNT}
+    for queue, expected in (("AlertDeliveryDeadLetterQueue", True), ("AlertEventQueue", False)):
+        arn = d.stack.physical[queue]["Arn"]
+        call = Request("sqs:SendMessage", arn, "events.amazonaws.com", context)
+        assert (evaluate(call, resource_policy=d.queue_policy(arn)) == ALLOW) is expected, queue

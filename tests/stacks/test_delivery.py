@@ -524,8 +524,8 @@ def _source_account_on_the_key_grant(resources: dict) -> None:
 
 
 def _drop_a_rule_from_the_queue_policy(resources: dict) -> None:
-    (statement,) = resources["AlertEventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    statement["Condition"]["ArnEquals"]["aws:SourceArn"].pop(0)
+    deliver = resources["AlertEventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    deliver["Condition"]["ArnEquals"]["aws:SourceArn"].pop(0)
 
 
 def _dead_letter_queue_under_the_topic_key(resources: dict) -> None:

@@ -84,14 +84,18 @@ def test_queue_policy_admits_only_this_stacks_rules(workload) -> None:
     assert policy["Properties"]["Queues"] == [
         {"Fn::If": ["CreateEventQueue", {"Ref": "AlertEventQueue"}, {"Ref": "AWS::NoValue"}]},
         {"Ref": "AlertDeliveryDeadLetterQueue"}]
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-    assert statement["Action"] == ["sqs:SendMessage"]
-    arns = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
-    # the detections' rules, and the auto-cancel rules, whose failed events share the dead-letter queue
+    deliver, dead_letter = policy["Properties"]["PolicyDocument"]["Statement"]
+    for statement in (deliver, dead_letter):
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert statement["Action"] == ["sqs:SendMessage"]
+    # the detections' rules reach both queues; the auto-cancel rules only the dead-letter queue
+    assert dead_letter["Resource"] == [{"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "Arn"]}]
+    assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in deliver["Condition"]["ArnEquals"]["aws:SourceArn"]) == \
+        sorted(f"{n}Rule" for n in NAMES)
     auto_cancel = ["KmsKeyAutoCancelRule", "SecretAutoRestoreRule"]
+    arns = dead_letter["Condition"]["ArnEquals"]["aws:SourceArn"]
     assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in arns) == sorted([f"{n}Rule" for n in NAMES] + auto_cancel)
-    for a in arns:  # a rule that is not deployed contributes nothing
+    for a in deliver["Condition"]["ArnEquals"]["aws:SourceArn"] + arns:  # an absent rule contributes nothing
         condition, _, otherwise = a["Fn::If"]
         assert otherwise == {"Ref": "AWS::NoValue"}
         assert condition.endswith("Rule") or condition.startswith("UseAutoCancelFor")
