@@ -76,9 +76,27 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def history(cloudtrail: Any, resource: str, service: Service, now: datetime) -> tuple[str, str, int | None]:
-    """Who scheduled the deletion and when, and how many use attempts followed, from event history;
-    ("", "", None) when the history cannot be read (no permission, no trail of it left)."""
+@dataclass(frozen=True)
+class History:
+    """What event history says of one resource's deletion."""
+
+    scheduled_by: str = ""
+    scheduled_at: str = ""
+    used_since: int | None = None  # None: the history could not be read
+    deletion_date: datetime | None = None  # the scheduling record's responseElements.deletionDate
+
+
+def _cloudtrail_date(text: str) -> datetime | None:
+    """responseElements.deletionDate as CloudTrail writes it ("Dec 5, 2026, 2:03:27 PM", UTC)."""
+    try:
+        return datetime.strptime(text, "%b %d, %Y, %I:%M:%S %p").replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def history(cloudtrail: Any, resource: str, service: Service, now: datetime) -> History:
+    """Who scheduled the deletion and when, the deletion date it was given, and how many use
+    attempts followed, from event history; History() when it cannot be read (no permission)."""
     try:
         events = []
         for page in cloudtrail.get_paginator("lookup_events").paginate(
@@ -86,17 +104,19 @@ def history(cloudtrail: Any, resource: str, service: Service, now: datetime) -> 
                 StartTime=now - timedelta(days=HISTORY_DAYS), EndTime=now):
             events += page.get("Events", [])
     except Exception:  # noqa: BLE001 - history is a nicety: the inventory stands without it
-        return "", "", None
+        return History()
     scheduled = sorted((e for e in events if e.get("EventName") in SCHEDULING_CALLS),
                        key=lambda e: _utc(e["EventTime"]))
     if not scheduled:
-        return "", "", 0
+        return History(used_since=0)
     last = scheduled[-1]
     when = _utc(last["EventTime"])
     try:
-        who = json.loads(last.get("CloudTrailEvent", "{}")).get("userIdentity", {}).get("arn") or last.get("Username", "")
+        record = json.loads(last.get("CloudTrailEvent", "{}"))
     except ValueError:
-        who = last.get("Username", "")
+        record = {}
+    who = (record.get("userIdentity") or {}).get("arn") or last.get("Username", "")
+    deletion = _cloudtrail_date((record.get("responseElements") or {}).get("deletionDate"))
     used = 0
     for event in events:
         if _utc(event["EventTime"]) <= when:
@@ -106,7 +126,7 @@ def history(cloudtrail: Any, resource: str, service: Service, now: datetime) -> 
         except ValueError:
             continue
         used += any(s is service and pattern.matches(record) for s, pattern in USE_PATTERNS)
-    return who, _iso(when), used
+    return History(who, _iso(when), used, deletion)
 
 
 def pending_in(clients: Callable[[str], Any], account: str, region: str, now: datetime) -> list[Pending]:
@@ -125,20 +145,25 @@ def pending_in(clients: Callable[[str], Any], account: str, region: str, now: da
                 if meta.get("KeyState") not in PENDING_KEY_STATES:
                     continue
                 deletion = _utc(meta["DeletionDate"]) if meta.get("DeletionDate") else None
-                who, when, used = history(cloudtrail, meta["Arn"], Service.KMS, now)
+                past = history(cloudtrail, meta["Arn"], Service.KMS, now)
                 found.append(Pending(account, region, "KMS key", meta["Arn"], ", ".join(sorted(aliases.get(key["KeyId"], []))),
                                      meta["KeyState"], _iso(deletion) if deletion else "",
-                                     days_left(deletion, now) if deletion else float("nan"), who, when, used))
+                                     days_left(deletion, now) if deletion else float("nan"),
+                                     past.scheduled_by, past.scheduled_at, past.used_since))
     with aws_errors(f"secrets in {account} {region}"):
         for page in secrets.get_paginator("list_secrets").paginate(IncludePlannedDeletion=True):
             for secret in page.get("SecretList", []):
                 if not secret.get("DeletedDate"):
                     continue
-                # DeletedDate: when Secrets Manager deletes it (DescribeSecret, ListSecrets).
-                deletion = _utc(secret["DeletedDate"])
-                who, when, used = history(cloudtrail, secret["ARN"], Service.SECRETS_MANAGER, now)
+                past = history(cloudtrail, secret["ARN"], Service.SECRETS_MANAGER, now)
+                # The DeleteSecret record's deletionDate (request time plus the recovery window, API
+                # reference) when event history has it; else DeletedDate, which the DescribeSecret
+                # reference calls the scheduled date and the ListSecrets reference the time of the
+                # deletion request (UNCONFIRMED which; functions/notifier.py pending_secrets).
+                deletion = past.deletion_date or _utc(secret["DeletedDate"])
                 found.append(Pending(account, region, "secret", secret["ARN"], secret.get("Name", ""),
-                                     "ScheduledForDeletion", _iso(deletion), days_left(deletion, now), who, when, used))
+                                     "ScheduledForDeletion", _iso(deletion), days_left(deletion, now),
+                                     past.scheduled_by, past.scheduled_at, past.used_since))
     return found
 
 

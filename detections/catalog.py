@@ -308,8 +308,8 @@ KMS_KEY_DELETED = Detection(
         "notice. Everything encrypted under it can no longer be decrypted."
     ),
     not_covered=(
-        "The end of a secret's recovery window: Secrets Manager documents no event for it (run "
-        "deletion-alarms inventory to see what is about to go)."
+        "The end of a secret's recovery window: Secrets Manager documents no event for it; the daily "
+        "reminder (ReminderDays) sends a final notice when a secret whose window ended is gone."
     ),
     what_to_do=(
         f"Nothing brings the key back (the {KMS_CONSOLE} no longer lists it). Find what it encrypted "

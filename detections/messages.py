@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from detections.catalog import DETECTIONS, Detection, Kind, Service
+from detections.catalog import DETECTIONS, KMS_CONSOLE, SECRETS_CONSOLE, Detection, Kind, Service, by_name
 
 INPUT_TEMPLATE_LIMIT = 8192  # EventBridge's maximum InputTemplate length
 
@@ -151,14 +151,57 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
     }
 
 
+REMINDER = "DeletionReminder"
+"""The daily check's entry in the alert queue (not a detection: it reads the account, not a record)."""
+# The scheduling detection of each kind: its undo commands are the reminder's.
+REMINDED_BY = {Service.KMS: "KmsKeyDisableOrDeletion", Service.SECRETS_MANAGER: "SecretDeletion"}
+
+
+def reminder_spec() -> dict[str, Any]:
+    """What the daily reminder says about each key or secret whose deletion is near, and about each
+    secret that was finally deleted. Placeholders: account, region, key or secret (the ARN), name,
+    deletion (ISO 8601 UTC), days, state, caller, scheduledAt, dateSource."""
+    lines = {}
+    for service, resource in RESOURCE_FIELD.items():
+        subject = "KMS key" if service is Service.KMS else "Secret"
+        names = "Aliases" if service is Service.KMS else "Name"
+        undo = undo_commands(by_name(REMINDED_BY[service]))
+        lines[resource] = [
+            f"{subject}: {{{resource}}}   {names}: {{name}}",
+            "Deleted on: {deletion} UTC, in {days} day(s)   State: {state}{dateSource}",
+            "Scheduled by: {caller} at {scheduledAt}",
+            "Undo: " + undo[0], *["      " + command for command in undo[1:]],
+        ]
+    return {
+        "name": REMINDER,
+        "kind": "Reminder",
+        "title": "Keys and secrets that will be deleted soon",
+        "subject": "Deletion reminder: {count} key(s) or secret(s) deleted within {days} days ({account} {region})",
+        "final_subject": "Deleted for good: {count} secret(s) ({account} {region})",
+        "lines": lines,
+        "final_title": "SECRETS DELETED FOR GOOD (their recovery window ended; nothing can restore them)",
+        "final_lines": ["Secret: {secret}   Name: {name}",
+                        "Recovery window ended: {deletion} UTC   Scheduled by: {caller} at {scheduledAt}"],
+        "meaning": ("These keys and secrets are scheduled for deletion and the day is near. After it, data "
+                    "encrypted under a key cannot be decrypted, and a secret's value is gone."),
+        "what_to_do": (f"If a deletion is not intended, run its Undo command today ({KMS_CONSOLE}; "
+                       f"{SECRETS_CONSOLE}). Every pending deletion in every Region: deletion-alarms inventory."),
+    }
+
+
 def notification_specs(detections: tuple[Detection, ...] = DETECTIONS) -> dict[str, dict[str, Any]]:
-    """Every detection's spec, by name."""
-    return {d.name: notification_spec(d) for d in detections}
+    """Every detection's spec, by name, and the daily reminder's."""
+    return {**{d.name: notification_spec(d) for d in detections}, REMINDER: reminder_spec()}
+
+
+def queue_entry(name: str) -> dict[str, Any]:
+    """A rule target's InputTransformer: ``{"detection": NAME, "event": <the whole event>}``.
+    ``aws.events.event.json`` is the full event, usable only as a JSON value (it is not escaped)."""
+    template = '{"detection": "%s", "event": <aws.events.event.json>}' % name
+    assert len(template) <= INPUT_TEMPLATE_LIMIT and re.fullmatch(r"\w+", name)
+    return {"InputTemplate": template}
 
 
 def make_queue_entry(detection: Detection) -> dict[str, Any]:
-    """A rule target's InputTransformer: ``{"detection": NAME, "event": <the whole event>}``.
-    ``aws.events.event.json`` is the full event, usable only as a JSON value (it is not escaped)."""
-    template = '{"detection": "%s", "event": <aws.events.event.json>}' % detection.name
-    assert len(template) <= INPUT_TEMPLATE_LIMIT and re.fullmatch(r"\w+", detection.name)
-    return {"InputTemplate": template}
+    """The InputTransformer of ``detection``'s rule target."""
+    return queue_entry(detection.name)

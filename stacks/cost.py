@@ -26,6 +26,10 @@ PRICE_SQS_REQUESTS_PER_MILLION = 0.40  # standard queue; the first million a mon
 IDLE_POLLERS = 5
 LONG_POLL_SECONDS = 20
 IDLE_SQS_REQUESTS_PER_MONTH = IDLE_POLLERS * (30 * 86_400 // LONG_POLL_SECONDS)
+# The daily reminder (ReminderDays): ListKeys, ListAliases and one DescribeKey per key each day.
+PRICE_KMS_REQUESTS_PER_10K = 0.03
+FREE_KMS_REQUESTS_PER_MONTH = 20_000  # per account, all Regions together
+REMINDER_KEYS_EXAMPLE = 1_000
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,15 @@ class Estimate:
 
 
 def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
-             recovery: bool = True, topic_key: bool = True, forwarding: bool = False) -> Estimate:
+             recovery: bool = True, topic_key: bool = True, forwarding: bool = False,
+             reminders: bool = True) -> Estimate:
     """What a stack with these parameter values creates that costs money. A forwarding workload
-    (CollectorEventBusArn) has only its rules, a role and a dead-letter queue: no alarm, no key."""
+    (CollectorEventBusArn) has only its rules, a role and a dead-letter queue: no alarm, no key.
+    With a notifier, ``reminders`` (ReminderDays not none) adds its daily scheduled rule."""
     if engine not in ENGINES:
         raise ValueError(f"DetectionEngine {engine!r} is not one of: {', '.join(ENGINES)}")
     if forwarding:
-        rules = estimate(engine, mode, kms, secrets, recovery).rules
+        rules = estimate(engine, mode, kms, secrets, recovery, reminders=False).rules
         return Estimate(engine, mode, 0, 0, 0, rules, 0)
     kinds = DETECTION_MODES[mode] | ({Kind.RECOVERY} if recovery else set())
     services = ({"kms"} if kms else set()) | ({"secretsmanager"} if secrets else set())
@@ -67,8 +73,15 @@ def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
     rules = selected if engine != "CloudWatchLogs" else []
     # With rules: the notifier, and two alarms on its path (backlog age, dead-letter queue depth).
     delivery = 2 if rules else 0
-    return Estimate(engine, mode, len(alarmed) + delivery, len(alarmed) + delivery, len(alarmed), len(rules),
-                    1 if topic_key else 0, IDLE_SQS_REQUESTS_PER_MONTH if rules else 0)
+    reminder = 1 if rules and reminders else 0
+    return Estimate(engine, mode, len(alarmed) + delivery, len(alarmed) + delivery, len(alarmed),
+                    len(rules) + reminder, 1 if topic_key else 0, IDLE_SQS_REQUESTS_PER_MONTH if rules else 0)
+
+
+def reminder_kms_usd(keys: int) -> float:
+    """A month of daily reminder checks in an account with ``keys`` KMS keys (one Region)."""
+    requests = 30 * (keys + 2)
+    return round(max(0, requests - FREE_KMS_REQUESTS_PER_MONTH) / 10_000 * PRICE_KMS_REQUESTS_PER_10K, 2)
 
 
 def cost_table() -> str:
@@ -99,6 +112,11 @@ def cost_table() -> str:
     rows.append(f"Forwarding: each event sent to the collector's bus, in another account or Region, is billed "
                 f"as a custom event, {PRICE_CROSS_ACCOUNT_EVENTS_PER_MILLION:.2f} USD per million. The collector "
                 "costs what one `EventBridge` stack costs, once for the organization.")
+    rows.append(f"Reminders (`ReminderDays`, with a notifier): a scheduled rule and one function run a day; its "
+                f"KMS requests, {30 * (REMINDER_KEYS_EXAMPLE + 2):,} a month with {REMINDER_KEYS_EXAMPLE:,} keys, "
+                f"cost {reminder_kms_usd(REMINDER_KEYS_EXAMPLE):.2f} USD beyond the {FREE_KMS_REQUESTS_PER_MONTH:,} "
+                f"an account gets free ({PRICE_KMS_REQUESTS_PER_10K:.2f} USD per 10,000); LookupEvents and "
+                "ListSecrets are free.")
     rows.append(many_regions_note())
     return "\n".join(rows)
 

@@ -38,6 +38,7 @@ from detections.messages import notification_specs
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
 from stacks.parameters import CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
+from stacks.reminders import reminder_policy
 
 NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
 RUNTIME = "python3.14"
@@ -146,7 +147,8 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         # roles under /deletion-alarms/, which this one must not be.
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole])]),
-        Policies=[Policy(PolicyName="notify", PolicyDocument=make_role_policy(notifications, events, table))],
+        Policies=[Policy(PolicyName="notify", PolicyDocument=make_role_policy(notifications, events, table)),
+                  *([reminder_policy()] if params.reminder_days is not None else [])],
         # In a VPC, Lambda creates and deletes the function's network interfaces with this role: the
         # AWS managed policy for it, kept current by AWS (lambda configuration-vpc, execution role).
         ManagedPolicyArns=If(NOTIFIER_IN_VPC, [VPC_ACCESS_POLICY], NoValue),
@@ -169,6 +171,9 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
             "CLAIM_TABLE": Ref(table),
             # The workload's AutoCancelOnUse, for the line that says what the automation does.
             "AUTO_CANCEL": Ref(params.auto_cancel_on_use) if params.auto_cancel_on_use is not None else "Off",
+            # The workload's ReminderDays: the daily check's entries come only from its schedule.
+            "REMINDER_DAYS": Ref(params.reminder_days) if params.reminder_days is not None else "none",
+            "ACCOUNT_ID": Ref("AWS::AccountId"),
         }),
         VpcConfig=If(NOTIFIER_IN_VPC, VPCConfig(
             SubnetIds=Split(",", Ref(params.notifier_subnet_ids)),

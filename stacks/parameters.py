@@ -63,6 +63,8 @@ class ParameterRefs:
     expected_deleters: Parameter | None = None
     collector_event_bus_arn: Parameter | None = None
     auto_cancel_on_use: Parameter | None = None
+    reminder_days: Parameter | None = None
+    reminder_hour_utc: Parameter | None = None
     notifier_subnet_ids: Parameter | None = None
     notifier_security_group_ids: Parameter | None = None
 
@@ -285,8 +287,30 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
         AllowedValues=list(AUTO_CANCEL_MODES),
         Default="Off",
     ))
+    reminder_days = add_parameter(template, GROUP_NOTIFICATIONS, "Reminder days before a deletion", Parameter(
+        "ReminderDays",
+        Type="String",
+        Description=(
+            "Once a day, email about each key pending deletion and each secret scheduled for deletion in "
+            "this account and Region whose deletion is this many calendar days (UTC) away, with its undo "
+            "command; and a final notice when a secret's recovery window ended and it is gone. "
+            "Comma-separated days from 0 to 30, or none. Needs the EventBridge engine and alerts here."
+        ),
+        AllowedPattern=REMINDER_DAYS_PATTERN,
+        MaxLength=64,
+        Default=DEFAULT_REMINDER_DAYS,
+        ConstraintDescription="must be none, or comma-separated whole days from 0 to 30, such as 7,3,1",
+    ))
+    reminder_hour = add_parameter(template, GROUP_NOTIFICATIONS, "Reminder hour (UTC)", Parameter(
+        "ReminderHourUtc",
+        Type="Number",
+        Description="The hour of the day, in UTC (0 to 23), at which the daily reminder check runs.",
+        AllowedValues=[str(hour) for hour in range(24)],
+        Default=str(DEFAULT_REMINDER_HOUR_UTC),
+    ))
     return {"detection_engine": engine, "log_group_name": log_group, "expected_deleters": expected,
-            "collector_event_bus_arn": collector, "auto_cancel_on_use": auto_cancel}
+            "collector_event_bus_arn": collector, "auto_cancel_on_use": auto_cancel,
+            "reminder_days": reminder_days, "reminder_hour_utc": reminder_hour}
 
 
 def add_rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
@@ -371,6 +395,12 @@ USE_CLOUDWATCH_LOGS = "UseCloudWatchLogs"
 CREATE_DELIVERY_QUEUE = "CreateDeliveryQueue"
 NOTIFIER_IN_VPC = "UseVpcForNotifier"
 AUTO_CANCEL_MODES = ("Off", "Tagged", "All")
+SEND_REMINDERS = "SendReminders"
+NO_REMINDERS = "none"
+DEFAULT_REMINDER_DAYS = "7,3,1"
+DEFAULT_REMINDER_HOUR_UTC = 8
+_DAY = "([0-9]|[12][0-9]|30)"
+REMINDER_DAYS_PATTERN = rf"^{NO_REMINDERS}$|^{_DAY}(,{_DAY})*$"
 AUTO_CANCEL_ANY = "UseAutoCancel"
 AUTO_CANCEL_TAGGED = "IsAutoCancelTagged"
 
@@ -447,7 +477,12 @@ def add_conditions(
             template.add_condition(auto_cancel_condition(service), And(on, Condition(rule_condition(use))))
         template.add_condition(AUTO_CANCEL_ANY, Or(*[Condition(auto_cancel_condition(s)) for s in Service]))
         template.add_condition(AUTO_CANCEL_TAGGED, Equals(Ref(params.auto_cancel_on_use), "Tagged"))
-    if not forwarding:
-        return DeliveryConditions(CREATE_DELIVERY_QUEUE)
-    template.add_condition(CREATE_EVENT_QUEUE, And(Condition(CREATE_DELIVERY_QUEUE), Condition(NOTIFY_HERE)))
-    return DeliveryConditions(CREATE_EVENT_QUEUE, FORWARD_TO_COLLECTOR)
+    delivery = DeliveryConditions(CREATE_EVENT_QUEUE, FORWARD_TO_COLLECTOR) if forwarding \
+        else DeliveryConditions(CREATE_DELIVERY_QUEUE)
+    if forwarding:
+        template.add_condition(CREATE_EVENT_QUEUE, And(Condition(CREATE_DELIVERY_QUEUE), Condition(NOTIFY_HERE)))
+    if params.reminder_days is not None:
+        # Where the notifier runs: it does the daily check.
+        template.add_condition(SEND_REMINDERS, And(Condition(delivery.event_queue),
+                                                   Not(Equals(Ref(params.reminder_days), NO_REMINDERS))))
+    return delivery

@@ -53,10 +53,21 @@ class RuleRefs:
     delivery_sources: list = field(default_factory=list)
     """The rule ARNs the dead-letter queue admits: the detections' rules, and the rules a later
     step appends (admit()) so that their failed events reach the same queue and its alarm."""
+    queue_sources: list = field(default_factory=list)
+    """The rule ARNs the event queue admits: the detections' rules, and those of admit_to_queue()."""
 
     def admit(self, rule: Rule) -> None:
         """Let ``rule`` put its failed events in the dead-letter queue."""
         self.delivery_sources.append(If(rule.Condition, GetAtt(rule, "Arn"), NoValue))
+
+    @staticmethod
+    def retry_policy() -> RetryPolicy:
+        """Keep retrying a failing delivery for up to a day, then dead-letter it."""
+        return RetryPolicy(MaximumRetryAttempts=MAX_RETRY_ATTEMPTS, MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS)
+
+    def admit_to_queue(self, rule: Rule) -> None:
+        """Let ``rule`` write entries to the event queue (and its failed ones to the dead-letter queue)."""
+        self.queue_sources.append(If(rule.Condition, GetAtt(rule, "Arn"), NoValue))
 
     def conditional_arns(self) -> list[If]:
         """Each rule's ARN when the rule exists, nothing otherwise (for policy conditions)."""
@@ -132,7 +143,7 @@ def add_event_rules(
     collector's bus), and the queues."""
     events, dead_letter = add_queues(template, conditions)
     rules: dict[str, Rule] = {}
-    retry = RetryPolicy(MaximumRetryAttempts=MAX_RETRY_ATTEMPTS, MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS)
+    retry = RuleRefs.retry_policy()
     for detection in detections:
         pattern = event_pattern(parse(detection.filter_pattern), detection.service.event_source)
         if params.expected_deleters is not None and exclusions.applies_to(detection):
@@ -165,6 +176,7 @@ def add_event_rules(
         ))
     refs = RuleRefs(rules, events, dead_letter)
     refs.delivery_sources.extend(refs.conditional_arns())
+    refs.queue_sources.extend(refs.conditional_arns())
     add_queue_policy(template, refs, dead_letter, conditions)
     return refs
 
@@ -190,7 +202,7 @@ def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue,
                 Principal=Principal("Service", "events.amazonaws.com"),
                 Action=[sqs_actions.SendMessage],
                 Resource=[when_listed(GetAtt(refs.event_queue, "Arn")), GetAtt(dead_letter, "Arn")],
-                Condition=Condition(ArnEquals("aws:SourceArn", refs.conditional_arns())),
+                Condition=Condition(ArnEquals("aws:SourceArn", refs.queue_sources)),
             ), Statement(
                 # Rules of later steps (admit()) put only their failed events here, never an alert.
                 Sid="AllowThisStacksRulesToDeadLetter",

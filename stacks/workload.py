@@ -12,6 +12,7 @@ from stacks.notifications import add_notifications, add_topic_policy
 from stacks.autocancel import add_auto_cancel
 from stacks.notifier import add_notifier
 from stacks.parameters import NOTIFY_HERE, add_conditions, add_parameters, empty_defaults_lint
+from stacks.reminders import add_reminders
 from stacks.rules import add_event_rules
 
 DESCRIPTION = (
@@ -33,6 +34,7 @@ def make_workload_template() -> Template:
     forwarding = add_forwarding_role(template, params)
     rules = add_event_rules(template, params, DETECTIONS, conditions, forwarding=forwarding)
     add_notifier(template, params, notifications, rules.event_queue, rules.dead_letter, conditions.event_queue)
+    add_reminders(template, params, rules)
     add_auto_cancel(template, rules)
     add_topic_policy(template, notifications)
     template.add_output(Output(

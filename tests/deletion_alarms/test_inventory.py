@@ -144,15 +144,32 @@ def test_history_names_who_scheduled_it_and_counts_the_uses_since() -> None:
         stub.add_response("lookup_events", {"Events": events}, {
             "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": key}],
             "StartTime": NOW - timedelta(days=90), "EndTime": NOW})
-        who, when, used = inv.history(cloudtrail, key, Service.KMS, NOW)
+        past = inv.history(cloudtrail, key, Service.KMS, NOW)
+        who, when, used = past.scheduled_by, past.scheduled_at, past.used_since
     assert (who, when, used) == (scheduler, "2026-11-28T12:00:00Z", 2)
+
+
+def test_a_secrets_deletion_date_is_its_delete_records() -> None:
+    """DeletedDate means the scheduled date in one API reference and the request time in another
+    (UNCONFIRMED): the DeleteSecret record's deletionDate, request time plus the window, wins."""
+    secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-AbCdEf"
+    body = {"eventSource": "secretsmanager.amazonaws.com", "eventName": "DeleteSecret",
+            "userIdentity": {"arn": "arn:aws:iam::111122223333:user/bob"},
+            "requestParameters": {"secretId": secret, "recoveryWindowInDays": 7},
+            "responseElements": {"aRN": secret, "deletionDate": "Dec 5, 2026, 2:03:27 PM"}}
+    events = [{"EventName": "DeleteSecret", "EventTime": NOW - timedelta(days=2), "CloudTrailEvent": json.dumps(body)}]
+    cloudtrail = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(cloudtrail) as stub:
+        stub.add_response("lookup_events", {"Events": events}, None)
+        past = inv.history(cloudtrail, secret, Service.SECRETS_MANAGER, NOW)
+    assert past.deletion_date == datetime(2026, 12, 5, 14, 3, 27, tzinfo=timezone.utc)
 
 
 def test_history_that_cannot_be_read_is_unknown_not_zero() -> None:
     cloudtrail = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
     with Stubber(cloudtrail) as stub:
         stub.add_client_error("lookup_events", "AccessDeniedException")
-        assert inv.history(cloudtrail, "arn:x", Service.KMS, NOW) == ("", "", None)
+        assert inv.history(cloudtrail, "arn:x", Service.KMS, NOW) == inv.History(used_since=None)
 
 
 def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatch) -> None:

@@ -10,7 +10,7 @@ from moto.events.utils import EventTemplateParser
 
 from detections.catalog import DETECTIONS, by_name
 from detections.eventpatterns import cloudtrail_event
-from detections.messages import make_queue_entry, notification_spec
+from detections.messages import REMINDER, make_queue_entry, notification_spec, reminder_spec
 from functions.notifier import MISSING, SUBJECT_LIMIT, Digest, body, subject
 from tests.conftest import load_corpus
 from tests.helpers import local_target
@@ -123,7 +123,8 @@ def test_the_deployed_function_carries_every_spec(workload) -> None:
     code = workload["Resources"]["NotifierFunction"]["Properties"]["Code"]["ZipFile"]
     namespace: dict = {}
     exec(compile(code, "index.py", "exec"), namespace)  # the inline module, as Lambda loads it
-    assert namespace["SPECS"] == json.loads(json.dumps({d.name: notification_spec(d) for d in DETECTIONS}))
+    assert namespace["SPECS"] == json.loads(json.dumps({**{d.name: notification_spec(d) for d in DETECTIONS},
+                                                        REMINDER: reminder_spec()}))
 
 
 @pytest.mark.parametrize("detection", [d for d in DETECTIONS if d.immediate], ids=lambda d: d.name)

@@ -51,6 +51,7 @@ class Alerting:
     code: str
     environment: dict[str, str]
     dead_letter_alarm: dict[str, Any]
+    reminder_target: dict[str, Any] | None = None
 
     def client(self, name: str) -> Any:
         return self.session.client(name, endpoint_url=self.endpoint)
@@ -94,8 +95,12 @@ def deploy_alerting(aws, file: str, session: boto3.Session, account: str, region
     physical["NotifierClaimTable"] = {"Ref": "stack-NotifierClaimTable"}
     concrete = stack()
     rules = [r for r, res in template["Resources"].items()
-             if res["Type"] == "AWS::Events::Rule" and r in concrete.deployed()]
+             if res["Type"] == "AWS::Events::Rule" and r in concrete.deployed() and "EventPattern" in res["Properties"]]
     assert len(rules) == len(DETECTIONS)
+    # The daily reminder's schedule is not given to moto, whose rules without a pattern match every
+    # event; the test fires its target as EventBridge would.
+    reminder = stack().properties("DeletionReminderRule")["Targets"][0] if "DeletionReminderRule" in concrete.deployed() \
+        else None
     for rule_id in rules:
         physical[rule_id] = {"Arn": f"arn:aws:events:{region}:{account}:rule/{rule_id}"}
         rule = stack().properties(rule_id)
@@ -111,7 +116,8 @@ def deploy_alerting(aws, file: str, session: boto3.Session, account: str, region
     if bus:  # the organization may put events on it
         events.put_permission(EventBusName=bus, Policy=json.dumps(stack().properties("CollectorEventBus")["Policy"]))
     return Alerting(session, aws.endpoint, event_queue, dead_letter, observer, function["Code"]["ZipFile"],
-                    function["Environment"]["Variables"], stack().properties("AlertDeliveryDeadLetterQueueAlarm"))
+                    function["Environment"]["Variables"], stack().properties("AlertDeliveryDeadLetterQueueAlarm"),
+                    reminder)
 
 
 class EventSourceMapping:
@@ -306,3 +312,46 @@ def test_one_account_sends_every_regions_events_to_its_home_region(aws, monkeypa
     (envelope,) = emails(alerting, 1).values()
     assert f"Account: {ACCOUNT}   Region: {REGION}" in envelope["Message"]  # the Region it happened in
     assert f"--region {REGION} --key-id {expected_resource('KmsKeyDisableOrDeletion', record)}" in envelope["Message"]
+
+
+def test_the_daily_reminder_reaches_a_person_with_the_key_and_its_undo_command(aws, monkeypatch) -> None:
+    """The reminder's rule fires (as EventBridge would, with its documented scheduled event), its
+    entry goes through the event queue and the template's own notifier, which lists the keys and
+    secrets on moto, to the topic. moto keeps no event history: LookupEvents answers empty."""
+    from botocore.stub import Stubber
+
+    from tests.stacks.test_reminders import SCHEDULED_EVENT
+
+    alerting = deploy_alerting(aws, WORKLOAD, boto3.Session(region_name=REGION), ACCOUNT, REGION)
+    kms = alerting.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    kms.create_key()  # not pending: not named
+    target = alerting.reminder_target
+    assert target["Arn"].endswith(":stack-AlertEventQueue")
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    event = {**SCHEDULED_EVENT, "account": ACCOUNT, "time": now,
+             "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/DeletionReminderRule"]}
+    body = target["InputTransformer"]["InputTemplate"].replace("<aws.events.event.json>", json.dumps(event))
+    alerting.client("sqs").send_message(QueueUrl=alerting.event_queue, MessageBody=body)
+    real_client = boto3.client
+
+    def client(name: str, *args, **kwargs):
+        made = real_client(name, *args, **kwargs)
+        if name == "cloudtrail":
+            stub = Stubber(made)
+            for _ in range(2):
+                stub.add_response("lookup_events", {"Events": []}, None)
+            stub.activate()
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    mapping = EventSourceMapping(alerting, monkeypatch)
+    # Seven days from the schedule's day: the reminder of 7 days is due on the day it was scheduled.
+    mapping.drain()
+    assert mapping.invocations == [{"batchItemFailures": []}]
+    got = emails(alerting, 1)
+    assert set(got) == {"DeletionReminder"}
+    text = got["DeletionReminder"]["Message"]
+    assert f"Undo: aws kms cancel-key-deletion --region {REGION} --key-id {key['Arn']}" in text
+    assert "in 7 day(s)" in text

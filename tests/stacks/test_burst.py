@@ -104,7 +104,8 @@ def run(workload: dict, detections: list[str], count: int, notifier_class=Notifi
     """Put ``count`` events of each detection on the bus within the first minute, run the path for
     ``minutes``; return what was published and the queue."""
     d = deploy(workload, **SCAN_CONFIGS["defaults"])
-    rules = [d.stack.properties(r) for r in d.of_type("AWS::Events::Rule")]
+    rules = [d.stack.properties(r) for r in d.of_type("AWS::Events::Rule")
+             if "EventPattern" in d.stack.properties(r)]  # not the daily reminder's schedule
     queue = Queue()
     topic = Topic(queue)
     notifier = notifier_class(topic, queue, Store(), topic_arn="topic", queue_url="events", claim_table="claims",

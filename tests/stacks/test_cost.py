@@ -49,6 +49,19 @@ def test_forwarding_estimate_matches_the_template(workload, mode) -> None:
     assert e.monthly_usd == 0
 
 
+@pytest.mark.parametrize(("keys", "usd"), [(0, 0.0), (664, 0.0), (665, 0.0), (1_000, 0.03), (10_000, 0.84)])
+def test_the_reminders_kms_requests_are_free_up_to_about_660_keys(keys, usd) -> None:
+    # 30 days x (a DescribeKey per key + ListKeys + ListAliases), 20,000 free, 0.03 USD per 10,000 after.
+    assert cost.reminder_kms_usd(keys) == usd
+
+
+def test_reminders_off_deploy_no_rule_of_their_own(workload) -> None:
+    params = parameter_values(workload, ReminderDays="none")
+    deployed = ConditionEvaluator(workload, params).deployed()
+    e = cost.estimate("EventBridge", "AccessAndDeletion", reminders=False)
+    assert e.rules == len(set(resources_of_type(workload, "AWS::Events::Rule")) & deployed)
+
+
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="EventBridge, CloudWatchLogs, Both"):
         cost.estimate("Lambda", "AccessOnly")
@@ -56,9 +69,10 @@ def test_unknown_engine_is_refused() -> None:
 
 def test_table_has_every_engine_and_mode() -> None:
     table = cost.cost_table()
-    assert len(table.splitlines()) == 2 + 9 + 3 + 4  # engines x modes, forwarding x modes, a blank line and 3 notes
-    # the backlog and dead-letter alarms, and the notifier's idle polling: 0.46 USD, 0.20 in the free tier
-    assert "| `EventBridge` | `AccessAndDeletion` | 2 (2) | 0 | 9 | 648,000 (0.26) | 1.46 | 0.46 | 0.20 |" in table
+    assert len(table.splitlines()) == 2 + 9 + 3 + 5  # engines x modes, forwarding x modes, a blank line and 4 notes
+    # the backlog and dead-letter alarms, and the notifier's idle polling: 0.46 USD, 0.20 in the free tier;
+    # 9 detections' rules and the daily reminder's
+    assert "| `EventBridge` | `AccessAndDeletion` | 2 (2) | 0 | 10 | 648,000 (0.26) | 1.46 | 0.46 | 0.20 |" in table
 
 
 def test_one_account_in_many_regions_pays_once_with_a_home_region() -> None:

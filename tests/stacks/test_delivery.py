@@ -441,7 +441,7 @@ def test_forwarding_deploys_rules_and_a_role_and_nothing_that_alerts_here(worklo
 def test_the_proof_covers_every_path_of_the_defaults(workload) -> None:
     """Not vacuous: the defaults deploy rules, their alarms, both queues, a topic key."""
     d = deploy(workload, **SCAN_CONFIGS["defaults"])
-    assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS)
+    assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS) + 1  # and the daily reminder's
     assert len(d.of_type("AWS::SQS::Queue")) == 2 and d.of_type("AWS::KMS::Key") == ["AlertTopicKey"]
     assert len(d.of_type("AWS::CloudWatch::Alarm")) == 2
     assert d.of_type("AWS::Lambda::EventSourceMapping") == ["NotifierEventSourceMapping"]

@@ -166,7 +166,8 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
     alarms = {d.removesuffix("Alarm") for d in deployed
               if d.endswith("Alarm") and not d.startswith("Alert")}
     filters = {d.removesuffix("MetricFilter") for d in deployed if d.endswith("MetricFilter")}
-    rules = {d.removesuffix("Rule") for d in deployed if d.endswith("Rule")}
+    rules = {d.removesuffix("Rule") for d in deployed if d.endswith("Rule") and d != "DeletionReminderRule"}
+    assert ("DeletionReminderRule" in deployed) is bool(rules)  # the notifier runs it
     metric_engine = engine in ("CloudWatchLogs", "Both")
     event_engine = engine in ("EventBridge", "Both")
     assert alarms == filters == (expected if metric_engine else set())
