@@ -14,7 +14,7 @@ from detections.catalog import by_name
 from detections.eventpatterns import cloudtrail_event
 from functions.notifier import Digest, body
 from detections.messages import notification_spec
-from stacks.autocancel import OWNER_TAG_KEY
+from stacks.autocancel import OWNER_TAG_KEY, OWNER_TAG_VALUE
 from stacks.guardrails import PROTECTED_TAG_KEY
 from tests.conftest import load_corpus
 from tests.helpers import ConditionEvaluator, parameter_values
@@ -165,3 +165,78 @@ def test_the_automation_rules_reach_the_dead_letter_queue_and_not_the_alerts(wor
         arn = d.stack.physical[queue]["Arn"]
         call = Request("sqs:SendMessage", arn, "events.amazonaws.com", context)
         assert (evaluate(call, resource_policy=d.queue_policy(arn)) == ALLOW) is expected, queue
+
+
+# ------------------------------------------------------------------ end to end on moto
+def run_automation(content: dict, parameters: dict, role: dict, role_arn: str, resource: str, tags: dict,
+                   client) -> None:
+    """What SSM Automation does with the document (Systems Manager guide, aws:executeAwsApi): each
+    step's {{ parameters }} substituted, then the step's API called with the automation role, whose
+    permission the IAM evaluator decides (with both SCPs) before moto runs the call."""
+    for step in content["mainSteps"]:
+        assert step["action"] == "aws:executeAwsApi"
+        inputs = {k: v for k, v in step["inputs"].items()}
+        for name, values in parameters.items():
+            inputs = {k: v.replace("{{ %s }}" % name, values[0]) if isinstance(v, str) else v for k, v in inputs.items()}
+        service, api = inputs.pop("Service"), inputs.pop("Api")
+        context = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+        context[f"aws:PrincipalTag/{PROTECTED_TAG_KEY}"] = "true"
+        decision = evaluate(Request(f"{service}:{api}", resource, role_arn, context),
+                            identity_policies=[p["PolicyDocument"] for p in role["Policies"]], scps=SCPS)
+        if decision != ALLOW:
+            raise PermissionError(f"{service}:{api} denied on {resource}")
+        method = "".join("_" + c.lower() if c.isupper() else c for c in api).lstrip("_")
+        if service == "kms" and inputs.get("KeyId", "").startswith("arn:"):
+            # KMS takes a key ID or key ARN (CancelKeyDeletion API reference); moto only the ID.
+            inputs["KeyId"] = inputs["KeyId"].rsplit("/", 1)[-1]
+        getattr(client(service), method)(**inputs)
+
+
+@pytest.mark.parametrize("mode", ["All", "Tagged"])
+@pytest.mark.parametrize("tagged", [True, False])
+@pytest.mark.parametrize("service", ["kms", "secretsmanager"])
+def test_a_use_cancels_the_deletion_end_to_end(workload, aws, mode, tagged, service) -> None:
+    """A real use record of a moto key or secret matches the rule's pattern (moto's EventBridge
+    matcher), its target's input names the resource, and the document's step, run with the
+    automation role, cancels the key's deletion (the key stays Disabled) or restores the secret;
+    with Tagged, only when its owners tagged it."""
+    from moto.events.models import EventPattern
+
+    d = deploy(workload, "123456789012", **EMAIL, AutoCancelOnUse=mode)  # moto's account
+    owner = [{"TagKey" if service == "kms" else "Key": OWNER_TAG_KEY,
+              "TagValue" if service == "kms" else "Value": OWNER_TAG_VALUE}] if tagged else []
+    if service == "kms":
+        kms = aws.client("kms")
+        meta = kms.create_key(Tags=owner)["KeyMetadata"]
+        kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)
+        resource, rule_id, document, detection = meta["Arn"], "KmsKeyAutoCancelRule", "KmsKeyAutoCancelDocument", \
+            "KmsKeyPendingDeletionUse"
+        record = copy.deepcopy(next(s.record for s in load_corpus() if s.expect == {detection}
+                                    and (s.record.get("resources") or [{}])[0].get("ARN")))
+        old = record["resources"][0]["ARN"]
+        record = json.loads(json.dumps(record).replace(old, resource))
+    else:
+        secrets = aws.client("secretsmanager")
+        resource = secrets.create_secret(Name="prod/db", SecretString="s", Tags=owner)["ARN"]
+        secrets.delete_secret(SecretId=resource, RecoveryWindowInDays=7)
+        rule_id, document, detection = "SecretAutoRestoreRule", "SecretAutoRestoreDocument", "SecretPendingDeletionUse"
+        record = copy.deepcopy(next(s.record for s in load_corpus() if s.expect == {detection}))
+        record["requestParameters"] = {"secretId": resource}
+    event = cloudtrail_event(record)
+    rule = d.stack.properties(rule_id)
+    assert EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(event)
+    parameters = rendered_input(d, rule_id, record)
+    content = d.stack.properties(document)["Content"]
+    role = d.stack.properties("AutoCancelAutomationRole")
+    role_arn = d.stack.physical["AutoCancelAutomationRole"]["Arn"]
+    tags = {OWNER_TAG_KEY: OWNER_TAG_VALUE} if tagged else {}
+    acts = mode == "All" or tagged
+    try:
+        run_automation(content, parameters, role, role_arn, resource, tags, aws.client)
+    except PermissionError:
+        assert not acts
+    if service == "kms":
+        assert aws.client("kms").describe_key(KeyId=resource)["KeyMetadata"]["KeyState"] == (
+            "Disabled" if acts else "PendingDeletion")
+    else:
+        assert ("DeletedDate" in aws.client("secretsmanager").describe_secret(SecretId=resource)) is not acts
