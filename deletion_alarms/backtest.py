@@ -237,6 +237,12 @@ class FastDecoder:
 
 
 # ----------------------------------------------------------------------------------------- results
+def top(counter: Counter) -> list[tuple[Any, int]]:
+    """The TOP most frequent, ties by name: the same whatever order the records came in (files in
+    parallel, or Athena's rows)."""
+    return sorted(counter.items(), key=lambda item: (-item[1], str(item[0])))[:TOP]
+
+
 def _principal(record: dict) -> str:
     who = record.get("userIdentity") or {}
     if not isinstance(who, dict):
@@ -311,9 +317,9 @@ class DetectionStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {"matches": self.matches, "excluded": self.excluded, "alarm_periods": len(self.periods), "first": self.first,
-                "last": self.last, "top_principals": self.principals.most_common(TOP),
-                "top_resources": self.resources.most_common(TOP), "accounts": self.accounts.most_common(TOP),
-                "regions": self.regions.most_common(TOP)}
+                "last": self.last, "top_principals": top(self.principals),
+                "top_resources": top(self.resources), "accounts": top(self.accounts),
+                "regions": top(self.regions)}
 
 
 @dataclass
@@ -328,6 +334,17 @@ class Report:
     failed_files: list[str] = field(default_factory=list)
     unparsable_files: list[str] = field(default_factory=list)
     """Files with entries that are no CloudTrail record, each with how many."""
+    scanned_bytes: int | None = None
+    """Athena's DataScannedInBytes when the report comes from Athena (records: the matching ones)."""
+
+    def read_summary(self) -> str:
+        """What was read, in one line."""
+        if self.scanned_bytes is not None:
+            return (f"Athena scanned {self.scanned_bytes:,} bytes and returned {self.records:,} matching records "
+                    "(one query for every detection)")
+        return (f"{self.files:,} files, {self.records:,} records, {self.parse_failures:,} unparsable, "
+                f"{self.outside_window:,} outside the time window, {self.skipped_files:,} files without "
+                "records skipped (digests)")
 
     def merge(self, other: "Report") -> None:
         self.files += other.files
@@ -345,6 +362,7 @@ class Report:
                 "parse_failures": self.parse_failures,
                 "outside_window": self.outside_window, "failed_files": self.failed_files,
                 "unparsable_files": self.unparsable_files,
+                **({"athena_scanned_bytes": self.scanned_bytes} if self.scanned_bytes is not None else {}),
                 "detections": {n: s.to_dict() for n, s in self.detections.items()}}
 
 
@@ -581,9 +599,7 @@ def clean(text: object) -> str:
 
 def format_report(report: Report, options: Options) -> str:
     """The readable report; every value taken from a record is cleaned for the terminal."""
-    lines = [f"{report.files} files, {report.records:,} records, {report.parse_failures} unparsable, "
-             f"{report.outside_window} outside the time window, {report.skipped_files} files without "
-             "records skipped (digests)"]
+    lines = [report.read_summary()]
     lines += [f"  failed: {clean(f)}" for f in report.failed_files[:SHOWN_FILES]]
     if len(report.failed_files) > SHOWN_FILES:
         lines.append(f"  ... and {len(report.failed_files) - SHOWN_FILES} more failed files (--format json lists all)")
@@ -601,6 +617,6 @@ def format_report(report: Report, options: Options) -> str:
             lines.append(f"  first {clean(s.first)}, last {clean(s.last)}")
             for label, counter in (("principals", s.principals), ("keys/secrets", s.resources),
                                    ("accounts", s.accounts), ("Regions", s.regions)):
-                lines.append(f"  top {label}: " + ", ".join(f"{clean(k)} ({v})" for k, v in counter.most_common(TOP)))
+                lines.append(f"  top {label}: " + ", ".join(f"{clean(k)} ({v})" for k, v in top(counter)))
     return "\n".join(lines)
 

@@ -214,6 +214,23 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     bt.add_argument("--workers", type=bounded_int(1), default=None, help="processes (default: one per core)")
     bt.add_argument("--athena-sql", action="store_true", help="print the Athena SQL of each detection")
     bt.add_argument("--athena-table", default="cloudtrail_logs", help="Athena table (default cloudtrail_logs)")
+    ath = bt.add_argument_group("on Athena (--athena): one query over the trail's table, the same report")
+    ath.add_argument("--athena", action="store_true",
+                     help="run the backtest in Athena over --trail-bucket, for --accounts and --regions, "
+                     "between --start and --end (needed): one scan of those partitions only")
+    ath.add_argument("--trail-bucket", help="the S3 bucket the trail writes to")
+    ath.add_argument("--trail-prefix", default="", help="the trail's S3 key prefix, if it has one")
+    ath.add_argument("--organization-id", default="", help="o-... for an organization trail (its logs sit "
+                     "under AWSLogs/o-.../ACCOUNT/)")
+    ath.add_argument("--accounts", help="comma-separated account IDs whose logs to read")
+    ath.add_argument("--regions", help="comma-separated Regions whose logs to read")
+    ath.add_argument("--athena-database", default="default", help="Glue database of the table (default: default)")
+    ath.add_argument("--athena-workgroup", default="primary", help="Athena workgroup (default: primary)")
+    ath.add_argument("--athena-output", help="s3:// location for query results (default: the workgroup's)")
+    ath.add_argument("--create-table", action="store_true",
+                     help="create --athena-table first (if it does not exist), with partition projection over "
+                     "the trail's S3 layout")
+    ath.add_argument("--yes", action="store_true", help="run the query without asking (needed without a terminal)")
     add_aws_options(bt)
 
     inv = commands.add_parser(
@@ -343,6 +360,18 @@ def backtest(args: argparse.Namespace) -> int:
         from detections.athena import detection_sql
 
         print("\n\n".join(detection_sql(d, args.athena_table, args.start, args.end) for d in options.detections()))
+        return 0
+    if args.athena:
+        report = athena_backtest(args, options)
+        print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
+        if args.html:
+            from deletion_alarms import htmlreport
+
+            generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            try:
+                args.html.write_text(htmlreport.render(report, options, f"Athena table {args.athena_table}", generated))
+            except OSError as error:
+                raise UserError(f"--html: cannot write {args.html}: {error.strerror}") from None
         return 0
     if not args.sources:
         raise UserError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
@@ -522,6 +551,41 @@ def add_dist_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dist", type=Path, default=None,
                         help="folder of built templates (default: the templates the command carries, "
                         "equal to dist/ of its release)")
+
+
+def athena_backtest(args: argparse.Namespace, options: Any) -> Any:
+    """backtest --athena: the table, the estimate and its confirmation, the one query."""
+    from deletion_alarms import athena_backtest as ab
+    from detections.athena import trail_prefix
+
+    missing = [o for o, v in (("--trail-bucket", args.trail_bucket), ("--accounts", args.accounts),
+                              ("--regions", args.regions), ("--start", args.start), ("--end", args.end)) if not v]
+    if missing:
+        raise UserError(f"--athena needs {', '.join(missing)}")
+    if args.html and not args.html.parent.is_dir():
+        raise UserError(f"--html: folder {args.html.parent} does not exist")
+    if args.athena_output and not args.athena_output.startswith("s3://"):
+        raise UserError(f"--athena-output {args.athena_output!r} is not an s3:// location")
+    target = ab.AthenaTarget(
+        args.athena_table, args.athena_database, args.athena_workgroup, args.athena_output,
+        trail_prefix(args.trail_bucket, args.trail_prefix, args.organization_id),
+        tuple(a.strip() for a in args.accounts.split(",") if a.strip()),
+        tuple(r.strip() for r in args.regions.split(",") if r.strip()))
+    _, athena, s3 = aws_clients(args, "athena", "s3")
+
+    def ask(question: str) -> bool:
+        print(question, file=sys.stderr)
+        confirm(args.yes, "backtest --athena")
+        return True
+
+    from tqdm import tqdm
+
+    bar = tqdm(unit="B", unit_scale=True, desc="Athena scanned", file=sys.stderr, disable=not sys.stderr.isatty())
+    try:
+        return ab.backtest(athena, s3, target, options, ab.PROJECTION_START if args.create_table else None, ask,
+                           lambda scanned: bar.update(scanned - bar.n))
+    finally:
+        bar.close()
 
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from html import escape
 
-from deletion_alarms.backtest import TOP, DetectionStats, Options, Report
+from deletion_alarms.backtest import DetectionStats, Options, Report, top
 
 MATCHES_COLOUR, ALARMS_COLOUR, TEXT_COLOUR, QUIET_COLOUR = "#4f5b66", "#c62828", "#1b1b1b", "#595959"
 STYLE = f"""
@@ -99,9 +99,7 @@ def render(report: Report, options: Options, source: str = "", generated_at: str
     window = f"{options.start or 'the beginning'} to {options.end or 'the end'}"
     header = [("Source", source or "(not given)"), ("Time range", window), ("Generated", generated_at or "(not given)"),
               ("Engine", options.engine), ("Mode", options.mode), ("Alarm period", f"{options.period_seconds} s"),
-              ("Read", f"{report.files:,} files, {report.records:,} records, {report.parse_failures:,} unparsable, "
-                       f"{report.outside_window:,} outside the time range, {report.skipped_files:,} files without "
-                       "records skipped")]
+              ("Read", report.read_summary())]
     parts = ['<!doctype html><html lang=en><head><meta charset=utf-8>'
              '<meta name="viewport" content="width=device-width, initial-scale=1">'
              f"<title>deletion-alarms backtest</title><style>{STYLE}</style></head><body>"
@@ -119,7 +117,7 @@ def render(report: Report, options: Options, source: str = "", generated_at: str
                      f"{len(stats.periods):,} {options.period_seconds}-second periods.</p>")
         parts.append(timeline(stats, options.period_seconds, detection.name))
         if stats.matches:
-            parts.append("".join(_table(title, counter.most_common(TOP)) for title, counter in (
+            parts.append("".join(_table(title, top(counter)) for title, counter in (
                 ("principal", stats.principals), ("key or secret", stats.resources),
                 ("account", stats.accounts), ("Region", stats.regions))))
         parts.append("</section>")

@@ -16,7 +16,11 @@ where the filter pattern does not (the detections compare only string fields).
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+
 from detections.catalog import Detection
+from detections.errors import UserError
 from detections.patterns import And, Node, NumberValue, Or, Predicate, RegexValue, Selector, parse
 
 JSON_COLUMNS = {"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}
@@ -45,7 +49,9 @@ def column(selector: Selector) -> str:
         if isinstance(key, int):
             if head not in ARRAY_COLUMNS:
                 raise SqlTranslationError(f"{selector}: {head} is not an array column")
-            expression += f"[{key + 1}]"
+            # element_at, not [i]: Trino fails the whole query on an index past the end of an
+            # array (a record without resources); element_at gives NULL.
+            expression = f"element_at({expression}, {key + 1})"
         else:
             if head not in STRUCT_COLUMNS | ARRAY_COLUMNS:
                 raise SqlTranslationError(f"{selector}: {head} is a string column, it has no fields")
@@ -96,4 +102,158 @@ def detection_sql(detection: Detection, table: str = "cloudtrail_logs", start: s
         f"FROM {table}\n"
         f"WHERE {' AND '.join(where)}\n"
         "ORDER BY eventtime;"
+    )
+
+
+# ------------------------------------------------------------------ one scan for every detection
+# The columns the report reads of a matched record (deletion_alarms/backtest.py DetectionStats and
+# the exclusions), as (SQL expression, record path).
+RESULT_COLUMNS = (
+    ("eventid", ("eventID",)), ("eventtime", ("eventTime",)), ("eventsource", ("eventSource",)),
+    ("eventname", ("eventName",)), ("errorcode", ("errorCode",)), ("errormessage", ("errorMessage",)),
+    ("recipientaccountid", ("recipientAccountId",)), ("awsregion", ("awsRegion",)),
+    ("useridentity.type", ("userIdentity", "type")), ("useridentity.arn", ("userIdentity", "arn")),
+    ("useridentity.invokedby", ("userIdentity", "invokedBy")),
+    ("element_at(resources, 1).arn", ("resources", 0, "ARN")),
+    ("requestparameters", ("requestParameters",)),
+)
+PARTITION_DAY = "%Y/%m/%d"  # CloudTrail's S3 layout: .../CloudTrail/<region>/YYYY/MM/DD/
+# CloudTrail files a log under the day it delivers it, minutes after the calls it holds: the scan
+# reads one day past the window, and eventtime keeps the window exact.
+DELIVERY_MARGIN_DAYS = 1
+
+
+def flag(index: int) -> str:
+    return f"m{index}"
+
+
+def partition_days(start: str, end: str) -> tuple[str, str]:
+    """The first and last daily partition (YYYY/MM/DD) that can hold records of [start, end)."""
+    first = datetime.fromisoformat(start.replace("Z", ""))
+    last = datetime.fromisoformat(end.replace("Z", "")) - timedelta(seconds=1) + timedelta(days=DELIVERY_MARGIN_DAYS)
+    return first.strftime(PARTITION_DAY), last.strftime(PARTITION_DAY)
+
+
+def combined_sql(detections: tuple[Detection, ...], table: str, start: str, end: str,
+                 accounts: tuple[str, ...] = (), regions: tuple[str, ...] = ()) -> str:
+    """ONE query for every detection over the table of :func:`table_ddl`: restricted to the
+    window's daily partitions (and the accounts and Regions given) so that Athena reads only
+    those, each row flagged with the detections it matches (``m0``, ``m1``... in the order of
+    ``detections``). ``start`` and ``end`` are eventTime strings ("2026-11-01T00:00:00Z")."""
+    first, last = partition_days(start, end)
+    where = [f'"timestamp" BETWEEN {_quote(first)} AND {_quote(last)}',
+             f"eventtime >= {_quote(start)}", f"eventtime < {_quote(end)}"]
+    if accounts:
+        where.append(f"account IN ({', '.join(_quote(a) for a in accounts)})")
+    if regions:
+        where.append(f"region IN ({', '.join(_quote(r) for r in regions)})")
+    columns = ",\n       ".join(f"{expression} AS c{i}" for i, (expression, _) in enumerate(RESULT_COLUMNS))
+    flags = ",\n       ".join(f"{condition(parse(d.filter_pattern))} AS {flag(i)}" for i, d in enumerate(detections))
+    legend = ", ".join(f"{flag(i)} {d.name}" for i, d in enumerate(detections))
+    return (
+        f"-- deletion-alarms backtest: {len(detections)} detections in one scan ({legend})\n"
+        "SELECT * FROM (\n"
+        f"SELECT {columns},\n       {flags}\n"
+        f"FROM {table}\n"
+        f"WHERE {chr(10).join(('  AND ' if i else '') + w for i, w in enumerate(where))}\n"
+        ")\n"
+        f"WHERE {' OR '.join(flag(i) for i in range(len(detections)))}\n"
+        "ORDER BY c1"
+    )
+
+
+def record_of(values: list[str | None]) -> dict:
+    """A result row of :func:`combined_sql` (its RESULT_COLUMNS, as text) back as the CloudTrail
+    record fields the report reads."""
+    import json
+
+    record: dict = {}
+    for (_, path), value in zip(RESULT_COLUMNS, values):
+        if value is None:
+            continue
+        if path == ("requestParameters",):
+            try:
+                record["requestParameters"] = json.loads(value)
+            except ValueError:
+                continue
+        elif path[0] == "resources":
+            record["resources"] = [{"ARN": value}]
+        elif len(path) == 2:
+            record.setdefault(path[0], {})[path[1]] = value
+        else:
+            record[path[0]] = value
+    return record
+
+
+# ------------------------------------------------------------------ the table, with partition projection
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
+ACCOUNT = re.compile(r"^[0-9]{12}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+TABLE_COLUMNS = """    eventversion STRING,
+    useridentity STRUCT<type: STRING, principalid: STRING, arn: STRING, accountid: STRING,
+                        invokedby: STRING, accesskeyid: STRING, username: STRING>,
+    eventtime STRING,
+    eventsource STRING,
+    eventname STRING,
+    awsregion STRING,
+    sourceipaddress STRING,
+    useragent STRING,
+    errorcode STRING,
+    errormessage STRING,
+    requestparameters STRING,
+    responseelements STRING,
+    additionaleventdata STRING,
+    requestid STRING,
+    eventid STRING,
+    readonly STRING,
+    resources ARRAY<STRUCT<arn: STRING, accountid: STRING, type: STRING>>,
+    eventtype STRING,
+    apiversion STRING,
+    recipientaccountid STRING,
+    serviceeventdetails STRING,
+    sharedeventid STRING,
+    vpcendpointid STRING,
+    eventcategory STRING"""
+
+
+def trail_prefix(bucket: str, prefix: str = "", organization_id: str = "") -> str:
+    """s3://bucket/[prefix/]AWSLogs/[o-id/]: where CloudTrail writes a trail's (or an organization
+    trail's) logs, one folder per account below."""
+    if not BUCKET.match(bucket):
+        raise UserError(f"--athena-bucket {bucket!r} is not an S3 bucket name")
+    if organization_id and not ORGANIZATION.match(organization_id):
+        raise UserError(f"--organization-id {organization_id!r} is not an organization ID (o-exampleorgid)")
+    parts = [bucket, prefix.strip("/"), "AWSLogs", organization_id]
+    return "s3://" + "/".join(p for p in parts if p) + "/"
+
+
+def table_ddl(table: str, location: str, accounts: tuple[str, ...], regions: tuple[str, ...], first_day: str) -> str:
+    """CREATE EXTERNAL TABLE for CloudTrail logs at ``location`` (trail_prefix), the table of the
+    Athena user guide ("Create the table for CloudTrail logs in Athena using partition
+    projection"), with two more projected partitions, ``account`` and ``region`` (enums), so that
+    one table covers an organization trail and a query reads only the accounts, Regions and days
+    it names. ``first_day`` (YYYY/MM/DD) starts the projected range."""
+    if not TABLE.match(table):
+        raise UserError(f"--athena-table {table!r}: use lower-case letters, digits and underscores")
+    bad = [a for a in accounts if not ACCOUNT.match(a)] + [r for r in regions if not REGION.match(r)]
+    if bad or not accounts or not regions:
+        raise UserError(f"the table needs account IDs (12 digits) and Region names; not: {', '.join(bad) or 'none given'}")
+    return (
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n{TABLE_COLUMNS}\n)\n"
+        "PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)\n"
+        "ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'\n"
+        "STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'\n"
+        "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'\n"
+        f"LOCATION {_quote(location)}\n"
+        "TBLPROPERTIES (\n"
+        "  'projection.enabled'='true',\n"
+        f"  'projection.account.type'='enum', 'projection.account.values'={_quote(','.join(accounts))},\n"
+        f"  'projection.region.type'='enum', 'projection.region.values'={_quote(','.join(regions))},\n"
+        "  'projection.timestamp.type'='date', 'projection.timestamp.format'='yyyy/MM/dd',\n"
+        f"  'projection.timestamp.range'={_quote(first_day + ',NOW')},\n"
+        "  'projection.timestamp.interval'='1', 'projection.timestamp.interval.unit'='DAYS',\n"
+        f"  'storage.location.template'={_quote(location + '${account}/CloudTrail/${region}/${timestamp}')}\n"
+        ")"
     )

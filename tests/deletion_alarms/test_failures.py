@@ -27,6 +27,9 @@ COMMANDS = {
     "doctor": ["doctor"],
     "drill": ["drill", "--stack-name", "deletion-alarms", "--yes"],
     "backtest s3://": ["backtest", "s3://cloudtrail-111122223333/AWSLogs/"],
+    "backtest --athena": ["backtest", "--athena", "--trail-bucket", "cloudtrail-111122223333", "--accounts",
+                          "111122223333", "--regions", "us-east-1", "--start", "2026-11-01", "--end", "2026-11-02",
+                          "--yes"],
     "inventory": ["inventory", "--regions", "us-east-1"],
 }
 

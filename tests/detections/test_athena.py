@@ -9,7 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from detections.athena import SqlTranslationError, column, condition, detection_sql
+from detections.athena import (SqlTranslationError, column, combined_sql, condition, detection_sql, flag,
+                               partition_days, record_of, table_ddl, trail_prefix)
+from detections.errors import UserError
 from detections.catalog import DETECTIONS
 from detections.patterns import Selector, compile_pattern, parse
 from tests.conftest import load_corpus
@@ -54,6 +56,7 @@ def db(tmp_path_factory):
     # Athena (Trino) function names, on DuckDB
     con.execute("CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)")
     con.execute("CREATE MACRO regexp_like(s, r) AS regexp_matches(s, r)")
+    con.execute("CREATE MACRO element_at(l, i) AS l[i]")  # Trino's: NULL past the end
     columns = ", ".join(f"{k!r}: {v!r}" for k, v in COLUMNS.items())
     con.execute(f"CREATE TABLE cloudtrail_logs AS SELECT * FROM read_json('{path}', columns={{{columns}}})")
     yield con
@@ -98,4 +101,111 @@ def test_selectors_the_table_cannot_address() -> None:
     with pytest.raises(SqlTranslationError):
         column(Selector(("userIdentity", 0)))
     assert column(Selector(("requestParameters", "keyId"))) == "json_extract_scalar(requestparameters, '$.keyId')"
-    assert column(Selector(("resources", 0, "ARN"))) == "resources[1].arn"
+    assert column(Selector(("resources", 0, "ARN"))) == "element_at(resources, 1).arn"
+
+
+
+# ------------------------------------------------------------------ one scan, partitions
+WINDOW = ("2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z")
+
+
+def partitioned(con, path: Path, rows_by_day: dict[str, list[dict]], corrupt: set[str] = frozenset()) -> str:
+    """A view over hive-partitioned files (account=/region=/timestamp=YYYY-MM-DD), the layout a
+    projected table reads; the days in ``corrupt`` hold a file that is not JSON: a query that
+    reads them fails."""
+    for day, rows in rows_by_day.items():
+        folder = path / "account=111122223333" / "region=us-east-1" / f"timestamp={day.replace('/', '-')}"
+        folder.mkdir(parents=True)
+        text = "\n".join(json.dumps(r) for r in rows) + "\n" if day not in corrupt else "{not json\n"
+        (folder / "part.jsonl").write_text(text)
+    columns = ", ".join(f"{k!r}: {v!r}" for k, v in COLUMNS.items())
+    con.execute(f"""CREATE OR REPLACE VIEW parts AS SELECT * REPLACE (replace(CAST("timestamp" AS VARCHAR), '-', '/')
+                    AS "timestamp") FROM read_json('{path}/*/*/*/*.jsonl', columns={{{columns}}},
+                    hive_partitioning=true, hive_types={{'account': VARCHAR, 'region': VARCHAR, 'timestamp': VARCHAR}})""")
+    return "parts"
+
+
+def test_one_query_flags_exactly_what_the_six_queries_find(db) -> None:
+    """Record for record: the single query's flags equal each detection's own query."""
+    con = db
+    con.execute("CREATE OR REPLACE VIEW one AS SELECT *, '111122223333' AS account, 'us-east-1' AS region, "
+                "'2026/11/30' AS \"timestamp\" FROM cloudtrail_logs")
+    rows = con.execute(combined_sql(DETECTIONS, "one", *WINDOW)).fetchall()
+    width = len(rows[0]) - len(DETECTIONS)
+    flagged = {d.name: {r[0] for r in rows if r[width + i]} for i, d in enumerate(DETECTIONS)}
+    for detection in DETECTIONS:
+        alone = {r[0] for r in con.execute(detection_sql(detection)).fetchall()}
+        assert flagged[detection.name] == alone, detection.name
+    union = set().union(*flagged.values())
+    assert {r[0] for r in rows} == union  # and nothing else comes back
+    assert all(any(r[width:]) for r in rows)
+
+
+def test_the_rows_carry_what_the_report_reads(db) -> None:
+    con = db
+    con.execute("CREATE OR REPLACE VIEW one AS SELECT *, '111122223333' AS account, 'us-east-1' AS region, "
+                "'2026/11/30' AS \"timestamp\" FROM cloudtrail_logs")
+    rows = con.execute(combined_sql(DETECTIONS, "one", *WINDOW)).fetchall()
+    by_id = {c.record["eventID"]: c.record for c in CASES}
+    width = len(rows[0]) - len(DETECTIONS)
+    for row in rows:
+        record = record_of([None if v is None else str(v) for v in row[:width]])
+        original = by_id[record["eventID"]]
+        for key in ("eventTime", "eventName", "errorMessage", "recipientAccountId", "awsRegion"):
+            assert record.get(key) == original.get(key)
+        assert record.get("userIdentity", {}).get("arn") == (original.get("userIdentity") or {}).get("arn")
+        assert record.get("requestParameters") == (original.get("requestParameters") or None)
+
+
+def test_a_one_day_window_reads_only_that_days_partitions(tmp_path) -> None:
+    """The other days' files are not JSON: reading any of them would fail the query. The day after
+    the window is read too: CloudTrail files a record under the day it delivers it."""
+    con = duckdb.connect()
+    con.execute("CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)")
+    con.execute("CREATE MACRO regexp_like(s, r) AS regexp_matches(s, r)")
+    con.execute("CREATE MACRO element_at(l, i) AS l[i]")
+    use = next(c.record for c in CASES if c.expect == {"KmsKeyPendingDeletionUse"})
+    inside = {**use, "eventTime": "2026-11-30T23:59:00Z", "eventID": "inside"}
+    late = {**use, "eventTime": "2026-11-30T23:58:00Z", "eventID": "delivered-after-midnight"}
+    after = {**use, "eventTime": "2026-12-01T00:01:00Z", "eventID": "after-the-window"}
+    days = {"2026/11/28": [], "2026/11/29": [], "2026/11/30": [athena_row(inside)],
+            "2026/12/01": [athena_row(late), athena_row(after)], "2026/12/02": []}
+    table = partitioned(con, tmp_path, days, corrupt={"2026/11/28", "2026/11/29", "2026/12/02"})
+    sql = combined_sql(DETECTIONS, table, "2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z")
+    assert {r[0] for r in con.execute(sql).fetchall()} == {"inside", "delivered-after-midnight"}
+    # Mutation: without the partition predicate the scan reaches the corrupt days and fails.
+    with pytest.raises(duckdb.Error):
+        con.execute(sql.replace('"timestamp" BETWEEN', "'x' NOT BETWEEN")).fetchall()
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    ("2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z", ("2026/11/30", "2026/12/01")),
+    ("2026-11-30T10:00:00Z", "2026-11-30T11:00:00Z", ("2026/11/30", "2026/12/01")),
+    ("2026-12-31T00:00:00Z", "2027-01-01T00:00:00Z", ("2026/12/31", "2027/01/01")),
+    ("2026-11-01T00:00:00Z", "2026-12-01T00:00:01Z", ("2026/11/01", "2026/12/02")),
+])
+def test_partition_days_of_a_window(start, end, expected) -> None:
+    assert partition_days(start, end) == expected
+
+
+def test_the_table_follows_cloudtrails_s3_layout() -> None:
+    location = trail_prefix("amzn-s3-demo-bucket", "trails", "o-exampleorgid")
+    assert location == "s3://amzn-s3-demo-bucket/trails/AWSLogs/o-exampleorgid/"
+    ddl = table_ddl("cloudtrail_org", location, ("111122223333", "444455556666"), ("us-east-1",), "2026/01/01")
+    assert ("'storage.location.template'='s3://amzn-s3-demo-bucket/trails/AWSLogs/o-exampleorgid/"
+            "${account}/CloudTrail/${region}/${timestamp}'") in ddl
+    assert "'projection.account.values'='111122223333,444455556666'" in ddl
+    assert "'projection.timestamp.format'='yyyy/MM/dd'" in ddl and "'2026/01/01,NOW'" in ddl
+    assert "com.amazon.emr.cloudtrail.CloudTrailInputFormat" in ddl
+    assert trail_prefix("amzn-s3-demo-bucket") == "s3://amzn-s3-demo-bucket/AWSLogs/"
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: trail_prefix("Bad_Bucket"), "not an S3 bucket name"),
+    (lambda: trail_prefix("amzn-s3-demo-bucket", "", "org-1"), "not an organization ID"),
+    (lambda: table_ddl("t", "s3://b/AWSLogs/", ("1234",), ("us-east-1",), "2026/01/01"), "1234"),
+    (lambda: table_ddl("Bad-Table", "s3://b/AWSLogs/", ("111122223333",), ("us-east-1",), "2026/01/01"), "Bad-Table"),
+])
+def test_bad_table_input_names_the_value(call, message) -> None:
+    with pytest.raises(UserError, match=message):
+        call()
