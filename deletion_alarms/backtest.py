@@ -133,34 +133,66 @@ def _always(record: Any) -> bool:
     return True
 
 
+def required_names(node: Node) -> frozenset[str] | None:
+    """The eventNames a record must have (as a string) for ``node`` to match it; None when the
+    pattern admits any. Exact: an ``=`` on a plain string matches only that string."""
+    if isinstance(node, Comparison):
+        if (node.op == "=" and node.selector.path == ("eventName",) and isinstance(node.value, StringValue)
+                and not node.value.has_wildcard):
+            return frozenset({node.value.text})
+        return None
+    if isinstance(node, Or):
+        alternatives = [required_names(i) for i in node.items]
+        return None if any(a is None for a in alternatives) else frozenset().union(*alternatives)  # type: ignore[arg-type]
+    if isinstance(node, And):
+        required = [r for r in (required_names(i) for i in node.items) if r is not None]
+        return frozenset.intersection(*required) if required else None
+    return None
+
+
+Tests = list[tuple[str, Callable[[Any], bool]]]
+
+
 @dataclass(frozen=True)
 class Matcher:
-    """Compiled patterns, dispatched by eventSource so that a record outside KMS and Secrets
-    Manager costs one dictionary lookup."""
+    """Compiled patterns, dispatched by eventSource, then by eventName: a record outside KMS and
+    Secrets Manager costs one dictionary lookup, and one inside runs only the tests of detections
+    that admit its eventName (most admit a few names; the use detections any)."""
 
-    by_source: dict[str, list[tuple[str, Callable[[Any], bool]]]]
-    """Per eventSource, the tests to run (those that need no particular source included)."""
-    anywhere: list[tuple[str, Callable[[Any], bool]]]
+    by_source: dict[str, tuple[dict[str, Tests], Tests]]
+    """Per eventSource: the tests for each eventName some detection names, and the tests for any
+    other name (the detections that admit any name, and those that need no particular source)."""
+    anywhere: Tests
 
     @classmethod
     def build(cls, detections: Iterable[Detection], resolver: Resolvers = make_resolver) -> "Matcher":
-        by_source: dict[str, list[tuple[str, Callable[[Any], bool]]]] = {}
-        anywhere = []
+        named: dict[str, list[tuple[frozenset[str] | None, str, Callable[[Any], bool]]]] = {}
+        anywhere: Tests = []
         for d in detections:
             source, rest = _split_event_source(parse(d.filter_pattern))
             test = compile_node(rest, resolver) if rest is not None else _always
             if source is None:
                 anywhere.append((d.name, test))
             else:
-                by_source.setdefault(source, []).append((d.name, test))
-        return cls({source: tests + anywhere for source, tests in by_source.items()}, anywhere)
+                names = required_names(rest) if rest is not None else None
+                named.setdefault(source, []).append((names, d.name, test))
+        by_source = {}
+        for source, entries in named.items():
+            names = set().union(*(n for n, _, _ in entries if n is not None))
+            by_name = {name: [(d, t) for n, d, t in entries if n is None or name in n] + anywhere for name in names}
+            by_source[source] = (by_name, [(d, t) for n, d, t in entries if n is None] + anywhere)
+        return cls(by_source, anywhere)
 
-    def tests_for(self, source: Any) -> list[tuple[str, Callable[[Any], bool]]]:
-        return self.by_source.get(source, self.anywhere) if isinstance(source, str) else self.anywhere
+    def tests_for(self, source: Any, name: Any) -> Tests:
+        if not isinstance(source, str) or source not in self.by_source:
+            return self.anywhere
+        by_name, other = self.by_source[source]
+        return by_name.get(name, other) if isinstance(name, str) else other
 
     def matches(self, record: dict) -> list[str]:
         """Names of the detections ``record`` matches."""
-        return [name for name, test in self.tests_for(record.get("eventSource")) if test(record)]
+        return [name for name, test in self.tests_for(record.get("eventSource"), record.get("eventName"))
+                if test(record)]
 
 
 # ------------------------------------------------------------------------------------ fast decoding
@@ -200,7 +232,7 @@ class FastDecoder:
 
     def __init__(self, detections: Iterable[Detection]) -> None:
         detections = tuple(detections)
-        fields = {"eventSource"}  # the dispatch reads it, whatever the patterns select
+        fields = {"eventSource", "eventName"}  # the dispatch reads them, whatever the patterns select
         for d in detections:
             fields |= _selected_fields(parse(d.filter_pattern))
         # The same patterns, compiled to read the decoded records' attributes.
@@ -453,10 +485,10 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher,
         records = fast.records(data) if fast is not None else None
         if records is not None:
             full, source_of, time_of = fast.full, _attribute("eventSource"), _attribute("eventTime")
-            matcher = fast.matcher
+            name_of, matcher = _attribute("eventName"), fast.matcher
         else:
             records, report.parse_failures = parse_records(data)
-            full, source_of, time_of = _identity, _key("eventSource"), _key("eventTime")
+            full, source_of, time_of, name_of = _identity, _key("eventSource"), _key("eventTime"), _key("eventName")
     except NotALogFile:
         report.files, report.skipped_files = 0, 1
         return report
@@ -469,7 +501,7 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher,
     start, end, period = options.start, options.end, options.period_seconds
     by_source, anywhere, stats = matcher.by_source.get, matcher.anywhere, report.detections
     skips, expected = options.skips(), exclusions.compile_patterns(options.expected_deleters)
-    # The hot loop: one lookup for a record outside KMS and Secrets Manager.
+    # The hot loop: one lookup for a record outside KMS and Secrets Manager, two inside.
     for record in records:
         if start or end:
             when = time_of(record)
@@ -477,7 +509,13 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher,
                 report.outside_window += 1
                 continue
         source = source_of(record)
-        for name_, test in by_source(source, anywhere) if source.__class__ is str else anywhere:
+        dispatch = by_source(source) if source.__class__ is str else None
+        if dispatch is None:
+            tests = anywhere
+        else:
+            event_name = name_of(record)
+            tests = dispatch[0].get(event_name, dispatch[1]) if event_name.__class__ is str else dispatch[1]
+        for name_, test in tests:
             if test(record):
                 whole = full(record)
                 if name_ in skips and exclusions.is_expected(whole, expected):

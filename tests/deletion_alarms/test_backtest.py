@@ -54,9 +54,26 @@ def test_parse_records_reads_every_format(data: bytes, records: int, failures: i
 
 def test_matcher_dispatch_agrees_with_every_pattern() -> None:
     matcher = bt.Matcher.build(DETECTIONS)
-    for record in RECORDS + [{"eventSource": 5}, {}, {"eventSource": "kms.amazonaws.com"}]:
+    odd_names = [{**r, "eventName": v} for r in RECORDS[:40] for v in (5, None, ["ScheduleKeyDeletion"], "Other")]
+    for record in RECORDS + odd_names + [{"eventSource": 5}, {}, {"eventSource": "kms.amazonaws.com"}]:
         plain = [d.name for d in DETECTIONS if compile_pattern(d.filter_pattern).matches(record)]
         assert sorted(matcher.matches(record)) == sorted(plain)
+
+
+@pytest.mark.parametrize(("pattern", "names"), [
+    ('{ $.eventName = "A" }', {"A"}),
+    ('{ $.eventName = "A" || $.eventName = "B" }', {"A", "B"}),
+    ('{ ($.eventName = "A" || $.eventName = "B") && $.eventName = "B" }', {"B"}),
+    ('{ $.eventName = "A*" }', None),  # a wildcard admits names nobody can list
+    ('{ $.eventName != "A" }', None),
+    ('{ $.eventName = "A" || $.errorCode = "X" }', None),  # the other branch admits any name
+    ('{ $.errorMessage = "*pending*" }', None),
+    ('{ $.eventName = "A" && $.errorCode = "X" }', {"A"}),
+])
+def test_required_names(pattern, names) -> None:
+    from detections.patterns import parse
+
+    assert bt.required_names(parse(pattern)) == (None if names is None else frozenset(names))
 
 
 @pytest.mark.parametrize("workers", [1, 2])
