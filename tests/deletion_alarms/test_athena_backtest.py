@@ -209,6 +209,12 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(monkeypatch) -> None:
     ab.backtest(athena, s3, TARGET, options, None, lambda q: True, sleep=lambda s: None)
     iam = {"s3:ListObjectsV2": "s3:ListBucket"}  # the IAM action of the S3 call
     assert {iam.get(c, c) for c in called} | {"athena:StopQueryExecution"} == set(ab.CALLS)
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    own = readme[readme.index("- Permissions: `athena:"):readme.index("for Athena\n  itself")]
+    assert set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", own)) == set(ab.CALLS)
 
 
 @pytest.mark.parametrize(("first", "last", "count"), [("2026/11/30", "2026/12/01", 2), ("2026/12/31", "2027/01/01", 2),
