@@ -556,7 +556,7 @@ def add_dist_option(parser: argparse.ArgumentParser) -> None:
 def athena_backtest(args: argparse.Namespace, options: Any) -> Any:
     """backtest --athena: the table, the estimate and its confirmation, the one query."""
     from deletion_alarms import athena_backtest as ab
-    from detections.athena import trail_prefix
+    from detections.athena import check_scope, trail_prefix
 
     missing = [o for o, v in (("--trail-bucket", args.trail_bucket), ("--accounts", args.accounts),
                               ("--regions", args.regions), ("--start", args.start), ("--end", args.end)) if not v]
@@ -571,6 +571,7 @@ def athena_backtest(args: argparse.Namespace, options: Any) -> Any:
         trail_prefix(args.trail_bucket, args.trail_prefix, args.organization_id),
         tuple(a.strip() for a in args.accounts.split(",") if a.strip()),
         tuple(r.strip() for r in args.regions.split(",") if r.strip()))
+    check_scope(target.accounts, target.regions)
     _, athena, s3 = aws_clients(args, "athena", "s3")
 
     def ask(question: str) -> bool:

@@ -218,11 +218,22 @@ TABLE_COLUMNS = """    eventversion STRING,
     eventcategory STRING"""
 
 
+def check_scope(accounts: tuple[str, ...], regions: tuple[str, ...]) -> None:
+    """--accounts are 12-digit account IDs and --regions Region names, at least one of each."""
+    bad_accounts = [a for a in accounts if not ACCOUNT.match(a)]
+    bad_regions = [r for r in regions if not REGION.match(r)]
+    if bad_accounts or not accounts:
+        raise UserError(f"--accounts needs 12-digit account IDs, comma-separated; not: {', '.join(bad_accounts) or 'none given'}")
+    if bad_regions or not regions:
+        raise UserError(f"--regions needs Region names such as us-east-1, comma-separated; not: "
+                        f"{', '.join(bad_regions) or 'none given'}")
+
+
 def trail_prefix(bucket: str, prefix: str = "", organization_id: str = "") -> str:
     """s3://bucket/[prefix/]AWSLogs/[o-id/]: where CloudTrail writes a trail's (or an organization
     trail's) logs, one folder per account below."""
     if not BUCKET.match(bucket):
-        raise UserError(f"--athena-bucket {bucket!r} is not an S3 bucket name")
+        raise UserError(f"--trail-bucket {bucket!r} is not an S3 bucket name")
     if organization_id and not ORGANIZATION.match(organization_id):
         raise UserError(f"--organization-id {organization_id!r} is not an organization ID (o-exampleorgid)")
     parts = [bucket, prefix.strip("/"), "AWSLogs", organization_id]
@@ -237,9 +248,7 @@ def table_ddl(table: str, location: str, accounts: tuple[str, ...], regions: tup
     it names. ``first_day`` (YYYY/MM/DD) starts the projected range."""
     if not TABLE.match(table):
         raise UserError(f"--athena-table {table!r}: use lower-case letters, digits and underscores")
-    bad = [a for a in accounts if not ACCOUNT.match(a)] + [r for r in regions if not REGION.match(r)]
-    if bad or not accounts or not regions:
-        raise UserError(f"the table needs account IDs (12 digits) and Region names; not: {', '.join(bad) or 'none given'}")
+    check_scope(accounts, regions)
     return (
         f"CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n{TABLE_COLUMNS}\n)\n"
         "PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)\n"

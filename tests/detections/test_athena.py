@@ -201,9 +201,11 @@ def test_the_table_follows_cloudtrails_s3_layout() -> None:
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda: trail_prefix("Bad_Bucket"), "not an S3 bucket name"),
+    (lambda: trail_prefix("Bad_Bucket"), "--trail-bucket 'Bad_Bucket' is not an S3 bucket name"),
     (lambda: trail_prefix("amzn-s3-demo-bucket", "", "org-1"), "not an organization ID"),
-    (lambda: table_ddl("t", "s3://b/AWSLogs/", ("1234",), ("us-east-1",), "2026/01/01"), "1234"),
+    (lambda: table_ddl("t", "s3://b/AWSLogs/", ("1234",), ("us-east-1",), "2026/01/01"), "--accounts .* 1234"),
+    (lambda: table_ddl("t", "s3://b/AWSLogs/", ("111122223333",), ("US-East",), "2026/01/01"), "--regions .* US-East"),
+    (lambda: table_ddl("t", "s3://b/AWSLogs/", ("111122223333",), (), "2026/01/01"), "--regions .* none given"),
     (lambda: table_ddl("Bad-Table", "s3://b/AWSLogs/", ("111122223333",), ("us-east-1",), "2026/01/01"), "Bad-Table"),
 ])
 def test_bad_table_input_names_the_value(call, message) -> None:
