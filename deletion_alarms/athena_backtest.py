@@ -48,6 +48,7 @@ class AthenaTarget:
     location: str  # the trail's s3://bucket/[prefix/]AWSLogs/[o-id/]
     accounts: tuple[str, ...]
     regions: tuple[str, ...]
+    late_days: int = 1  # daily partitions read past the window, for records delivered late
 
 
 def days(first: str, last: str) -> list[str]:
@@ -66,7 +67,8 @@ def estimate_bytes(s3: Any, target: AthenaTarget, start: str, end: str,
     each file whole), listed for up to ``limit`` partitions spread over all of them and scaled.
     Returns (bytes, partitions listed, partitions)."""
     bucket, _, key_prefix = target.location.removeprefix("s3://").partition("/")
-    partitions = [(a, r, d) for a in target.accounts for r in target.regions for d in days(*partition_days(start, end))]
+    partitions = [(a, r, d) for a in target.accounts for r in target.regions
+                  for d in days(*partition_days(start, end, target.late_days))]
     step = max(1, len(partitions) // limit)
     chosen = partitions[::step][:limit]
     total = 0
@@ -161,6 +163,6 @@ def backtest(athena: Any, s3: Any, target: AthenaTarget, options: Options, creat
                    f"{PRICE_PER_TB_USD:.0f} USD per TB. Run it?"):
         raise UserError("not run: the scan was not confirmed (pass --yes to run without asking)")
     sql = combined_sql(options.detections(), target.table, options.start, options.end,
-                       target.accounts, target.regions)
+                       target.accounts, target.regions, target.late_days)
     rows, scanned = run_query(athena, sql, target, "backtest", progress, sleep)
     return report_from_rows(rows, options, scanned)

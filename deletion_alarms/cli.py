@@ -85,7 +85,9 @@ EXAMPLES = {
     "inventory": ("deletion-alarms inventory --organization --role-name OrganizationAccountAccessRole "
                   "--fail-within 7"),
     "backtest": ("deletion-alarms backtest s3://cloudtrail-111122223333/AWSLogs/111122223333/CloudTrail/ \\\n"
-                 "    --start 2026-11-01 --end 2026-12-01 --html report.html"),
+                 "    --start 2026-11-01 --end 2026-12-01 --html report.html\n"
+                 "  deletion-alarms backtest --athena --trail-bucket cloudtrail-111122223333 \\\n"
+                 "    --accounts 111122223333 --regions us-east-1 --start 2026-11-01 --end 2026-12-01"),
 }
 EXIT_STATUSES = ("exit status: 0 done, 1 failed or found a problem, 2 bad command line, "
                  "130 interrupted (Ctrl-C), 141 output closed")
@@ -230,6 +232,9 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ath.add_argument("--create-table", action="store_true",
                      help="create --athena-table first (if it does not exist), with partition projection over "
                      "the trail's S3 layout")
+    ath.add_argument("--late-days", type=bounded_int(0, 30), default=1, metavar="DAYS",
+                     help="also read the daily partitions this many days past --end: CloudTrail files a record "
+                     "under the day it delivers it (default 1; 0 reads only the window's days)")
     ath.add_argument("--yes", action="store_true", help="run the query without asking (needed without a terminal)")
     add_aws_options(bt)
 
@@ -570,7 +575,7 @@ def athena_backtest(args: argparse.Namespace, options: Any) -> Any:
         args.athena_table, args.athena_database, args.athena_workgroup, args.athena_output,
         trail_prefix(args.trail_bucket, args.trail_prefix, args.organization_id),
         tuple(a.strip() for a in args.accounts.split(",") if a.strip()),
-        tuple(r.strip() for r in args.regions.split(",") if r.strip()))
+        tuple(r.strip() for r in args.regions.split(",") if r.strip()), args.late_days)
     check_scope(target.accounts, target.regions)
     _, athena, s3 = aws_clients(args, "athena", "s3")
 

@@ -118,29 +118,32 @@ RESULT_COLUMNS = (
     ("requestparameters", ("requestParameters",)),
 )
 PARTITION_DAY = "%Y/%m/%d"  # CloudTrail's S3 layout: .../CloudTrail/<region>/YYYY/MM/DD/
-# CloudTrail files a log under the day it delivers it, minutes after the calls it holds: the scan
-# reads one day past the window, and eventtime keeps the window exact.
-DELIVERY_MARGIN_DAYS = 1
+# CloudTrail names a log file by the time it delivers it, and "a log file delivered at a specific
+# time can contain records written at any point before that time" (CloudTrail user guide, log file
+# name format): by default the scan reads one day past the window; eventtime keeps the window exact.
+LATE_DELIVERY_DAYS = 1
 
 
 def flag(index: int) -> str:
     return f"m{index}"
 
 
-def partition_days(start: str, end: str) -> tuple[str, str]:
-    """The first and last daily partition (YYYY/MM/DD) that can hold records of [start, end)."""
+def partition_days(start: str, end: str, late_days: int = LATE_DELIVERY_DAYS) -> tuple[str, str]:
+    """The first and last daily partition (YYYY/MM/DD) that hold records of [start, end) delivered
+    at most ``late_days`` days after the window."""
     first = datetime.fromisoformat(start.replace("Z", ""))
-    last = datetime.fromisoformat(end.replace("Z", "")) - timedelta(seconds=1) + timedelta(days=DELIVERY_MARGIN_DAYS)
+    last = datetime.fromisoformat(end.replace("Z", "")) - timedelta(seconds=1) + timedelta(days=late_days)
     return first.strftime(PARTITION_DAY), last.strftime(PARTITION_DAY)
 
 
 def combined_sql(detections: tuple[Detection, ...], table: str, start: str, end: str,
-                 accounts: tuple[str, ...] = (), regions: tuple[str, ...] = ()) -> str:
+                 accounts: tuple[str, ...] = (), regions: tuple[str, ...] = (),
+                 late_days: int = LATE_DELIVERY_DAYS) -> str:
     """ONE query for every detection over the table of :func:`table_ddl`: restricted to the
     window's daily partitions (and the accounts and Regions given) so that Athena reads only
     those, each row flagged with the detections it matches (``m0``, ``m1``... in the order of
     ``detections``). ``start`` and ``end`` are eventTime strings ("2026-11-01T00:00:00Z")."""
-    first, last = partition_days(start, end)
+    first, last = partition_days(start, end, late_days)
     where = [f'"timestamp" BETWEEN {_quote(first)} AND {_quote(last)}',
              f"eventtime >= {_quote(start)}", f"eventtime < {_quote(end)}"]
     if accounts:

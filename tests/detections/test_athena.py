@@ -176,6 +176,12 @@ def test_a_one_day_window_reads_only_that_days_partitions(tmp_path) -> None:
     # Mutation: without the partition predicate the scan reaches the corrupt days and fails.
     with pytest.raises(duckdb.Error):
         con.execute(sql.replace('"timestamp" BETWEEN', "'x' NOT BETWEEN")).fetchall()
+    # With no late days (--late-days 0), the window's own day only: the next day is not JSON either.
+    table = partitioned(con, tmp_path / "strict", {"2026/11/29": [], "2026/11/30": [athena_row(inside)],
+                                                   "2026/12/01": []}, corrupt={"2026/11/29", "2026/12/01"})
+    only = combined_sql(DETECTIONS, table, "2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z", late_days=0)
+    assert "BETWEEN '2026/11/30' AND '2026/11/30'" in only
+    assert {r[0] for r in con.execute(only).fetchall()} == {"inside"}
 
 
 @pytest.mark.parametrize(("start", "end", "expected"), [
