@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
-from troposphere.events import DeadLetterConfig, InputTransformer, RetryPolicy, Rule, Target
+from troposphere.events import DeadLetterConfig, InputTransformer, Rule, Target
 from troposphere.iam import Policy
 
 from detections.messages import REMINDER, queue_entry

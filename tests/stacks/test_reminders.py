@@ -154,3 +154,19 @@ def _keys_of_any_region(resources: dict) -> None:
 ])
 def test_the_proof_fails_when_a_path_is_broken(workload, change, expected) -> None:
     assert expected in reminder_problems(_mutated(workload, change))
+
+
+def test_the_statements_scope_each_action_as_the_service_authorization_reference_allows() -> None:
+    """Derived, not assumed: the actions on "*" take no resource type in the Service Authorization
+    Reference (parliament's copy), and DescribeKey takes a key: a new action must be classified."""
+    from tests.stacks.test_servicecatalog import SAR
+
+    def resource_types(action: str) -> set[str]:
+        service, name = action.split(":")
+        return {t["resource_type"].rstrip("*") for t in SAR[service][name.lower()]["resource_types"]} - {""}
+
+    assert {a: resource_types(a) for a in LIST_ACTIONS} == {a: set() for a in LIST_ACTIONS}
+    assert {a: resource_types(a) for a in KEY_ACTIONS} == {"kms:DescribeKey": {"key"}}
+    for action in READ_ACTIONS:  # and every one is a read, never a write
+        service, name = action.split(":")
+        assert SAR[service][name.lower()]["access_level"] in ("List", "Read"), action
