@@ -255,6 +255,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     inv.add_argument("--fail-within", type=bounded_int(0), metavar="DAYS",
                      help="exit 1 when a key or secret is deleted within DAYS days")
     inv.add_argument("--workers", type=bounded_int(1, 64), default=8, help="account-Regions read at once")
+    inv.add_argument("--html", type=Path, metavar="FILE",
+                     help="also write the inventory as one self-contained HTML file (soonest first)")
     add_aws_options(inv)
     return parser
 
@@ -488,6 +490,8 @@ def inventory(args: argparse.Namespace) -> int:
             raise UserError(f"--account {account!r} is not a 12-digit account ID")
     if (args.account or args.organization) and not args.role_name:
         raise UserError("--account and --organization read other accounts through a role: give --role-name")
+    if args.html and not args.html.parent.is_dir():  # before the work, not after it
+        raise UserError(f"--html: folder {args.html.parent} does not exist")
     regions = [r.strip() for r in (args.regions or "").split(",") if r.strip()]
     known = {r for p in boto3.Session().get_available_partitions() for r in boto3.Session().get_available_regions("kms", p)}
     unknown = [r for r in regions if r not in known and not args.endpoint_url]
@@ -534,6 +538,15 @@ def inventory(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(inv.render(found, args.format))
+    if args.html:
+        from deletion_alarms import htmlreport
+
+        scope = f"{len(sessions)} account(s): {', '.join(sessions)}; Regions: {', '.join(regions) or 'every enabled one'}"
+        try:
+            args.html.write_text(htmlreport.inventory_page(found, scope, datetime.now(timezone.utc).strftime(
+                "%Y-%m-%d %H:%M UTC"), args.fail_within))
+        except OSError as error:
+            raise UserError(f"--html: cannot write {args.html}: {error.strerror}") from None
     if args.fail_within is not None and any(p.days_left <= args.fail_within for p in found):
         return 1
     return 0

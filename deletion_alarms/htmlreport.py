@@ -13,7 +13,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from html import escape
 
+from typing import TYPE_CHECKING
+
 from deletion_alarms.backtest import DetectionStats, Options, Report, top
+
+if TYPE_CHECKING:
+    from deletion_alarms.inventory import Pending
 
 MATCHES_COLOUR, ALARMS_COLOUR, TEXT_COLOUR, QUIET_COLOUR = "#4f5b66", "#c62828", "#1b1b1b", "#595959"
 STYLE = f"""
@@ -94,18 +99,49 @@ def summary(report: Report, options: Options) -> str:
             + "".join(rows) + "</table>")
 
 
+def _page(title: str, header: list[tuple[str, str]]) -> str:
+    """The document's head and header table, in the report's style."""
+    return ('<!doctype html><html lang=en><head><meta charset=utf-8>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+            f"<header><h1>{escape(title)}</h1><table>"
+            + "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in header)
+            + "</table></header>")
+
+
+def inventory_page(found: "list[Pending]", scope: str, generated_at: str, fail_within: int | None = None) -> str:
+    """The inventory as one self-contained HTML file: a row per key or secret pending deletion,
+    soonest first; those within ``fail_within`` days marked."""
+    from deletion_alarms.inventory import COLUMNS
+
+    soon = sum(1 for p in found if fail_within is not None and p.days_left <= fail_within)
+    header = [("Scope", scope), ("Generated", generated_at), ("Pending deletion", f"{len(found):,}")]
+    if fail_within is not None:
+        header.append((f"Within {fail_within} days", f"{soon:,}"))
+    parts = [_page("deletion-alarms inventory", header)]
+    if not found:
+        parts.append('<p class="quiet">Nothing pending deletion.</p>')
+    else:
+        rows = []
+        for pending in found:
+            mark = ' style="font-weight:bold"' if fail_within is not None and pending.days_left <= fail_within else ""
+            rows.append(f"<tr{mark}>" + "".join(
+                f'<td{" class=n" if i == 4 else ""}>{escape(cell)}</td>' for i, cell in enumerate(pending.row()))
+                + "</tr>")
+        parts.append('<div class="scroll"><table><caption class="quiet">Keys and secrets pending deletion, soonest '
+                     "first</caption><tr>" + "".join(f"<th>{escape(c)}</th>" for c in COLUMNS) + "</tr>"
+                     + "".join(rows) + "</table></div>")
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
 def render(report: Report, options: Options, source: str = "", generated_at: str = "") -> str:
     """The whole report as an HTML document. ``source`` names what was read, ``generated_at`` when."""
     window = f"{options.start or 'the beginning'} to {options.end or 'the end'}"
     header = [("Source", source or "(not given)"), ("Time range", window), ("Generated", generated_at or "(not given)"),
               ("Engine", options.engine), ("Mode", options.mode), ("Alarm period", f"{options.period_seconds} s"),
               ("Read", report.read_summary())]
-    parts = ['<!doctype html><html lang=en><head><meta charset=utf-8>'
-             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-             f"<title>deletion-alarms backtest</title><style>{STYLE}</style></head><body>"
-             "<header><h1>deletion-alarms backtest</h1><table>"
-             + "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in header)
-             + "</table></header>", summary(report, options)]
+    parts = [_page("deletion-alarms backtest", header), summary(report, options)]
     if report.failed_files:
         parts.append("<p>Failed files:</p><ul>" + "".join(f"<li>{escape(f)}</li>" for f in report.failed_files)
                      + "</ul>")

@@ -93,6 +93,27 @@ def test_table_and_csv(aws, capsys) -> None:
     assert code == 0 and "alias/payments" in out and pending["db secret"] in out
 
 
+def test_html_lists_every_pending_one_soonest_first_and_escapes_names(aws, capsys, tmp_path) -> None:
+    pending = seed(aws)
+    hostile = aws.client("secretsmanager").create_secret(Name="x<img src=y>", SecretString="s")["ARN"]
+    aws.client("secretsmanager").delete_secret(SecretId=hostile, RecoveryWindowInDays=20)
+    page = tmp_path / "inventory.html"
+    code, _, err = run(aws, capsys, "--html", str(page), "--fail-within", "7")
+    assert code == 1, err  # the payments key is within 7 days
+    html = page.read_text()
+    assert "<script" not in html and 'name="viewport"' in html and "<img" not in html
+    assert "x&lt;img src=y&gt;" in html
+    positions = [html.index(arn) for arn in (pending["payments key"], pending["other key"], pending["db secret"],
+                                             pending["eu key"])]
+    assert positions == sorted(positions)  # 7, 8, 10, 30 days
+    assert "<tr style=\"font-weight:bold\">" in html and "Within 7 days</th><td>1<" in html
+
+
+def test_html_into_a_missing_folder_fails_before_reading(capsys, tmp_path) -> None:
+    code = cli.main(["inventory", "--region", "us-east-1", "--html", str(tmp_path / "no" / "x.html")])
+    assert code == 1 and "--html: folder" in capsys.readouterr().err
+
+
 def test_nothing_pending_says_so(aws, capsys) -> None:
     code = cli.main(aws.cli("inventory", "--regions", "us-east-1"))
     assert code == 0 and capsys.readouterr().out.strip() == "nothing pending deletion"
