@@ -23,6 +23,9 @@ READ_TIMEOUT_SECONDS = 30
 ATTEMPTS = 4
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": ATTEMPTS},
                       connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS)
+# Adaptive mode adds client-side rate limiting on throttling: for many calls at once against one
+# service's quota (the inventory's DescribeKey in every Region, several at a time).
+ADAPTIVE_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "adaptive", "max_attempts": ATTEMPTS}))
 
 
 def make_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
@@ -35,15 +38,17 @@ def make_session(profile: str | None = None, region: str | None = None) -> boto3
         raise UserError(f"AWS profile not found: {error.kwargs.get('profile', profile)}") from None
 
 
-def make_client(session: boto3.Session, service: str, endpoint_url: str | None = None) -> Any:
-    """A client with standard-mode retries; ``endpoint_url`` is for tests and emulators."""
+def make_client(session: boto3.Session, service: str, endpoint_url: str | None = None,
+                adaptive: bool = False) -> Any:
+    """A client with standard-mode retries (``adaptive``: adaptive mode); ``endpoint_url`` is for
+    tests and emulators."""
     if session.region_name is None:
         raise UserError("no AWS Region: pass --region or set AWS_REGION (or a profile's region)")
     known = {r for p in session.get_available_partitions()
              for r in session.get_available_regions(service, p)}
     if session.region_name not in known and not endpoint_url:
         raise UserError(f"unknown Region {session.region_name!r} for {service}")
-    return session.client(service, config=RETRY_CONFIG, endpoint_url=endpoint_url)
+    return session.client(service, config=ADAPTIVE_CONFIG if adaptive else RETRY_CONFIG, endpoint_url=endpoint_url)
 
 
 def regional_clients(service: str, profile: str | None = None,

@@ -529,7 +529,7 @@ def inventory(args: argparse.Namespace) -> int:
             regional = _regional(account_session, region)
 
             def clients(service: str, regional: Any = regional) -> Any:
-                return awsclient.make_client(regional, service, args.endpoint_url)
+                return awsclient.make_client(regional, service, args.endpoint_url, adaptive=True)
             tasks.append((account, region, clients))
     bar = tqdm(total=len(tasks), unit="Region", file=sys.stderr, disable=not sys.stderr.isatty(),
                desc=f"{len(sessions)} accounts")

@@ -114,6 +114,23 @@ def test_html_into_a_missing_folder_fails_before_reading(capsys, tmp_path) -> No
     assert code == 1 and "--html: folder" in capsys.readouterr().err
 
 
+def test_the_inventory_reads_with_adaptive_retries(aws, capsys, monkeypatch) -> None:
+    from deletion_alarms import awsclient
+
+    made = []
+    real = awsclient.make_client
+
+    def spy(*args, **kwargs):
+        client = real(*args, **kwargs)
+        made.append((args[1], client.meta.config.retries["mode"]))
+        return client
+
+    monkeypatch.setattr(awsclient, "make_client", spy)
+    assert cli.main(aws.cli("inventory", "--regions", "us-east-1")) == 0
+    regional = {mode for service, mode in made if service in ("kms", "secretsmanager", "cloudtrail")}
+    assert regional == {"adaptive"}
+
+
 def test_nothing_pending_says_so(aws, capsys) -> None:
     code = cli.main(aws.cli("inventory", "--regions", "us-east-1"))
     assert code == 0 and capsys.readouterr().out.strip() == "nothing pending deletion"
