@@ -357,8 +357,6 @@ def stackset(args: argparse.Namespace) -> int:
 
 
 def backtest(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
     from deletion_alarms import backtest as bt
 
     options = bt.Options(args.mode, args.engine, args.start, args.end, args.period,
@@ -369,16 +367,7 @@ def backtest(args: argparse.Namespace) -> int:
         print("\n\n".join(detection_sql(d, args.athena_table, args.start, args.end) for d in options.detections()))
         return 0
     if args.athena:
-        report = athena_backtest(args, options)
-        print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
-        if args.html:
-            from deletion_alarms import htmlreport
-
-            generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-            try:
-                args.html.write_text(htmlreport.render(report, options, f"Athena table {args.athena_table}", generated))
-            except OSError as error:
-                raise UserError(f"--html: cannot write {args.html}: {error.strerror}") from None
+        show_backtest(args, athena_backtest(args, options), options, f"Athena table {args.athena_table}")
         return 0
     if not args.sources:
         raise UserError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
@@ -407,16 +396,28 @@ def backtest(args: argparse.Namespace) -> int:
         failed = f"; {len(report.failed_files)} files failed, e.g. {report.failed_files[0]}" if report.failed_files else ""
         raise UserError(f"read no CloudTrail record from {', '.join(args.sources)} ({report.files} files"
                         f"{failed}): nothing was backtested")
+    show_backtest(args, report, options, ", ".join(args.sources))
+    return 0
+
+
+def write_html(path: Path, page: Any) -> None:
+    """Write ``page(generated)``, the page made now (UTC), to --html's path; one line when it cannot."""
+    from datetime import datetime, timezone
+
+    try:
+        path.write_text(page(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")))
+    except OSError as error:
+        raise UserError(f"--html: cannot write {path}: {error.strerror}") from None
+
+
+def show_backtest(args: argparse.Namespace, report: Any, options: Any, source: str) -> None:
+    """The report on stdout (text or JSON), and as HTML with --html: the same for both engines."""
+    from deletion_alarms import backtest as bt
+    from deletion_alarms import htmlreport
+
     print(json.dumps(report.to_dict(), indent=2) if args.format == "json" else bt.format_report(report, options))
     if args.html:
-        from deletion_alarms import htmlreport
-
-        generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        try:
-            args.html.write_text(htmlreport.render(report, options, ", ".join(args.sources), generated))
-        except OSError as error:
-            raise UserError(f"--html: cannot write {args.html}: {error.strerror}") from None
-    return 0
+        write_html(args.html, lambda generated: htmlreport.render(report, options, source, generated))
 
 
 def doctor(args: argparse.Namespace) -> int:
@@ -542,11 +543,7 @@ def inventory(args: argparse.Namespace) -> int:
         from deletion_alarms import htmlreport
 
         scope = f"{len(sessions)} account(s): {', '.join(sessions)}; Regions: {', '.join(regions) or 'every enabled one'}"
-        try:
-            args.html.write_text(htmlreport.inventory_page(found, scope, datetime.now(timezone.utc).strftime(
-                "%Y-%m-%d %H:%M UTC"), args.fail_within))
-        except OSError as error:
-            raise UserError(f"--html: cannot write {args.html}: {error.strerror}") from None
+        write_html(args.html, lambda generated: htmlreport.inventory_page(found, scope, generated, args.fail_within))
     if args.fail_within is not None and any(p.days_left <= args.fail_within for p in found):
         return 1
     return 0

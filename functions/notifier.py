@@ -124,12 +124,15 @@ class Digest:
         return (first + rest)[:MAX_DETAILS]
 
 
-def subject(spec: Mapping[str, Any], digest: Digest, first: Mapping[str, str | None]) -> str:
-    text = render(spec["subject"], first)
-    if digest.count > 1:
-        text = f"[{digest.count}] {text}"
+def sns_subject(text: str) -> str:
+    """``text`` as SNS takes a Subject: printable ASCII, at most SUBJECT_LIMIT characters."""
     text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return text if len(text) <= SUBJECT_LIMIT else text[:SUBJECT_LIMIT - 3] + "..."
+
+
+def subject(spec: Mapping[str, Any], digest: Digest, first: Mapping[str, str | None]) -> str:
+    text = render(spec["subject"], first)
+    return sns_subject(f"[{digest.count}] {text}" if digest.count > 1 else text)
 
 
 def body(spec: Mapping[str, Any], digest: Digest, rows: list[dict[str, str | None]], listing: str,
@@ -424,10 +427,9 @@ class Notifier:
                 and arn not in present]
 
     def _publish(self, subject_text: str, message: str, kind: str, count: int) -> None:
-        text = "".join(c if " " <= c <= "~" else "?" for c in subject_text)
         self.sns.publish(
             TopicArn=self.topic_arn,
-            Subject=text if len(text) <= SUBJECT_LIMIT else text[:SUBJECT_LIMIT - 3] + "...",
+            Subject=sns_subject(subject_text),
             Message=message,
             MessageAttributes={"detection": {"DataType": "String", "StringValue": kind},
                                "count": {"DataType": "Number", "StringValue": str(count)}})
