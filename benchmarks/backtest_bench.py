@@ -3,8 +3,9 @@
 generated archive of CloudTrail log files (gzip, 5,000 records each: 200 files a million):
 
   (a) decompressing the same files with `xargs -P N zcat` (N = workers),
-  (b) decompressing them with ISA-L's inflate, the library of igzip, in N processes (output
-      discarded): the floor of any reader of these files,
+  (b) decompressing them with igzip (ISA-L), N at a time, output to /dev/null: the floor of any
+      reader of these files; and with the same library in N Python processes (python-isal), each
+      file whole in memory, as the backtest reads it,
   (c) reading and decoding them with no matching at all (same processes, same decoding),
   (d) DuckDB reading the same files and counting the same records with the Athena SQL's conditions
       (detections/athena.py), all cores,
@@ -105,6 +106,12 @@ def _inflate_only(path: str) -> int:
         return len(isal_zlib.decompress(f.read(), 31))  # 31: a gzip member, as igzip reads it
 
 
+def inflate_in_process(files: list[str], workers: int) -> int:
+    """python-isal's inflate of every file, whole, in ``workers`` processes: the backtest's own reading."""
+    with ProcessPoolExecutor(workers) as pool:
+        return sum(pool.map(_inflate_only, files, chunksize=4))
+
+
 def igzip(files: list[str], workers: int) -> str:
     """ISA-L's igzip decompressing every file to /dev/null, workers at a time (Debian's package
     isal); without the binary, the same library in-process (python-isal), workers processes."""
@@ -194,6 +201,7 @@ def main() -> int:
               f"(generated in {t_gen:.1f} s); {positives:,} positives; {args.workers} workers")
         t_zcat, _ = timed(zcat, files, args.workers)
         t_isal, isal_how = timed(igzip, files, args.workers)
+        t_inflate, _ = timed(inflate_in_process, files, args.workers)
         t_parse, parsed = timed(parse_only, files, args.workers)
         t_bt, report = timed(bt.run, files, bt.Options(), args.workers)
         t_duck, duck_matched = timed(duckdb_count, folder)
@@ -203,6 +211,7 @@ def main() -> int:
     assert matched == positives == jq_matched == duck_matched, (matched, positives, jq_matched, duck_matched)
     rate = lambda t: args.records / t  # noqa: E731
     rows = [("zcat", t_zcat, f"xargs -P {args.workers} zcat"), ("igzip", t_isal, isal_how),
+            ("inflate only", t_inflate, f"python-isal, {args.workers} processes, whole files"),
             ("decode only", t_parse, "no matching"), ("backtest", t_bt, f"{matched:,} matches"),
             ("DuckDB", t_duck, f"{duck_matched:,} records counted"), ("jq", t_jq, f"{jq_matched:,} records selected")]
     for label, seconds, note in rows:
