@@ -31,6 +31,7 @@ import json
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -48,9 +49,11 @@ DAY_SECONDS = 86_400
 # Event history keeps 90 days; a recovery window is at most 30, and Secrets Manager deletes "some time
 # after" it ends (DeleteSecret API reference): 45 days finds every scheduling that can still matter.
 HISTORY_DAYS = 45
+HISTORY_BUDGET_SECONDS = 25.0  # of the function's 60: the rest lists keys and secrets and publishes
 FINAL_CLAIM_TTL_SECONDS = 100 * DAY_SECONDS  # longer than HISTORY_DAYS: one final notice per secret
 MAX_LISTED = 50  # keys and secrets described in full in one reminder
 PENDING_KEY_STATES = ("PendingDeletion", "PendingReplicaDeletion")
+DESCRIBE_THREADS = 16
 # CloudTrail writes responseElements.deletionDate as "Dec 5, 2026, 2:03:27 PM" (UTC).
 CLOUDTRAIL_DATE = "%b %d, %Y, %I:%M:%S %p"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -212,14 +215,21 @@ class Scheduling:
     force: bool
 
 
-def scheduling_history(cloudtrail: Any, now: datetime) -> dict[str, Scheduling]:
+def scheduling_history(cloudtrail: Any, now: datetime, budget_seconds: float = HISTORY_BUDGET_SECONDS,
+                       clock: Callable[[], float] = time.monotonic) -> tuple[dict[str, Scheduling], bool]:
     """The last successful scheduling call of each key and secret in the last HISTORY_DAYS days,
-    by ARN (CloudTrail LookupEvents: management events, kept 90 days in every account)."""
+    by ARN (CloudTrail LookupEvents: management events, kept 90 days in every account), and
+    whether all of it was read: LookupEvents answers 2 requests a second per account and Region,
+    so an account that deletes a lot is read for ``budget_seconds`` only, within the function's
+    timeout."""
     found: dict[str, Scheduling] = {}
+    ends = clock() + budget_seconds
     for name in ("ScheduleKeyDeletion", "DeleteSecret"):
         for page in cloudtrail.get_paginator("lookup_events").paginate(
                 LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}],
                 StartTime=now - timedelta(days=HISTORY_DAYS), EndTime=now):
+            if clock() > ends:
+                return found, False
             for event in page.get("Events", []):
                 try:
                     record = json.loads(event.get("CloudTrailEvent") or "{}")
@@ -241,29 +251,36 @@ def scheduling_history(cloudtrail: Any, now: datetime) -> dict[str, Scheduling]:
                     continue
                 who = (record.get("userIdentity") or {}).get("arn") or event.get("Username") or ""
                 found[arn] = Scheduling(who, at, deletion, bool(request.get("forceDeleteWithoutRecovery")))
-    return found
+    return found, True
 
 
 def pending_keys(kms: Any) -> tuple[list[AtRisk], int]:
     """Every key in PendingDeletion or PendingReplicaDeletion, and how many keys could not be
-    described (a key policy that does not let IAM policies allow DescribeKey)."""
+    described (a key policy that does not let IAM policies allow DescribeKey). DescribeKey runs
+    DESCRIBE_THREADS at a time (boto3 clients are thread-safe): thousands of keys, one call each,
+    within the function's timeout."""
     aliases: dict[str, list[str]] = {}
     for page in kms.get_paginator("list_aliases").paginate():
         for alias in page.get("Aliases", []):
             if alias.get("TargetKeyId"):
                 aliases.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+    ids = [key["KeyId"] for page in kms.get_paginator("list_keys").paginate() for key in page.get("Keys", [])]
+
+    def describe(key_id: str) -> dict[str, Any] | None:
+        try:
+            return kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        except kms.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "NotFoundException"):
+                raise
+            return None
+
     found, undescribed = [], 0
-    for page in kms.get_paginator("list_keys").paginate():
-        for key in page.get("Keys", []):
-            try:
-                meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-            except kms.exceptions.ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "NotFoundException"):
-                    raise
+    with ThreadPoolExecutor(DESCRIBE_THREADS) as pool:
+        for key_id, meta in zip(ids, pool.map(describe, ids)):
+            if meta is None:
                 undescribed += 1
-                continue
-            if meta.get("KeyState") in PENDING_KEY_STATES:
-                found.append(AtRisk("key", meta["Arn"], ", ".join(sorted(aliases.get(key["KeyId"], []))),
+            elif meta.get("KeyState") in PENDING_KEY_STATES:
+                found.append(AtRisk("key", meta["Arn"], ", ".join(sorted(aliases.get(key_id, []))),
                                     meta["KeyState"], utc(meta["DeletionDate"]) if meta.get("DeletionDate") else None))
     return found, undescribed
 
@@ -391,7 +408,7 @@ class Notifier:
         """List what is pending deletion here; email the due reminders and the final notices."""
         assert self.clients is not None, "the daily check needs kms, secretsmanager and cloudtrail clients"
         now = utc(self.clock())
-        history = scheduling_history(self.clients("cloudtrail"), now)
+        history, complete = scheduling_history(self.clients("cloudtrail"), now)
         keys, undescribed = pending_keys(self.clients("kms"))
         secrets, present = pending_secrets(self.clients("secretsmanager"), history)
         pending = keys + secrets
@@ -403,7 +420,7 @@ class Notifier:
                      key=lambda p: (p.deletion, p.arn))
         gone = self.finally_deleted(history, present, now)
         self.log(json.dumps({"reminder": day.isoformat(), "pending": len(pending), "due": len(due),
-                             "deleted": len(gone), "undescribed keys": undescribed}))
+                             "deleted": len(gone), "undescribed keys": undescribed, "history complete": complete}))
         # Final notices first, each claimed for good: a retry after a failed reminder does not repeat them.
         fresh = [item for item in gone if self.claim(f"final#{item.arn}", int(self.clock()) + FINAL_CLAIM_TTL_SECONDS)]
         try:
@@ -414,7 +431,7 @@ class Notifier:
                 self.release(f"final#{item.arn}")
             raise
         if due:
-            self.publish_reminder(day, due, len(pending), undescribed)
+            self.publish_reminder(day, due, len(pending), undescribed, complete)
 
     @staticmethod
     def finally_deleted(history: Mapping[str, Scheduling], present: set[str], now: datetime) -> list[AtRisk]:
@@ -435,7 +452,8 @@ class Notifier:
                                "count": {"DataType": "Number", "StringValue": str(count)}})
         self.log(json.dumps({"notified": kind, "count": count}))
 
-    def publish_reminder(self, day: date, due: list[AtRisk], pending: int, undescribed: int) -> None:
+    def publish_reminder(self, day: date, due: list[AtRisk], pending: int, undescribed: int,
+                         complete: bool = True) -> None:
         spec = self.specs[REMINDER]
         head = {"account": self.account, "region": self.region, "count": str(len(due)),
                 "days": str(max(days_until(p.deletion, day) for p in due if p.deletion))}
@@ -450,6 +468,10 @@ class Notifier:
                     for j, line in enumerate(spec["lines"][item.resource])]
         if len(due) > MAX_LISTED:
             out += ["", f"... and {len(due) - MAX_LISTED} more."]
+        if not complete:
+            out += ["", f"CloudTrail event history was read for {HISTORY_BUDGET_SECONDS:.0f} seconds, not to its end "
+                        "(many deletions in this account): who scheduled some of these, and final notices of "
+                        "older deletions, may be missing."]
         if undescribed:
             out += ["", f"{undescribed} key(s) could not be described (their key policies do not let IAM "
                         "policies allow kms:DescribeKey): they were not checked."]

@@ -283,6 +283,21 @@ def test_the_check_calls_exactly_the_read_actions_the_template_grants(account, m
     assert called - {"sns:Publish", "dynamodb:PutItem"} == set(READ_ACTIONS)
 
 
+def test_many_keys_each_described_once_and_the_pending_ones_found(account, monkeypatch) -> None:
+    """DescribeKey runs on threads: every key is described once, and the result is the same."""
+    pending = {account.key(7 + i % 3, f"alias/p{i}") for i in range(12)}
+    for i in range(30):
+        account.key(None, f"alias/k{i}")
+    described = []
+    real = account.kms.describe_key
+    monkeypatch.setattr(account.kms, "describe_key", lambda **kw: described.append(kw["KeyId"]) or real(**kw))
+    from functions.notifier import pending_keys
+
+    found, undescribed = pending_keys(account.kms)
+    assert {f.arn for f in found} == pending and undescribed == 0
+    assert len(described) == len(set(described)) == 42
+
+
 def test_a_key_it_may_not_describe_is_counted_not_fatal(account, monkeypatch) -> None:
     account.key(7, "alias/app")
     other = account.kms.create_key()["KeyMetadata"]["KeyId"]
@@ -314,6 +329,36 @@ def test_history_keeps_the_last_successful_scheduling_of_each_resource() -> None
         stub.add_response("lookup_events", {"Events": [history_event("ScheduleKeyDeletion", r)
                                                        for r in (second, first, denied)]}, None)
         stub.add_response("lookup_events", {"Events": []}, None)
-        found = scheduling_history(cloudtrail, datetime(2026, 11, 30, tzinfo=UTC))
+        found, complete = scheduling_history(cloudtrail, datetime(2026, 11, 30, tzinfo=UTC))
+    assert complete
     assert found[key].caller == "arn:aws:iam::111122223333:user/bob"
     assert found[key].at == datetime(2026, 11, 20, 10, tzinfo=UTC)
+
+
+def test_history_is_read_within_a_time_budget_and_says_when_it_stopped() -> None:
+    """LookupEvents answers 2 requests a second: an account with many deletions is read for the
+    budget only (the clock here advances a second a page), and the check says so."""
+    import boto3
+
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    record = corpus_record("ScheduleKeyDeletion", keyId=key)
+    cloudtrail = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    ticks = iter(range(1000))
+    with Stubber(cloudtrail) as stub:
+        for i in range(5):
+            stub.add_response("lookup_events", {"Events": [history_event("ScheduleKeyDeletion", record)],
+                                                "NextToken": f"t{i}"}, None)
+        found, complete = scheduling_history(cloudtrail, datetime(2026, 11, 30, tzinfo=UTC), budget_seconds=3,
+                                             clock=lambda: float(next(ticks)))
+    assert not complete and key in found  # what was read is kept
+
+
+def test_an_incomplete_history_is_said_in_the_reminder(account, monkeypatch) -> None:
+    import functions.notifier as notifier
+
+    account.key(7, "alias/app")
+    real = notifier.scheduling_history
+    monkeypatch.setattr(notifier, "scheduling_history", lambda *a, **k: (real(*a, **k)[0], False))
+    account.run(account.now.date())
+    (email,) = account.emails()
+    assert "was read for 25 seconds, not to its end" in email["Message"]
