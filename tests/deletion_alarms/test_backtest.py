@@ -52,6 +52,38 @@ def test_parse_records_reads_every_format(data: bytes, records: int, failures: i
     assert (len(got), bad) == (records, failures)
 
 
+# Content larger than many of inflate's pieces, not very compressible: the pieces must all be read.
+BIG = b"".join(b"%08d," % (i * 7919 % 100003) for i in range(60_000))
+GOOD = gzip.compress(BIG)
+
+
+def _flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 1]) + data[index + 1:]
+
+
+@pytest.mark.parametrize("data", [
+    GOOD, GOOD + gzip.compress(b"second member"), gzip.compress(b""), b'{"Records": []}',
+], ids=["many-pieces", "two-members", "empty-member", "not-gzip"])
+def test_inflate_reads_what_gzip_reads(data: bytes) -> None:
+    assert len(BIG) > 4 * bt.INFLATE_PIECE
+    expected = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    assert bt.inflate(data) == expected
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (GOOD[:-3], "truncated"),
+    (GOOD[: len(GOOD) // 2], "truncated"),
+    (_flip(GOOD, len(GOOD) - 6), "corrupt"),  # the CRC-32 in the trailer
+    (_flip(GOOD, len(GOOD) - 2), "corrupt"),  # the size in the trailer
+    (GOOD + b"garbage after the member", "corrupt"),
+], ids=["trailer-cut", "half", "crc", "size", "trailing-garbage"])
+def test_inflate_refuses_what_gzip_refuses(data: bytes, message: str) -> None:
+    with pytest.raises((OSError, EOFError)):
+        gzip.decompress(data)
+    with pytest.raises(OSError, match=message):
+        bt.inflate(data)
+
+
 def test_matcher_dispatch_agrees_with_every_pattern() -> None:
     matcher = bt.Matcher.build(DETECTIONS)
     odd_names = [{**r, "eventName": v} for r in RECORDS[:40] for v in (5, None, ["ScheduleKeyDeletion"], "Other")]
