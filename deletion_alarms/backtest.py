@@ -59,9 +59,7 @@ class NotALogFile(ValueError):
     """A JSON document that is neither a CloudTrail log file (Records) nor a record: skipped."""
 
 
-# Inflate in pieces of this size: they stay in the CPU cache and in malloc's reused memory, which
-# makes inflating about 2.5x faster than one buffer the size of the file (page faults of fresh
-# memory: benchmarks/backtest_bench.py, rows "inflate").
+# After the first call, inflate in pieces of this size (a file of several gzip members, or over 4 GiB).
 INFLATE_PIECE = 64 * 1024
 
 
@@ -71,11 +69,17 @@ def inflate(data: bytes) -> bytes:
     included) raises OSError."""
     if data[:2] != b"\x1f\x8b":
         return data
+    # The last member's trailer holds its size (mod 2**32): a file of one member, as CloudTrail
+    # writes them, is inflated by one call into one buffer of that size. Inflating in pieces and
+    # joining them, or into a buffer that grows, costs 1.7x to 4x as much (copies, and the page
+    # faults of fresh memory; measured in benchmarks/backtest_bench.py's "inflate only" row).
+    first = max(int.from_bytes(data[-4:], "little"), 1)
     parts = []
     try:
         while data:
             member = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
-            parts.append(member.decompress(data, INFLATE_PIECE))
+            parts.append(member.decompress(data, first))
+            first = INFLATE_PIECE
             while not member.eof and not member.needs_input:
                 parts.append(member.decompress(b"", INFLATE_PIECE))
             if not member.eof:
@@ -83,7 +87,7 @@ def inflate(data: bytes) -> bytes:
             data = member.unused_data
     except igzip_lib.IsalError as error:
         raise OSError(f"corrupt gzip file: {error}") from None
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def is_digest(name: str) -> bool:
