@@ -84,7 +84,7 @@ def inflate(data: bytes) -> bytes:
                 parts.append(member.decompress(b"", INFLATE_PIECE))
             if not member.eof:
                 raise OSError("truncated gzip file")
-            data = member.unused_data
+            data = member.unused_data.lstrip(b"\0")  # zeros after a member: padding, as gzip reads it
     except igzip_lib.IsalError as error:
         raise OSError(f"corrupt gzip file: {error}") from None
     return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -65,8 +65,9 @@ def _flip(data: bytes, index: int) -> bytes:
 # too large for the first of several.
 @pytest.mark.parametrize("data", [
     GOOD, GOOD + gzip.compress(b"second member"), gzip.compress(b"first") + GOOD, GOOD + gzip.compress(b""),
-    gzip.compress(b""), b'{"Records": []}',
-], ids=["one-member", "small-last-member", "large-last-member", "empty-last-member", "empty", "not-gzip"])
+    gzip.compress(b""), b'{"Records": []}', GOOD + bytes(10), GOOD + bytes(3) + gzip.compress(b"second member"),
+], ids=["one-member", "small-last-member", "large-last-member", "empty-last-member", "empty", "not-gzip",
+        "zero-padding", "zeros-between-members"])
 def test_inflate_reads_what_gzip_reads(data: bytes) -> None:
     assert len(BIG) > 4 * bt.INFLATE_PIECE
     expected = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
