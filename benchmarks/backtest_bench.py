@@ -126,8 +126,8 @@ def _inflate_only(path: str) -> int:
 
 
 def inflate_in_process(files: list[str], workers: int) -> int:
-    """The backtest's own reading (python-isal's inflate in pieces, joined into one buffer per
-    file) of every file, in ``workers`` processes: no decoding."""
+    """The backtest's own reading (deletion_alarms.backtest.inflate: python-isal) of every file, in
+    ``workers`` processes: no decoding."""
     with ProcessPoolExecutor(workers) as pool:
         return sum(pool.map(_inflate_only, files, chunksize=4))
 
