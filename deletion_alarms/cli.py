@@ -197,7 +197,8 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
         description="Report, per detection, how often it would have fired over CloudTrail archives: "
         "folders or files of CloudTrail log files (.json.gz with Records), JSON lines (as exported "
         "from CloudWatch Logs), or s3://bucket/prefix. With --athena-sql, print instead the SQL that "
-        "finds the same records in Athena's CloudTrail table.")
+        "finds the same records in Athena's CloudTrail table. Exits 1 when it read no record, or "
+        "could not read a file (after the report of the rest).")
     bt.add_argument("sources", nargs="*", metavar="SOURCE", help="file, folder or s3://bucket/prefix")
     bt.add_argument("--mode", choices=["AccessAndDeletion", "AccessOnly", "DeletionOnly"], default="AccessAndDeletion",
                     help="the DetectionMode to replay")
@@ -397,6 +398,9 @@ def backtest(args: argparse.Namespace) -> int:
         raise UserError(f"read no CloudTrail record from {', '.join(args.sources)} ({report.files} files"
                         f"{failed}): nothing was backtested")
     show_backtest(args, report, options, ", ".join(args.sources))
+    if report.failed_files:  # the report is whole for what was read; the run is not done
+        raise UserError(f"{len(report.failed_files)} of {report.files} files could not be read (first: "
+                        f"{report.failed_files[0]}): the report above leaves them out")
     return 0
 
 

@@ -19,9 +19,10 @@ CASES = load_corpus()
 RECORDS = [c.record for c in CASES]
 
 
-def write_archive(folder: Path) -> Path:
+def write_archive(folder: Path, broken: bool = True) -> Path:
     """The corpus as CloudTrail log files (gzip, Records), one JSON-lines export with CloudWatch
-    Logs timestamps, and a corrupt file and line, in nested folders."""
+    Logs timestamps with a line that is not JSON, and (``broken``) a corrupt file, in nested
+    folders. A file it cannot read makes the command exit 1: its tests of other things leave it out."""
     (folder / "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28").mkdir(parents=True)
     half = len(RECORDS) // 2
     day = folder / "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28"
@@ -30,7 +31,8 @@ def write_archive(folder: Path) -> Path:
             json.dump({"Records": chunk}, f)
     lines = [f"2026-11-28T14:03:27.000Z {json.dumps(r)}" for r in RECORDS[half:]] + ["not json at all"]
     (folder / "export.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "broken.json.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated")
+    if broken:
+        (folder / "broken.json.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated")
     return folder
 
 
@@ -146,10 +148,10 @@ def test_report_details(tmp_path: Path) -> None:
 
 
 def test_cli_text_and_json(tmp_path: Path, capsys) -> None:
-    folder = write_archive(tmp_path)
+    folder = write_archive(tmp_path, broken=False)
     assert cli.main(["backtest", str(folder), "--workers", "1"]) == 0
     text = capsys.readouterr().out
-    assert f"4 files, {len(RECORDS)} records, 1 unparsable" in text
+    assert f"3 files, {len(RECORDS)} records, 1 unparsable" in text
     assert f"KmsKeyPendingDeletionUse: {expected_counts()['KmsKeyPendingDeletionUse']} matches" in text
     assert cli.main(["backtest", str(folder), "--format", "json", "--workers", "1"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -166,14 +168,14 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
 def test_s3_archive_is_read_object_by_object(aws, tmp_path: Path, capsys) -> None:
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="org-trail-111122223333")
-    folder = write_archive(tmp_path)
+    folder = write_archive(tmp_path, broken=False)
     for path in bt.local_files([str(folder)]):
         s3.put_object(Bucket="org-trail-111122223333", Key="AWSLogs/" + Path(path).name, Body=Path(path).read_bytes())
     s3.put_object(Bucket="org-trail-111122223333", Key="other/ignored.json.gz", Body=b"{}")
     args = aws.cli("backtest", "s3://org-trail-111122223333/AWSLogs/", "--format", "json", "--workers", "2")
     assert cli.main(args) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["files"] == 4 and data["records"] == len(RECORDS)
+    assert data["files"] == 3 and data["records"] == len(RECORDS)
     assert {n: d["matches"] for n, d in data["detections"].items()} == expected_counts()
 
 
@@ -211,7 +213,7 @@ APP_ROLE = "arn:aws:sts::111122223333:assumed-role/app-role/*"
 def test_expected_deleters_are_skipped_and_counted(tmp_path: Path, capsys) -> None:
     """The noise the ExpectedDeleterArns parameter would remove, before deploying: the deletion
     detections skip the app role's calls (counted apart); the use detections keep them."""
-    folder = write_archive(tmp_path)
+    folder = write_archive(tmp_path, broken=False)
     report = bt.run(bt.local_files([str(folder)]), bt.Options(expected_deleters=(APP_ROLE,)), workers=1)
     app = {c.cls for c in CASES if (c.record.get("userIdentity") or {}).get("arn", "").startswith(
         "arn:aws:sts::111122223333:assumed-role/app-role/")}
@@ -239,7 +241,7 @@ def test_expected_deleter_errors_are_one_line(tmp_path: Path, capsys, args, mess
 def test_digest_files_and_other_json_are_skipped_and_counted(tmp_path: Path, capsys) -> None:
     """An AWSLogs tree holds CloudTrail-Digest files (log file validation) and may hold other JSON:
     neither is a record nor a failure."""
-    folder = write_archive(tmp_path)
+    folder = write_archive(tmp_path, broken=False)
     digest = folder / "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/28"
     digest.mkdir(parents=True)
     with gzip.open(digest / "111122223333_CloudTrail-Digest_us-east-1_x_20261128T150000Z.json.gz", "wt") as f:
@@ -247,7 +249,7 @@ def test_digest_files_and_other_json_are_skipped_and_counted(tmp_path: Path, cap
                    "digestPublicKeyFingerprint": "0123", "logFiles": [{"s3Object": "x", "hashValue": "y"}]}, f)
     (folder / "config.json").write_text(json.dumps({"trail": "org-trail", "version": 2}))
     report = bt.run(bt.local_files([str(folder)]), bt.Options(), workers=1)
-    assert (report.files, report.skipped_files, report.records) == (4, 2, len(RECORDS))
+    assert (report.files, report.skipped_files, report.records) == (3, 2, len(RECORDS))
     assert {n: s.matches for n, s in report.detections.items()} == expected_counts()
     assert cli.main(["backtest", str(folder), "--workers", "1"]) == 0
     assert "2 files without records skipped" in capsys.readouterr().out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import socket
 import threading
 import time
@@ -203,18 +204,34 @@ def test_a_backtest_that_read_nothing_fails(content, tmp_path, capsys) -> None:
     one_line_failure(capsys, status, cli.EXIT_FAILED, "read no CloudTrail record")
 
 
-def test_a_backtest_names_its_failed_and_unparsable_files_and_goes_on(tmp_path, capsys) -> None:
-    import json as _json
-
+def _mixed_log(folder) -> None:
+    """A log file with one detected record and two entries that are not records."""
     from tests.conftest import load_corpus
 
+    record = next(s.record for s in load_corpus() if s.expect == {"KmsKeyDisableOrDeletion"})
+    (folder / "mixed.json").write_text(json.dumps({"Records": [record, "junk", 7]}))
+
+
+def test_a_backtest_names_its_failed_files_reports_the_rest_and_fails(tmp_path, capsys) -> None:
     (tmp_path / "dangling.json.gz").symlink_to(tmp_path / "nowhere")
     (tmp_path / "corrupt.json.gz").write_bytes(b"\x1f\x8b\x08 broken")
-    record = next(s.record for s in load_corpus() if s.expect == {"KmsKeyDisableOrDeletion"})
-    (tmp_path / "mixed.json").write_text(_json.dumps({"Records": [record, "junk", 7]}))
-    assert cli.main(["backtest", str(tmp_path), "--workers", "1"]) == 0
+    _mixed_log(tmp_path)
+    status = cli.main(["backtest", str(tmp_path), "--workers", "1"])
     out = capsys.readouterr().out
     assert f"failed: {tmp_path / 'dangling.json.gz'}: No such file or directory" in out
     assert f"failed: {tmp_path / 'corrupt.json.gz'}" in out
     assert f"unparsable entries in: {tmp_path / 'mixed.json'} (2)" in out
     assert "KmsKeyDisableOrDeletion: 1 matches" in out
+    # The report of what was read is whole, but the run did not read everything: not "done".
+    assert status == cli.EXIT_FAILED
+    status = cli.main(["backtest", str(tmp_path), "--workers", "1", "--format", "json"])
+    assert json.loads(capsys.readouterr().out)["records"] == 1  # the JSON report whole, on stdout
+    status = cli.main(["backtest", str(tmp_path), "--workers", "1"])
+    one_line_failure(capsys, status, cli.EXIT_FAILED, "2 of 3 files could not be read (first: ")
+
+
+def test_a_backtest_with_unparsable_entries_only_is_done(tmp_path, capsys) -> None:
+    _mixed_log(tmp_path)
+    assert cli.main(["backtest", str(tmp_path), "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    assert f"unparsable entries in: {tmp_path / 'mixed.json'} (2)" in captured.out and not captured.err

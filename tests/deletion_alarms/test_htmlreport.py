@@ -70,7 +70,7 @@ def test_report_has_a_timeline_and_tables_per_detection(tmp_path: Path) -> None:
 
 
 def test_cli_writes_the_file_and_refuses_a_missing_folder(tmp_path: Path, capsys) -> None:
-    folder = write_archive(tmp_path / "archive")
+    folder = write_archive(tmp_path / "archive", broken=False)
     out = tmp_path / "report.html"
     assert cli.main(["backtest", str(folder), "--workers", "1", "--html", str(out)]) == 0
     assert out.read_text().startswith("<!doctype html>")
