@@ -24,11 +24,31 @@ class S3Object:
         return f"s3://{self.bucket}/{self.key}"
 
     def read(self) -> bytes:
+        """The object's bytes. OSError for what concerns this object only (GetObject's own errors:
+        archived in a Glacier class and not restored, or gone since it was listed): the run names
+        it and goes on. Anything else (denied, no network, expired credentials) would fail every
+        object alike: a UserError that ends the run."""
+        import botocore.exceptions
+
         from deletion_alarms.awsclient import aws_errors
 
         with aws_errors(f"reading {self.name}"):
-            return _client(self.profile, self.region, self.endpoint_url).get_object(
-                Bucket=self.bucket, Key=self.key)["Body"].read()
+            try:
+                return _client(self.profile, self.region, self.endpoint_url).get_object(
+                    Bucket=self.bucket, Key=self.key)["Body"].read()
+            except botocore.exceptions.ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code in OBJECT_ERRORS:
+                    raise OSError(f"{code}: {OBJECT_ERRORS[code]}") from None
+                raise
+
+
+# GetObject's modeled errors (botocore's S3 model; S3 API reference, GetObject), with what to do.
+OBJECT_ERRORS = {
+    "InvalidObjectState": "archived (S3 Glacier Flexible Retrieval, Deep Archive or an Intelligent-Tiering "
+                          "archive tier): restore it with RestoreObject to read it",
+    "NoSuchKey": "deleted since it was listed",
+}
 
 
 def _client(profile: str | None, region: str | None, endpoint_url: str | None) -> Any:

@@ -540,14 +540,15 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher,
 
 def _read(source: Any) -> tuple[str, bytes | OSError]:
     """A source's name and content, or the error that kept it from being read (a dangling link,
-    a file without permission): one failed file, not the end of the run."""
-    if isinstance(source, str):
-        try:
+    a file without permission, an archived S3 object): one failed file, not the end of the run."""
+    name = source if isinstance(source, str) else source.name
+    try:
+        if isinstance(source, str):
             with open(source, "rb") as f:
-                return source, f.read()
-        except OSError as error:
-            return source, error
-    return source.name, source.read()
+                return name, f.read()
+        return name, source.read()
+    except OSError as error:
+        return name, error
 
 
 # S3 reads in flight per worker process: more reads than cores keep a worker busy while objects

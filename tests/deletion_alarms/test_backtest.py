@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deletion_alarms import cli
+from deletion_alarms import archive, cli
 from deletion_alarms import backtest as bt
 from detections.catalog import DETECTIONS, detections_for_mode
 from detections.patterns import compile_pattern
@@ -177,6 +177,36 @@ def test_s3_archive_is_read_object_by_object(aws, tmp_path: Path, capsys) -> Non
     data = json.loads(capsys.readouterr().out)
     assert data["files"] == 3 and data["records"] == len(RECORDS)
     assert {n: d["matches"] for n, d in data["detections"].items()} == expected_counts()
+
+
+def test_an_archived_s3_object_is_named_and_the_rest_is_read(aws, tmp_path: Path, capsys) -> None:
+    """An object in a Glacier class cannot be read until restored (GetObject: InvalidObjectState):
+    that object fails, the others are reported, and the run exits 1."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="org-trail-111122223333")
+    folder = write_archive(tmp_path, broken=False)
+    paths = list(bt.local_files([str(folder)]))
+    for i, path in enumerate(paths):
+        s3.put_object(Bucket="org-trail-111122223333", Key=f"AWSLogs/{i}-" + Path(path).name,
+                      Body=Path(path).read_bytes(), StorageClass="GLACIER" if i == 0 else "STANDARD")
+    args = aws.cli("backtest", "s3://org-trail-111122223333/AWSLogs/", "--format", "json", "--workers", "1")
+    assert cli.main(args) == cli.EXIT_FAILED
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["files"] == len(paths) and data["failed_files"] == [
+        f"s3://org-trail-111122223333/AWSLogs/0-{Path(paths[0]).name}: InvalidObjectState: "
+        f"{archive.OBJECT_ERRORS['InvalidObjectState']}"]
+    assert 0 < data["records"] < len(RECORDS)
+    assert "1 of 3 files could not be read" in captured.err
+
+
+def test_the_object_errors_are_getobjects_own() -> None:
+    """Every error GetObject's model names is classified as the object's (the run goes on);
+    a new one fails here until it is."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("s3").operation_model("GetObject")
+    assert set(archive.OBJECT_ERRORS) == {shape.name for shape in model.error_shapes}
 
 
 class FakeStream:
