@@ -16,18 +16,20 @@ import calendar
 import json
 import operator
 import os
+import re
 import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 import msgspec
 from isal import igzip_lib
 
 from detections import exclusions
+from detections.athena import LATE_DELIVERY_DAYS
 from detections.catalog import Detection, detections_for_mode
 from detections.errors import UserError
 from detections.patterns import (
@@ -53,6 +55,27 @@ TOP = 5
 # (AWSLogs/<account>/CloudTrail-Digest/...): they hold no records.
 DIGEST_FOLDER = "CloudTrail-Digest"
 RECORD_KEYS = ("eventVersion", "eventSource", "eventName")
+
+
+# CloudTrail names a log file AccountID_CloudTrail_RegionName_YYYYMMDDTHHmmZ_UniqueString.json.gz,
+# with the time it delivered the file (UTC), and "a log file delivered at a specific time can contain
+# records written at any point before that time" (CloudTrail user guide, log file name format).
+DELIVERY_TIME = re.compile(r"_CloudTrail_[^_/\\]+_(\d{8}T\d{4})Z_[^_/\\]+\.json(?:\.gz)?$")
+
+
+def delivery_time(name: str) -> datetime | None:
+    """When CloudTrail delivered the log file ``name`` (a path or an S3 key), None for any other name."""
+    found = DELIVERY_TIME.search(name)
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(found.group(1), "%Y%m%dT%H%M").replace(tzinfo=timezone.utc)
+    except ValueError:  # digits that are no date
+        return None
+
+
+def _utc(event_time: str) -> datetime:
+    return datetime.fromisoformat(event_time.replace("Z", "+00:00"))
 
 
 class NotALogFile(ValueError):
@@ -379,6 +402,8 @@ class Report:
     failed_files: list[str] = field(default_factory=list)
     unparsable_files: list[str] = field(default_factory=list)
     """Files with entries that are no CloudTrail record, each with how many."""
+    files_outside_window: int = 0
+    """CloudTrail log files not read: delivered outside the window (Options.may_hold_window)."""
     scanned_bytes: int | None = None
     """Athena's DataScannedInBytes when the report comes from Athena (records: the matching ones)."""
 
@@ -387,9 +412,11 @@ class Report:
         if self.scanned_bytes is not None:
             return (f"Athena scanned {self.scanned_bytes:,} bytes and returned {self.records:,} matching records "
                     "(one query for every detection)")
+        pruned = (f"; {self.files_outside_window:,} files delivered outside the window not read"
+                  if self.files_outside_window else "")
         return (f"{self.files:,} files, {self.records:,} records, {self.parse_failures:,} unparsable, "
                 f"{self.outside_window:,} outside the time window, {self.skipped_files:,} files without "
-                "records skipped (digests)")
+                f"records skipped (digests){pruned}")
 
     def merge(self, other: "Report") -> None:
         self.files += other.files
@@ -397,6 +424,7 @@ class Report:
         self.records += other.records
         self.parse_failures += other.parse_failures
         self.outside_window += other.outside_window
+        self.files_outside_window += other.files_outside_window
         self.failed_files += other.failed_files
         self.unparsable_files += other.unparsable_files
         for name, stats in other.detections.items():
@@ -405,7 +433,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"files": self.files, "skipped_files": self.skipped_files, "records": self.records,
                 "parse_failures": self.parse_failures,
-                "outside_window": self.outside_window, "failed_files": self.failed_files,
+                "outside_window": self.outside_window, "files_outside_window": self.files_outside_window,
+                "failed_files": self.failed_files,
                 "unparsable_files": self.unparsable_files,
                 **({"athena_scanned_bytes": self.scanned_bytes} if self.scanned_bytes is not None else {}),
                 "detections": {n: s.to_dict() for n, s in self.detections.items()}}
@@ -433,6 +462,8 @@ class Options:
     period_seconds: int = 60
     expected_deleters: tuple[str, ...] = ()
     """Principal ARN patterns the EventBridge deletion rules skip (ExpectedDeleterArns)."""
+    late_days: int = LATE_DELIVERY_DAYS
+    """CloudTrail log files delivered up to this many days after --end are read (late records)."""
 
     def __post_init__(self) -> None:
         # eventTime is compared as text: the window's ends become the same UTC form first.
@@ -450,6 +481,20 @@ class Options:
                 exclusions.validate(pattern)
             except ValueError as error:
                 raise UserError(f"--expected-deleter: {error}") from None
+
+    def may_hold_window(self, name: str) -> bool:
+        """False only for a CloudTrail log file that holds no record of the window by its name: a
+        file holds records written before its delivery time (to the minute), so one delivered
+        before --start holds none; one delivered over ``late_days`` after --end is taken to hold
+        none (the same rule as the Athena engine's partitions). Any other file is read."""
+        if not (self.start or self.end):
+            return True
+        delivered = delivery_time(name)
+        if delivered is None:
+            return True
+        if self.start and delivered + timedelta(minutes=1) <= _utc(self.start):
+            return False
+        return not (self.end and delivered >= _utc(self.end) + timedelta(days=self.late_days))
 
     def skips(self) -> frozenset[str]:
         """Names of the detections that skip expected deleters, when there are any."""
@@ -597,6 +642,12 @@ def local_files(paths: Iterable[str]) -> Iterator[str]:
             yield path
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
+
+
+def in_window(sources: list[Any], options: Options) -> tuple[list[Any], int]:
+    """The sources that may hold records of the window, and how many others there were."""
+    kept = [s for s in sources if options.may_hold_window(s if isinstance(s, str) else s.name)]
+    return kept, len(sources) - len(kept)
 
 
 def run(sources: Iterable[Any], options: Options, workers: int | None = None,

@@ -206,6 +206,11 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     help="the DetectionEngine to replay (rules, metric filters or both)")
     bt.add_argument("--start", help="first eventTime included, ISO 8601 (e.g. 2026-11-01T00:00:00Z)")
     bt.add_argument("--end", help="first eventTime excluded, ISO 8601")
+    bt.add_argument("--late-days", type=bounded_int(0, 30), default=1, metavar="DAYS",
+                    help="with a window, CloudTrail log files delivered up to this many days after --end are read "
+                    "(a file holds records written before its delivery time, in its name; Athena: the daily "
+                    "partitions). Files delivered before --start are never read. Default 1; 0 reads only "
+                    "files delivered within the window")
     bt.add_argument("--period", type=int, default=60, choices=[60, 300, 900, 3600],
                     help="alarm period in seconds, for counting the periods an alarm would fire in")
     bt.add_argument("--expected-deleter", action="append", default=[], metavar="ARN_PATTERN",
@@ -233,9 +238,6 @@ def make_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ath.add_argument("--create-table", action="store_true",
                      help="create --athena-table first (if it does not exist), with partition projection over "
                      "the trail's S3 layout")
-    ath.add_argument("--late-days", type=bounded_int(0, 30), default=1, metavar="DAYS",
-                     help="also read the daily partitions this many days past --end: CloudTrail files a record "
-                     "under the day it delivers it (default 1; 0 reads only the window's days)")
     ath.add_argument("--yes", action="store_true", help="run the query without asking (needed without a terminal)")
     add_aws_options(bt)
 
@@ -361,7 +363,7 @@ def backtest(args: argparse.Namespace) -> int:
     from deletion_alarms import backtest as bt
 
     options = bt.Options(args.mode, args.engine, args.start, args.end, args.period,
-                         tuple(args.expected_deleter))
+                         tuple(args.expected_deleter), args.late_days)
     if args.athena_sql:
         from detections.athena import detection_sql
 
@@ -385,12 +387,14 @@ def backtest(args: argparse.Namespace) -> int:
                 yield from bt.local_files([source])
 
     try:
-        files = list(sources())  # listed first: the progress bar shows the total and an ETA
+        # Listed first: the progress bar shows the total and an ETA.
+        files, not_in_window = bt.in_window(list(sources()), options)
         progress = bt.Progress(len(files))
         try:
             report = bt.run(iter(files), options, args.workers, progress)
         finally:
             progress.close()
+        report.files_outside_window = not_in_window
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
     if report.records == 0:  # never "0 matches" for a scan that read nothing

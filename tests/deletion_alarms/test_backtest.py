@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -366,3 +367,82 @@ def test_the_report_shows_escape_sequences_from_records_as_text(tmp_path, capsys
     assert cli.main(["backtest", str(tmp_path), "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "user/\\x1b[2Jmallory" in out and "\x1b" not in out
+
+
+# ------------------------------------------------------------------ files delivered outside the window
+def log_name(delivered: datetime, prefix: str = "AWSLogs/111122223333/CloudTrail/us-east-1/") -> str:
+    """A log file's name as CloudTrail writes it (user guide, "CloudTrail log file name format")."""
+    return (f"{prefix}{delivered:%Y/%m/%d}/111122223333_CloudTrail_us-east-1_"
+            f"{delivered:%Y%m%dT%H%M}Z_Mu0KsOhtH1ar15ZZ.json.gz")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    (log_name(datetime(2026, 11, 28, 14, 5)), datetime(2026, 11, 28, 14, 5, tzinfo=timezone.utc)),
+    ("s3://org-trail-111122223333/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2026/11/28/"
+     "111122223333_CloudTrail_eu-west-1_20261128T0000Z_abcdefghijklmnop.json.gz",
+     datetime(2026, 11, 28, tzinfo=timezone.utc)),
+    ("C:\\logs\\111122223333_CloudTrail_us-east-1_20261128T1405Z_Mu0KsOhtH1ar15ZZ.json.gz",
+     datetime(2026, 11, 28, 14, 5, tzinfo=timezone.utc)),
+    ("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261128T1405Z.json.gz", None),
+    ("111122223333_CloudTrail_us-east-1_20261399T9999Z_Mu0KsOhtH1ar15ZZ.json.gz", None),  # no date
+    ("111122223333_CloudTrail_us-east-1_20261128T1405Z_Mu0KsOhtH1ar15ZZ.json.gz/renamed.json", None),
+    ("export.jsonl", None),
+])
+def test_delivery_time_from_the_name(name: str, expected: datetime | None) -> None:
+    assert bt.delivery_time(name) == expected
+
+
+@pytest.mark.parametrize(("delivered", "start", "end", "late_days", "read"), [
+    # a file holds records written before its delivery minute ends
+    ((2026, 11, 28, 14, 5), "2026-11-28T14:05:30Z", None, 1, True),
+    ((2026, 11, 28, 14, 4), "2026-11-28T14:05:30Z", None, 1, False),
+    ((2026, 11, 28, 14, 4), "2026-11-28T14:05:00Z", None, 1, False),
+    ((2026, 11, 28, 14, 5), "2026-11-28T14:05:00Z", None, 1, True),
+    # late records: files delivered up to late_days after the end
+    ((2026, 11, 29, 23, 59), None, "2026-11-29T00:00:00Z", 1, True),
+    ((2026, 11, 30, 0, 0), None, "2026-11-29T00:00:00Z", 1, False),
+    ((2026, 11, 28, 23, 59), None, "2026-11-29T00:00:00Z", 0, True),
+    ((2026, 11, 29, 0, 0), None, "2026-11-29T00:00:00Z", 0, False),
+    ((2026, 1, 1, 0, 0), None, None, 0, True),  # no window: every file
+])
+def test_may_hold_window(delivered, start, end, late_days, read) -> None:
+    options = bt.Options(start=start, end=end, late_days=late_days)
+    assert options.may_hold_window(log_name(datetime(*delivered))) is read
+    assert options.may_hold_window("export.jsonl")  # a name without a delivery time: always read
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 31)),
+       length=st.timedeltas(timedelta(seconds=1), timedelta(days=40)), at=st.floats(0, 1, exclude_max=True),
+       late_days=st.integers(0, 3), share=st.floats(0, 1))
+def test_a_file_with_a_record_of_the_window_is_read(start, length, at, late_days, share) -> None:
+    """Whatever the window: a file holding a record of the window, delivered after the record was
+    written and at most late_days after it, is read (the CloudTrail docs' promise, plus the
+    delivery delay the option allows)."""
+    start = start.replace(microsecond=0)
+    seconds = max(int(length.total_seconds()), 1)
+    end = start + timedelta(seconds=seconds)
+    event = start + timedelta(seconds=min(int(seconds * at), seconds - 1))
+    assert start <= event < end
+    delivered = event + timedelta(days=late_days) * share
+    options = bt.Options(start=f"{start:%Y-%m-%dT%H:%M:%S}Z", end=f"{end:%Y-%m-%dT%H:%M:%S}Z", late_days=late_days)
+    assert options.may_hold_window(log_name(delivered))
+
+
+def test_files_delivered_outside_the_window_are_not_read_and_counted(tmp_path: Path, capsys) -> None:
+    record = next(c.record for c in CASES if c.expect == {"KmsKeyDisableOrDeletion"})
+    days = [datetime(2026, 11, d, 12, 0) for d in (1, 2, 3, 4, 5)]
+    for day in days:
+        path = tmp_path / log_name(day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(json.dumps(
+            {"Records": [dict(record, eventTime=f"{day - timedelta(minutes=3):%Y-%m-%dT%H:%M:%S}Z")]}).encode()))
+    (tmp_path / "unnamed.json").write_text(json.dumps({"Records": [dict(record, eventTime="2026-11-03T00:00:00Z")]}))
+    args = ["backtest", str(tmp_path), "--workers", "1", "--start", "2026-11-02", "--end", "2026-11-04"]
+    assert cli.main([*args, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # read: Nov 2, 3 (window), 4 (one late day) and the unnamed file; not read: Nov 1 and 5
+    assert (data["files"], data["files_outside_window"], data["records"], data["outside_window"]) == (4, 2, 4, 1)
+    assert data["detections"]["KmsKeyDisableOrDeletion"]["matches"] == 3
+    assert cli.main([*args, "--late-days", "0"]) == 0
+    assert "3 files delivered outside the window not read" in capsys.readouterr().out
