@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import calendar
 import json
+import multiprocessing
 import operator
 import os
 import re
+import signal
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
@@ -517,6 +519,13 @@ def _init_worker(options: Options) -> None:
     _WORKER["fast"] = FastDecoder(options.detections())
 
 
+def _init_pool_worker(options: Options) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the parent handles it (it terminates
+    # the pool and says so); a worker stopping on its own would only be replaced.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(options)
+
+
 def _identity(record: Any) -> Any:
     return record
 
@@ -664,8 +673,11 @@ def run(sources: Iterable[Any], options: Options, workers: int | None = None,
             if progress:
                 progress(report, time.monotonic() - started)
         return report
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(options,)) as pool:
-        for partial in pool.map(_scan_batch, batches):
+    # multiprocessing's Pool, not concurrent.futures': leaving the block for any reason (Ctrl-C
+    # included) terminates the workers, where a ProcessPoolExecutor interrupted while it submits
+    # is left waiting for workers that wait for work, and the command never exits.
+    with multiprocessing.Pool(workers, initializer=_init_pool_worker, initargs=(options,)) as pool:
+        for partial in pool.imap_unordered(_scan_batch, batches):
             report.merge(partial)
             if progress:
                 progress(report, time.monotonic() - started)

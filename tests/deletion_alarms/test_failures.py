@@ -235,3 +235,39 @@ def test_a_backtest_with_unparsable_entries_only_is_done(tmp_path, capsys) -> No
     assert cli.main(["backtest", str(tmp_path), "--workers", "1"]) == 0
     captured = capsys.readouterr()
     assert f"unparsable entries in: {tmp_path / 'mixed.json'} (2)" in captured.out and not captured.err
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["to-the-command", "to-the-terminal-group"])
+def test_ctrl_c_stops_a_local_backtest_and_its_workers(tmp_path, whole_group) -> None:
+    """A real SIGINT, to the command alone (as `timeout -s INT` or `kill -INT` sends it) or to its
+    whole process group (as a terminal's Ctrl-C does), while a worker is blocked reading a file
+    that never ends (a FIFO nobody writes to): the command exits 130 with one line, and no worker
+    is left behind. With concurrent.futures' pool it never exited."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    os.mkfifo(folder / "a-stuck.json.gz")
+    (folder / "b.json").write_text('{"Records": []}')
+    process = subprocess.Popen([sys.executable, "-m", "deletion_alarms", "backtest", str(folder), "--workers", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        time.sleep(3)  # the workers have started and one is blocked opening the FIFO
+        assert process.poll() is None, process.communicate()
+        if whole_group:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == cli.EXIT_INTERRUPTED, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted:" in err, err
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # nothing of the group remains
+        os.killpg(process.pid, 0)
