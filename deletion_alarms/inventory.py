@@ -174,10 +174,14 @@ def collect(tasks: Iterable[tuple[str, str, Callable[[str], Any]]], now: datetim
     found: list[Pending] = []
     with ThreadPoolExecutor(max(1, workers)) as pool:
         futures = [pool.submit(pending_in, clients, account, region, now) for account, region, clients in tasks]
-        for future in futures:
-            found += future.result()
-            if progress:
-                progress()
+        try:
+            for future in futures:
+                found += future.result()
+                if progress:
+                    progress()
+        except BaseException:  # a failure or Ctrl-C: the account-Regions not started are not read
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return sorted(found, key=lambda p: (p.days_left, p.account, p.region, p.arn))
 
 

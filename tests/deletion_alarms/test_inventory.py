@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 from deletion_alarms import cli
 from deletion_alarms import inventory as inv
 from detections.catalog import Service
+from detections.errors import UserError
 
 HOME, OTHER = "123456789012", "444455556666"  # moto's default account, and one reached by STS
 
@@ -228,3 +229,28 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatc
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     paragraph = readme[readme.index("The inventory needs these read-only"):readme.index("## Backtest before deploying")]
     assert set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", paragraph)) == set(inv.PERMISSIONS)
+
+
+def test_a_failure_stops_the_reads_not_yet_started(monkeypatch) -> None:
+    """One account-Region fails: its error ends the run, and the account-Regions still queued are
+    not read (with 1,700 of them, the user would otherwise wait for every one)."""
+    import threading
+    import time
+
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def pending_in(clients, account, region, now):
+        with lock:
+            started.append(region)
+        if region == "r0":
+            raise UserError("r0: access denied")
+        time.sleep(0.01)
+        return []
+
+    monkeypatch.setattr(inv, "pending_in", pending_in)
+    tasks = [("111122223333", f"r{i}", None) for i in range(200)]
+    with pytest.raises(UserError, match="r0: access denied"):
+        inv.collect(tasks, datetime.now(timezone.utc), workers=2)
+    time.sleep(0.2)  # what still runs would have started more by now
+    assert len(started) < 20, len(started)
