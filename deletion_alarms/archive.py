@@ -3,7 +3,9 @@ a worker scans it, so the archive is never held in memory."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Iterator
 
 _CLIENTS: dict[tuple, Any] = {}  # one S3 client per worker process and settings
@@ -60,15 +62,52 @@ def _client(profile: str | None, region: str | None, endpoint_url: str | None) -
     return _CLIENTS[key]
 
 
+# A trail's Region folder: AWSLogs/[o-ID/]ACCOUNT/CloudTrail/REGION/. Its keys go on YYYY/MM/DD/:
+# in key order, its log files are in day order.
+REGION_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/$")
+BELOW_REGION_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/.")
+DAY_FOLDER = "%Y/%m/%d"
+
+
 def s3_objects(url: str, profile: str | None = None, region: str | None = None,
-               endpoint_url: str | None = None) -> Iterator[S3Object]:
-    """Every object under ``s3://bucket/prefix``, listed lazily."""
+               endpoint_url: str | None = None, days: tuple[date | None, date | None] | None = None
+               ) -> Iterator[S3Object]:
+    """Every object under ``s3://bucket/prefix``, listed lazily. With ``days`` (the first and last
+    day folder to read, either None for no bound), the prefix is walked folder by folder (S3's
+    delimiter) down to the trail's Region folders, each listed from its first day's folder to its
+    last day's only; folders of digest files are not listed."""
     from deletion_alarms.awsclient import aws_errors
+    from deletion_alarms.backtest import DIGEST_FOLDER
 
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
     client = _client(profile, region, endpoint_url)
-    with aws_errors(f"listing {url}"):
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    pages = client.get_paginator("list_objects_v2").paginate
+
+    def listed(prefix: str, start_after: str = "", stop_after: str = "") -> Iterator[S3Object]:
+        """The objects under ``prefix`` in key order, from ``start_after`` to the last key that
+        begins with ``stop_after``."""
+        for page in pages(Bucket=bucket, Prefix=prefix, **({"StartAfter": start_after} if start_after else {})):
+            for item in page.get("Contents", []):
+                if stop_after and item["Key"][:len(stop_after)] > stop_after:
+                    return
+                if not item["Key"].endswith("/"):
+                    yield S3Object(bucket, item["Key"], profile, region, endpoint_url)
+
+    def walked(prefix: str, first: date | None, last: date | None) -> Iterator[S3Object]:
+        if REGION_FOLDER.search(prefix):
+            yield from listed(prefix, prefix + first.strftime(DAY_FOLDER) if first else "",
+                              prefix + last.strftime(DAY_FOLDER) if last else "")
+            return
+        for page in pages(Bucket=bucket, Prefix=prefix, Delimiter="/"):
             for item in page.get("Contents", []):
                 if not item["Key"].endswith("/"):
                     yield S3Object(bucket, item["Key"], profile, region, endpoint_url)
+            for folder in page.get("CommonPrefixes", []):
+                if folder["Prefix"].rstrip("/").rsplit("/", 1)[-1] != DIGEST_FOLDER:  # no records there
+                    yield from walked(folder["Prefix"], first, last)
+
+    with aws_errors(f"listing {url}"):
+        if days is None or BELOW_REGION_FOLDER.search(prefix):
+            yield from listed(prefix)
+        else:
+            yield from walked(prefix, *days)

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 import msgspec
@@ -497,6 +497,16 @@ class Options:
         if self.start and delivered + timedelta(minutes=1) <= _utc(self.start):
             return False
         return not (self.end and delivered >= _utc(self.end) + timedelta(days=self.late_days))
+
+    def delivery_days(self) -> tuple[date | None, date | None] | None:
+        """The day folders (YYYY/MM/DD) that may hold files of the window, a day more on each side:
+        the user guide says a file's name holds its delivery time, but not that its folder holds
+        the same day (UNCONFIRMED); the names then decide (may_hold_window). None: no window."""
+        if not (self.start or self.end):
+            return None
+        first = (_utc(self.start) - timedelta(days=1)).date() if self.start else None
+        last = (_utc(self.end) + timedelta(days=self.late_days + 1)).date() if self.end else None
+        return first, last
 
     def skips(self) -> frozenset[str]:
         """Names of the detections that skip expected deleters, when there are any."""

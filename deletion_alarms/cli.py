@@ -382,7 +382,7 @@ def backtest(args: argparse.Namespace) -> int:
             if source.startswith("s3://"):
                 from deletion_alarms.archive import s3_objects
 
-                yield from s3_objects(source, args.profile, args.region, args.endpoint_url)
+                yield from s3_objects(source, args.profile, args.region, args.endpoint_url, options.delivery_days())
             else:
                 yield from bt.local_files([source])
 

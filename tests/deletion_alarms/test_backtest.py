@@ -201,6 +201,59 @@ def test_an_archived_s3_object_is_named_and_the_rest_is_read(aws, tmp_path: Path
     assert "1 of 3 files could not be read" in captured.err
 
 
+TRAIL_BUCKET = "org-trail-111122223333"
+
+
+def trail_archive(s3) -> list[str]:
+    """An organization trail's keys: two accounts, two Regions, a log file a day (delivered at
+    noon) from Nov 1 to 6, digest files, and a file of another name at the top."""
+    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    keys = ["AWSLogs/o-abc123/notes.json"]
+    for account in ("111122223333", "444455556666"):
+        for region in ("us-east-1", "eu-west-1"):
+            for day in range(1, 7):
+                delivered = datetime(2026, 11, day, 12, 0)
+                keys.append(log_name(delivered, f"AWSLogs/o-abc123/{account}/CloudTrail/{region}/").replace(
+                    "111122223333_CloudTrail_us-east-1", f"{account}_CloudTrail_{region}"))
+                keys.append(f"AWSLogs/o-abc123/{account}/CloudTrail-Digest/{region}/{delivered:%Y/%m/%d}/"
+                            f"{account}_CloudTrail-Digest_{region}_trail_{region}_{delivered:%Y%m%dT%H%M%S}Z.json.gz")
+    for key in keys:
+        s3.put_object(Bucket=TRAIL_BUCKET, Key=key, Body=b"{}")
+    return keys
+
+
+@pytest.mark.parametrize("prefix", [
+    "", "AWSLogs/", "AWSLogs/o-abc123/", "AWSLogs/o-abc123/4444",
+    "AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/",  # a Region folder
+    "AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2026/11/",  # below one: listed whole
+])
+@pytest.mark.parametrize(("start", "end", "late_days"), [
+    ("2026-11-03", "2026-11-04", 1), ("2026-11-03", None, 0), (None, "2026-11-02T12:30:00Z", 0),
+])
+def test_a_window_lists_only_the_day_folders_it_needs(aws, prefix, start, end, late_days) -> None:
+    """Walking the trail's folders with a window reads the same log files as listing everything and
+    keeping those whose names may hold the window (digests are skipped either way), without listing
+    day folders two days or more outside it, or digest folders."""
+    from deletion_alarms.archive import s3_objects
+
+    trail_archive(aws.client("s3"))
+    options = bt.Options(start=start, end=end, late_days=late_days)
+    url = f"s3://{TRAIL_BUCKET}/{prefix}"
+    walked = [o.key for o in s3_objects(url, endpoint_url=aws.endpoint, days=options.delivery_days())]
+    everything = [o.key for o in s3_objects(url, endpoint_url=aws.endpoint)]
+    assert len(walked) == len(set(walked))
+    read = lambda keys: {k for k in keys if options.may_hold_window(k) and not bt.is_digest(k)}  # noqa: E731
+    assert read(walked) == read(everything) and read(walked)
+    if "/2026/" not in prefix:
+        # Two days or more before the start's day, or after the end's day plus the late days.
+        first = datetime.fromisoformat(start[:10]) - timedelta(days=2) if start else None
+        last = datetime.fromisoformat(end[:10]) + timedelta(days=late_days + 2) if end else None
+        far = [f"2026/11/{d:02d}/" for d in range(1, 7)
+               if (first and datetime(2026, 11, d) <= first) or (last and datetime(2026, 11, d) >= last)]
+        assert far and not [k for k in walked if any(d in k for d in far)], far
+        assert not [k for k in walked if "CloudTrail-Digest" in k]
+
+
 def test_the_object_errors_are_getobjects_own() -> None:
     """Every error GetObject's model names is classified as the object's (the run goes on);
     a new one fails here until it is."""
