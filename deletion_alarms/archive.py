@@ -66,6 +66,10 @@ def _client(profile: str | None, region: str | None, endpoint_url: str | None) -
 # in key order, its log files are in day order.
 REGION_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/$")
 BELOW_REGION_FOLDER = re.compile(r"(?:^|/)CloudTrail/[^/]+/.")
+# Folders beside CloudTrail/ that no detection can match: digest files hold no records, and an
+# Insights event names its API inside insightDetails, not in eventSource and eventName (CloudTrail
+# user guide, "CloudTrail record contents for Insights events for trails").
+NOTHING_TO_MATCH = ("CloudTrail-Digest", "CloudTrail-Insight")
 DAY_FOLDER = "%Y/%m/%d"
 
 
@@ -75,9 +79,8 @@ def s3_objects(url: str, profile: str | None = None, region: str | None = None,
     """Every object under ``s3://bucket/prefix``, listed lazily. With ``days`` (the first and last
     day folder to read, either None for no bound), the prefix is walked folder by folder (S3's
     delimiter) down to the trail's Region folders, each listed from its first day's folder to its
-    last day's only; folders of digest files are not listed."""
+    last day's only; folders of digest files and Insights events are not listed."""
     from deletion_alarms.awsclient import aws_errors
-    from deletion_alarms.backtest import DIGEST_FOLDER
 
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
     client = _client(profile, region, endpoint_url)
@@ -103,7 +106,7 @@ def s3_objects(url: str, profile: str | None = None, region: str | None = None,
                 if not item["Key"].endswith("/"):
                     yield S3Object(bucket, item["Key"], profile, region, endpoint_url)
             for folder in page.get("CommonPrefixes", []):
-                if folder["Prefix"].rstrip("/").rsplit("/", 1)[-1] != DIGEST_FOLDER:  # no records there
+                if folder["Prefix"].rstrip("/").rsplit("/", 1)[-1] not in NOTHING_TO_MATCH:
                     yield from walked(folder["Prefix"], first, last)
 
     with aws_errors(f"listing {url}"):

@@ -96,8 +96,9 @@ def inflate(data: bytes) -> bytes:
         return data
     # The last member's trailer holds its size (mod 2**32): a file of one member, as CloudTrail
     # writes them, is inflated by one call into one buffer of that size. Inflating in pieces and
-    # joining them, or into a buffer that grows, costs 1.7x to 4x as much (copies, and the page
-    # faults of fresh memory; measured in benchmarks/backtest_bench.py's "inflate only" row).
+    # joining them, or into a buffer that grows, cost 1.7x and 4x as much (copies, and the page
+    # faults of fresh memory: the benchmark's 200 files read one after the other, 0.24 s, 0.41 s
+    # and 1.0 s).
     first = max(int.from_bytes(data[-4:], "little"), 1)
     parts = []
     try:

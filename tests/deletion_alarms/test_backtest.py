@@ -206,7 +206,8 @@ TRAIL_BUCKET = "org-trail-111122223333"
 
 def trail_archive(s3) -> list[str]:
     """An organization trail's keys: two accounts, two Regions, a log file a day (delivered at
-    noon) from Nov 1 to 6, digest files, and a file of another name at the top."""
+    noon) from Nov 1 to 6, digest and Insights files beside them, and a file of another name at
+    the top."""
     s3.create_bucket(Bucket=TRAIL_BUCKET)
     keys = ["AWSLogs/o-abc123/notes.json"]
     for account in ("111122223333", "444455556666"):
@@ -217,6 +218,8 @@ def trail_archive(s3) -> list[str]:
                     "111122223333_CloudTrail_us-east-1", f"{account}_CloudTrail_{region}"))
                 keys.append(f"AWSLogs/o-abc123/{account}/CloudTrail-Digest/{region}/{delivered:%Y/%m/%d}/"
                             f"{account}_CloudTrail-Digest_{region}_trail_{region}_{delivered:%Y%m%dT%H%M%S}Z.json.gz")
+                keys.append(f"AWSLogs/o-abc123/{account}/CloudTrail-Insight/{region}/{delivered:%Y/%m/%d}/"
+                            f"{account}_CloudTrail-Insight_{region}_{delivered:%Y%m%dT%H%M}Z_Mu0KsOhtH1ar15ZZ.json.gz")
     for key in keys:
         s3.put_object(Bucket=TRAIL_BUCKET, Key=key, Body=b"{}")
     return keys
@@ -232,8 +235,9 @@ def trail_archive(s3) -> list[str]:
 ])
 def test_a_window_lists_only_the_day_folders_it_needs(aws, prefix, start, end, late_days) -> None:
     """Walking the trail's folders with a window reads the same log files as listing everything and
-    keeping those whose names may hold the window (digests are skipped either way), without listing
-    day folders two days or more outside it, or digest folders."""
+    keeping those whose names may hold the window (digests are skipped either way; Insights events
+    match nothing), without listing day folders two days or more outside it, or the digest and
+    Insights folders."""
     from deletion_alarms.archive import s3_objects
 
     trail_archive(aws.client("s3"))
@@ -242,7 +246,8 @@ def test_a_window_lists_only_the_day_folders_it_needs(aws, prefix, start, end, l
     walked = [o.key for o in s3_objects(url, endpoint_url=aws.endpoint, days=options.delivery_days())]
     everything = [o.key for o in s3_objects(url, endpoint_url=aws.endpoint)]
     assert len(walked) == len(set(walked))
-    read = lambda keys: {k for k in keys if options.may_hold_window(k) and not bt.is_digest(k)}  # noqa: E731
+    read = lambda keys: {k for k in keys if options.may_hold_window(k) and not bt.is_digest(k)  # noqa: E731
+                         and "/CloudTrail-Insight/" not in k}
     assert read(walked) == read(everything) and read(walked)
     if "/2026/" not in prefix:
         # Two days or more before the start's day, or after the end's day plus the late days.
@@ -251,7 +256,7 @@ def test_a_window_lists_only_the_day_folders_it_needs(aws, prefix, start, end, l
         far = [f"2026/11/{d:02d}/" for d in range(1, 7)
                if (first and datetime(2026, 11, d) <= first) or (last and datetime(2026, 11, d) >= last)]
         assert far and not [k for k in walked if any(d in k for d in far)], far
-        assert not [k for k in walked if "CloudTrail-Digest" in k]
+        assert not [k for k in walked if "CloudTrail-Digest" in k or "CloudTrail-Insight" in k]
 
 
 def test_the_object_errors_are_getobjects_own() -> None:
