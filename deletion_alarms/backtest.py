@@ -603,10 +603,15 @@ def scan_bytes(name: str, data: bytes, options: Options, matcher: Matcher,
     return report
 
 
+def source_name(source: Any) -> str:
+    """A local path, or an S3 object's s3://bucket/key."""
+    return source if isinstance(source, str) else source.name
+
+
 def _read(source: Any) -> tuple[str, bytes | OSError]:
     """A source's name and content, or the error that kept it from being read (a dangling link,
     a file without permission, an archived S3 object): one failed file, not the end of the run."""
-    name = source if isinstance(source, str) else source.name
+    name = source_name(source)
     try:
         if isinstance(source, str):
             with open(source, "rb") as f:
@@ -666,7 +671,7 @@ def local_files(paths: Iterable[str]) -> Iterator[str]:
 
 def in_window(sources: list[Any], options: Options) -> tuple[list[Any], int]:
     """The sources that may hold records of the window, and how many others there were."""
-    kept = [s for s in sources if options.may_hold_window(s if isinstance(s, str) else s.name)]
+    kept = [s for s in sources if options.may_hold_window(source_name(s))]
     return kept, len(sources) - len(kept)
 
 
