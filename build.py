@@ -94,19 +94,25 @@ def build(args: argparse.Namespace) -> int:
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text()
     new_readme = distribution.render_readme(readme, rendered)
+    pages = distribution.render_docs(rendered)
     if args.check:
         stale = distribution.stale_files(args.dist, rendered)
         stale += ["README.md"] if new_readme != readme else []
+        stale += [path for path, text in pages.items()
+                  if not (ROOT / path).is_file() or (ROOT / path).read_text() != text]
         if stale:
             print(f"stale: {', '.join(stale)}; run: python build.py", file=sys.stderr)
             return 1
-        print(f"dist/ and README.md match the build ({len(rendered)} templates)")
+        print(f"dist/, docs/ and README.md match the build ({len(rendered)} templates)")
         return 0
     for name, body in rendered.items():
         distribution.check_artifact(name, body)
     distribution.write_all(args.dist, rendered)
     if new_readme != readme:
         readme_path.write_text(new_readme)
+    for path, text in pages.items():
+        (ROOT / path).parent.mkdir(exist_ok=True)
+        (ROOT / path).write_text(text)
     for name, body in rendered.items():
         document = json.loads(body)
         if "Resources" in document:

@@ -382,11 +382,11 @@ def read_notification(body: str) -> Seen | None:
 
 
 def names_resource(text: str, resource: str, undo: bool) -> bool:
-    """Whether a digest names ``resource``: on its undo line where the detection has one (the line
-    a person copies), otherwise anywhere."""
+    """Whether a digest names ``resource``: on its undo (or, for a resolved notice, next-step) line
+    where the detection has one (the line a person copies), otherwise anywhere."""
     lines = text.splitlines()
     if undo:
-        return any(line.strip().startswith("Undo:") and resource in line for line in lines)
+        return any(line.strip().startswith(("Undo", "Next")) and resource in line for line in lines)
     return any(resource in line for line in lines)
 
 

@@ -53,8 +53,6 @@ class Detection:
     fires_when: str
     not_covered: str
     what_to_do: str
-    headline: str = ""
-    """Short form of the title for a notification's subject line (SNS allows 100 characters)."""
     metric_alarm: bool = True
     """Also deployed as a metric filter and alarm (recovery notices exist only as rules)."""
     immediate: bool = False
@@ -73,7 +71,6 @@ SECRETS_CONSOLE = "Secrets Manager console > Secrets > Preferences: show secrets
 KMS_KEY_PENDING_DELETION_USE = Detection(
     name="KmsKeyPendingDeletionUse",
     title="A KMS key that is pending deletion is still being used",
-    headline="KMS key pending deletion is in use",
     service=Service.KMS,
     kind=Kind.ACCESS,
     # Match the message, not the error code: KMS answers KMSInvalidStateException or
@@ -112,7 +109,6 @@ KMS_KEY_PENDING_DELETION_USE = Detection(
 SECRET_PENDING_DELETION_USE = Detection(
     name="SecretPendingDeletionUse",
     title="A Secrets Manager secret that is marked for deletion is still being used",
-    headline="Secret marked for deletion is in use",
     service=Service.SECRETS_MANAGER,
     kind=Kind.ACCESS,
     # Both wordings AWS has used; wildcards around the apostrophe-free part so that either
@@ -152,7 +148,6 @@ SECRET_PENDING_DELETION_USE = Detection(
 KMS_KEY_DISABLE_OR_DELETION = Detection(
     name="KmsKeyDisableOrDeletion",
     title="A KMS key was disabled or scheduled for deletion",
-    headline="KMS key disabled or scheduled for deletion",
     service=Service.KMS,
     kind=Kind.DELETION,
     # Exactly the pattern Security Hub CloudWatch.7 (CIS AWS Foundations 3.7 / 4.7) requires,
@@ -184,7 +179,6 @@ KMS_KEY_DISABLE_OR_DELETION = Detection(
 SECRET_DELETION = Detection(
     name="SecretDeletion",
     title="A Secrets Manager secret was scheduled for deletion",
-    headline="Secret deleted",
     service=Service.SECRETS_MANAGER,
     kind=Kind.DELETION,
     filter_pattern=(
@@ -216,7 +210,6 @@ SECRET_DELETION = Detection(
 KMS_KEY_DELETION_CANCELLED = Detection(
     name="KmsKeyDeletionCancelled",
     title="Resolved: the deletion of a KMS key was cancelled",
-    headline="Resolved: KMS key deletion cancelled",
     service=Service.KMS,
     kind=Kind.RECOVERY,
     filter_pattern=(
@@ -235,7 +228,6 @@ KMS_KEY_DELETION_CANCELLED = Detection(
 SECRET_RESTORED = Detection(
     name="SecretRestored",
     title="Resolved: a Secrets Manager secret was restored",
-    headline="Resolved: secret restored",
     service=Service.SECRETS_MANAGER,
     kind=Kind.RECOVERY,
     filter_pattern=(
@@ -254,7 +246,6 @@ SECRET_RESTORED = Detection(
 KMS_KEY_MATERIAL_DELETION = Detection(
     name="KmsKeyMaterialDeletion",
     title="KMS key material was deleted or made unreachable, with no waiting period",
-    headline="KMS key material deleted or unreachable at once",
     service=Service.KMS,
     kind=Kind.DELETION,
     filter_pattern=(
@@ -293,7 +284,6 @@ KMS_KEY_MATERIAL_DELETION = Detection(
 KMS_KEY_DELETED = Detection(
     name="KmsKeyDeleted",
     title="A KMS key was deleted at the end of its waiting period",
-    headline="KMS key deleted for good",
     service=Service.KMS,
     kind=Kind.DELETION,
     filter_pattern='{ ($.eventSource = "kms.amazonaws.com") && ($.eventName = "DeleteKey") }',
@@ -323,7 +313,6 @@ KMS_KEY_DELETED = Detection(
 SECRET_REPLICA_DELETION = Detection(
     name="SecretReplicaDeletion",
     title="Replicas of a Secrets Manager secret were deleted, with no recovery window",
-    headline="Secret replicas deleted at once",
     service=Service.SECRETS_MANAGER,
     kind=Kind.DELETION,
     filter_pattern=(

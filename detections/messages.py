@@ -51,27 +51,48 @@ COMMON_FIELDS: dict[str, list[Source]] = {
 # The key a use detection is about is the one KMS names in the error ("<key ARN> is pending
 # deletion."): a ReEncrypt record lists two keys in its resources.
 KEY_IN_ERROR = {"path": "$.detail.errorMessage", "match": r"^(arn:aws[a-z-]*:kms:\S+?) is pending"}
+# A secret's name inside its ARN: Secrets Manager appends a hyphen and six random characters.
+SECRET_NAME_IN_ARN = r":secret:(.+)-[A-Za-z0-9]{6}$"
+DEFAULT_WINDOW_DAYS = "30"  # ScheduleKeyDeletion and DeleteSecret without a window: 30 days (API references)
 
 SERVICE_FIELDS: dict[Service, dict[str, list[Source]]] = {
     Service.KMS: {
         "key": [KEY_IN_ERROR, *_paths("$.detail.responseElements.keyId", "$.detail.resources[0].ARN",
-                                      "$.detail.requestParameters.keyId",
-                                      # a custom key store's calls name the store, not a key
-                                      "$.detail.requestParameters.customKeyStoreId")],
-        "window": _paths("$.detail.requestParameters.pendingWindowInDays"),
+                                      "$.detail.requestParameters.keyId")],
+        # a custom key store's calls name the store, not a key
+        "keyStore": _paths("$.detail.requestParameters.customKeyStoreId"),
+        "window": [*_paths("$.detail.requestParameters.pendingWindowInDays"), {"value": DEFAULT_WINDOW_DAYS}],
         "deletionDate": _paths("$.detail.responseElements.deletionDate"),
         "keyState": _paths("$.detail.responseElements.keyState"),
     },
     Service.SECRETS_MANAGER: {
-        "secret": _paths("$.detail.responseElements.aRN", "$.detail.requestParameters.secretId",
-                         "$.detail.resources[0].ARN"),
-        "window": _paths("$.detail.requestParameters.recoveryWindowInDays"),
+        # responseElements.arn since February 2024, aRN before (Secrets Manager user guide,
+        # cloudtrail_log_entries); the secret ID a caller gave may be a name or a partial ARN.
+        "secret": _paths("$.detail.responseElements.arn", "$.detail.responseElements.aRN",
+                         "$.detail.requestParameters.secretId", "$.detail.resources[0].ARN"),
+        "secretName": [*_paths("$.detail.responseElements.name"),
+                       {"path": "$.detail.responseElements.arn", "match": SECRET_NAME_IN_ARN},
+                       {"path": "$.detail.responseElements.aRN", "match": SECRET_NAME_IN_ARN},
+                       {"path": "$.detail.requestParameters.secretId", "match": SECRET_NAME_IN_ARN},
+                       {"path": "$.detail.requestParameters.secretId", "match": r"^([^:]+)$"}],
+        "window": [*_paths("$.detail.requestParameters.recoveryWindowInDays"), {"value": DEFAULT_WINDOW_DAYS}],
         "force": _paths("$.detail.requestParameters.forceDeleteWithoutRecovery"),
         "deletionDate": _paths("$.detail.responseElements.deletionDate"),
+        "replicaRegions": [{"path": "$.detail.requestParameters.removeReplicaRegions", "join": ", "}],
+        "replicaRegionArgs": [{"path": "$.detail.requestParameters.removeReplicaRegions", "join": " ",
+                               "each": "Region=%s"}],
     },
 }
 RESOURCE_FIELD = {Service.KMS: "key", Service.SECRETS_MANAGER: "secret"}
-
+NAME_FIELD = {Service.KMS: "key", Service.SECRETS_MANAGER: "secretName"}
+"""What the subject names: the notifier shortens a key ARN to its alias or key ID."""
+# Values the notifier adds from its own reads (DescribeKey, ListAliases, DescribeSecret) and its clock;
+# a line that uses one is left out when the read was not possible.
+# Fields the notifier itself reads from every record (the caller for distinct rows; dates and the window
+# for the deletion date), whether or not a line shows them.
+NOTIFIER_READS = frozenset({"caller", "time", "eventName", "window", "deletionDate"})
+ENRICHED_FIELDS = ("aliases", "description", "state", "deletion", "daysLeft", "deletionNote", "deletionUnknown",
+                   "readNote")
 
 AUTO_CANCEL_TEXT = {
     Service.KMS: ("AutoCancelOnUse={mode}: SSM Automation cancels the deletion of the key{scope}; it then stays "
@@ -80,71 +101,209 @@ AUTO_CANCEL_TEXT = {
 }
 AUTO_CANCEL_SCOPE = {"Tagged": " if its owners tagged it deletion-alarms:auto-cancel=true", "All": ""}
 
+# ------------------------------------------------------------------ what happened: the outcomes
+# An outcome is what a record says happened, decided from the record alone (event name, error code,
+# force flag, key state). Each has its own subject words, meaning and undo, so a denied attempt never
+# reads like a deletion and a force delete is never offered a restore. The notifier takes the first
+# outcome of a detection whose ``when`` holds: every field named must be present ("present"), absent
+# ("absent"), or one of the values listed. ``rank`` orders a digest's events: the worst comes first
+# and names the subject.
+DENIED = ["AccessDenied", "AccessDeniedException"]  # CloudTrail's errorCode for a denied call
+LOSS, USE, SCHEDULED, FAILED, REFUSED, RESOLVED = range(6)
+
+ENABLE_KEY = "aws kms enable-key --region {region} --key-id {key}"
+CANCEL_KEY_DELETION = "aws kms cancel-key-deletion --region {region} --key-id {key}"
+RESTORE_SECRET = "aws secretsmanager restore-secret --region {region} --secret-id {secret}"
+
+
+def outcome(name: str, rank: int, headline: str, meaning: str, what_to_do: str, when: dict | None = None,
+            undo: tuple[str, ...] = (), undo_label: str = "Undo", pending: bool = False) -> dict[str, Any]:
+    """One outcome, as data the notifier evaluates (``pending``: the resource is now pending deletion,
+    so the email gives its deletion date and the days left)."""
+    return {"name": name, "rank": rank, "headline": headline, "meaning": meaning, "what_to_do": what_to_do,
+            "when": when or {}, "undo": list(undo), "undo_label": undo_label, "pending": pending}
+
+
+def attempts(event_name: str, action: str) -> list[dict[str, Any]]:
+    """A call that was denied, or failed otherwise: nothing changed, nothing to undo."""
+    return [
+        outcome(f"{event_name}Denied", REFUSED, f"Denied: attempt to {action}",
+                "The call was refused (an SCP, a key or resource policy, or IAM): nothing changed.",
+                "Find out who tried and why (the caller above); if it was not expected, review that "
+                "principal's access. Nothing needs undoing.",
+                when={"eventName": [event_name], "errorCode": DENIED}),
+        outcome(f"{event_name}Failed", FAILED, f"Failed: attempt to {action}",
+                "The call failed with the error above: nothing changed by it.",
+                "Find out who tried and why (the caller above); the error says why it failed. "
+                "Nothing needs undoing.",
+                when={"eventName": [event_name], "errorCode": "present"}),
+    ]
+
+
+KEY_RESTORE_STEPS = (
+    "Cancelling leaves the key Disabled (KMS API reference, CancelKeyDeletion): run the enable-key "
+    "command too if it was enabled before.")
+
+OUTCOMES: dict[str, list[dict[str, Any]]] = {
+    "KmsKeyPendingDeletionUse": [outcome(
+        "Used", USE, "KMS key pending deletion was used",
+        "Something called KMS with a key that is scheduled for deletion and was refused: an application, "
+        "user or AWS service still depends on it, and the deletion is probably a mistake.",
+        "If the key is still needed, cancel its deletion before the date above. " + KEY_RESTORE_STEPS,
+        undo=(CANCEL_KEY_DELETION, ENABLE_KEY), pending=True)],
+    "SecretPendingDeletionUse": [outcome(
+        "Used", USE, "Secret marked for deletion was used",
+        "Something tried to read or change a secret that is scheduled for deletion and was refused: an "
+        "application or user still depends on it, and the deletion is probably a mistake.",
+        "If the secret is still needed, restore it before the date above (the restore makes it readable "
+        "again at once).",
+        undo=(RESTORE_SECRET,), pending=True)],
+    "KmsKeyDisableOrDeletion": [
+        *attempts("ScheduleKeyDeletion", "schedule KMS key deletion"),
+        *attempts("DisableKey", "disable KMS key"),
+        outcome("Disabled", SCHEDULED, "KMS key disabled",
+                "The key was disabled: every encrypt and decrypt with it fails until it is enabled again. "
+                "Nothing is deleted.",
+                "If the key is still needed, enable it again.", when={"eventName": ["DisableKey"]},
+                undo=(ENABLE_KEY,)),
+        outcome("ScheduledAfterReplicas", SCHEDULED, "KMS key scheduled for deletion after its replicas",
+                "A multi-Region primary key was scheduled for deletion (PendingReplicaDeletion): KMS deletes it "
+                "once its replica keys are deleted, and its waiting period starts then.",
+                "If the key is still needed, cancel its deletion, and the deletion of its replicas in their "
+                "Regions. " + KEY_RESTORE_STEPS,
+                when={"eventName": ["ScheduleKeyDeletion"], "keyState": ["PendingReplicaDeletion"]},
+                undo=(CANCEL_KEY_DELETION, ENABLE_KEY), pending=True),
+        outcome("Scheduled", SCHEDULED, "KMS key scheduled for deletion in {window} days",
+                "The key will be deleted when its waiting period ends; after that, data encrypted under it "
+                "can never be decrypted.",
+                "If the deletion was not intended, cancel it before the date above. " + KEY_RESTORE_STEPS,
+                when={"eventName": ["ScheduleKeyDeletion"]}, undo=(CANCEL_KEY_DELETION, ENABLE_KEY), pending=True),
+    ],
+    "SecretDeletion": [
+        *attempts("DeleteSecret", "delete secret"),
+        outcome("ForceDeleted", LOSS, "Secret deleted for good (force delete)",
+                "The secret was deleted with ForceDeleteWithoutRecovery: there is no recovery window and "
+                "nothing can restore it.",
+                "If it was needed: create the secret again under the same name with a new value (rotate the "
+                "credential it held at its source) and update whoever reads it. Who read it recently: "
+                "CloudTrail GetSecretValue records of this secret.",
+                when={"force": ["true"]}),
+        outcome("Scheduled", SCHEDULED, "Secret scheduled for deletion in {window} days",
+                "The secret can no longer be read, and it is deleted for good when its recovery window ends.",
+                "If the deletion was not intended, restore the secret before the date above.",
+                undo=(RESTORE_SECRET,), pending=True),
+    ],
+    "KmsKeyMaterialDeletion": [
+        *attempts("DeleteImportedKeyMaterial", "delete KMS key material"),
+        *attempts("DeleteCustomKeyStore", "delete KMS key store"),
+        *attempts("DisconnectCustomKeyStore", "disconnect KMS key store"),
+        outcome("ImportedMaterialDeleted", LOSS, "KMS key material deleted",
+                "The imported key material of the key was deleted: the key cannot encrypt or decrypt until the "
+                "same material is imported again. There is no waiting period.",
+                "Import the same key material again from the copy you kept: aws kms get-parameters-for-import, "
+                "then aws kms import-key-material (KMS developer guide, importing key material).",
+                when={"eventName": ["DeleteImportedKeyMaterial"]}),
+        outcome("ImportedMaterialExpired", LOSS, "KMS key material expired",
+                "The imported key material of the key reached its expiration date and KMS deleted it: the key "
+                "cannot encrypt or decrypt until the same material is imported again.",
+                "Import the same key material again from the copy you kept: aws kms get-parameters-for-import, "
+                "then aws kms import-key-material (choose KEY_MATERIAL_DOES_NOT_EXPIRE or a later date).",
+                when={"eventName": ["DeleteExpiredKeyMaterial"]}),
+        outcome("KeyStoreDisconnected", LOSS, "KMS custom key store disconnected",
+                "A custom key store was disconnected: every KMS key in it fails until it is connected again.",
+                "If it was not intended, connect it again.", when={"eventName": ["DisconnectCustomKeyStore"]},
+                undo=("aws kms connect-custom-key-store --region {region} --custom-key-store-id {keyStore}",)),
+        outcome("KeyStoreDeleted", LOSS, "KMS custom key store deleted",
+                "A custom key store was deleted (KMS allows it only once its keys are deleted).",
+                "Nothing in AWS restores it; the keys it held were deleted before it.",
+                when={"eventName": ["DeleteCustomKeyStore"]}),
+    ],
+    "KmsKeyDeleted": [outcome(
+        "Deleted", LOSS, "KMS key deleted for good",
+        "A key scheduled for deletion reached the end of its waiting period and KMS deleted it: everything "
+        "encrypted under it can no longer be decrypted.",
+        "Nothing brings the key back. Find what it encrypted (CloudTrail: its earlier Decrypt and "
+        "GenerateDataKey calls; the resources whose KMS key setting names it) and restore that data from "
+        "copies under another key.")],
+    "SecretReplicaDeletion": [
+        *attempts("RemoveRegionsFromReplication", "delete secret replicas"),
+        outcome("ReplicasDeleted", LOSS, "Secret replicas deleted",
+                "Regions were removed from the secret's replication: Secrets Manager deleted those replicas at "
+                "once, with no recovery window, and applications reading them there fail.",
+                "If it was not intended, replicate the secret to those Regions again; the replicas come back "
+                "from the primary.",
+                undo=("aws secretsmanager replicate-secret-to-regions --region {region} --secret-id {secret} "
+                      "--add-replica-regions {replicaRegionArgs}",)),
+    ],
+    "KmsKeyDeletionCancelled": [outcome(
+        "Cancelled", RESOLVED, "Resolved: KMS key deletion cancelled",
+        "Someone cancelled the key's scheduled deletion: the key is back, in the Disabled state.",
+        "Enable the key again if applications need it.", undo=(ENABLE_KEY,), undo_label="Next")],
+    "SecretRestored": [outcome(
+        "Restored", RESOLVED, "Resolved: secret restored",
+        "Someone restored a secret that was scheduled for deletion: it can be read again.",
+        "Nothing, if the restore was intended; check that applications read the secret again.")],
+}
+
+
+def outcomes(detection: Detection) -> list[dict[str, Any]]:
+    """``detection``'s outcomes, in the order the notifier tries them."""
+    return OUTCOMES[detection.name]
+
 
 def undo_commands(detection: Detection) -> list[str]:
-    """The commands that undo what the detection saw, naming the resource from the event."""
-    if detection.immediate:  # nothing to cancel or restore: what_to_do says what is left
-        return []
-    if detection.service is Service.KMS:
-        enable = "aws kms enable-key --region {region} --key-id {key}"
-        if detection.kind is Kind.RECOVERY:
-            return [enable]
-        return ["aws kms cancel-key-deletion --region {region} --key-id {key}", enable]
-    if detection.kind is Kind.RECOVERY:
-        return []
-    return ["aws secretsmanager restore-secret --region {region} --secret-id {secret}"]
+    """The commands that undo what ``detection`` saw when the call succeeded (its last outcome, the
+    one without an error), naming the resource from the event."""
+    return list(outcomes(detection)[-1]["undo"])
 
 
-def _detail_lines(detection: Detection) -> list[str]:
-    lines = [
-        "Account: {account}   Region: {region}   Time: {time}",
-        "Caller: {caller}   (type {identityType}; via service {invokedBy})",
-        "API call: {eventSource} {eventName}   Source IP: {sourceIp}   User agent: {userAgent}",
-        "Error: {errorCode} {errorMessage}",
-    ]
+def _detail_lines(detection: Detection) -> list[list[str]]:
+    """The lines that describe one event. Each line is a list of parts; the notifier leaves out a part
+    whose value is absent, and a line whose parts are all absent."""
     if detection.service is Service.KMS:
-        lines += [
-            "Key: {key}",
-            "Deletion date: {deletionDate}   Waiting period (days): {window}   Key state: {keyState}",
-            "Console: https://{region}.console.aws.amazon.com/kms/home?region={region}#/kms/keys",
-        ]
+        what = [["Key: {key}"], ["Key store: {keyStore}"], ["Aliases: {aliases}"], ["Description: {description}"]]
+        console = "https://{region}.console.aws.amazon.com/kms/home?region={region}#/kms/keys"
     else:
-        lines += [
-            "Secret: {secret}",
-            "Deletion date: {deletionDate}   Recovery window (days): {window}   "
-            "Force delete without recovery: {force}",
-            "Console: https://{region}.console.aws.amazon.com/secretsmanager/secret?name={secret}&region={region}",
-        ]
-    undo = undo_commands(detection)
-    if undo:
-        lines.append("Undo: " + undo[0])
-        lines += ["      " + command for command in undo[1:]]
-    if detection.immediate:
-        lines.append("No waiting period: nothing cancels this. See What to do.")
-    elif detection.service is Service.SECRETS_MANAGER and detection.kind is Kind.DELETION:
-        lines.append("(Force delete without recovery = true: the secret is gone and nothing can restore it.)")
-    return lines
+        what = [["Secret: {secretName}"], ["ARN: {secret}"], ["Description: {description}"],
+                ["Replica Regions named: {replicaRegions}"]]
+        console = "https://{region}.console.aws.amazon.com/secretsmanager/secret?name={secret}&region={region}"
+    return [
+        *what,
+        ["Account: {account}", "Region: {region}", "Time: {time}"],
+        ["Caller: {caller}", "type {identityType}", "through {invokedBy}"],
+        ["API call: {eventSource} {eventName}", "Source IP: {sourceIp}", "User agent: {userAgent}"],
+        ["Error: {errorCode}", "{errorMessage}"],
+        ["State now: {state}"],
+        ["Deletion date: {deletion} UTC", "{daysLeft} left", "{deletionNote}"],
+        ["Deletion date: {deletionUnknown}"],
+        ["{readNote}"],
+        ["Console: " + console],
+    ]
 
 
 def notification_spec(detection: Detection) -> dict[str, Any]:
     """The data the notifier renders for ``detection``: JSON-serializable, embedded by the build."""
     fields = {**COMMON_FIELDS, **SERVICE_FIELDS[detection.service]}
     lines = _detail_lines(detection)
-    subject = f"{detection.headline}: {{{RESOURCE_FIELD[detection.service]}}} ({{account}} {{region}})"
-    used = set(re.findall(r"\{(\w+)\}", "\n".join(lines) + subject))
-    unknown = used - set(fields)
+    texts = [part for line in lines for part in line]
+    conditions: set[str] = set()
+    for o in outcomes(detection):
+        texts += [o["headline"], *o["undo"]]
+        conditions |= set(o["when"])
+    used = set(re.findall(r"\{(\w+)\}", "\n".join(texts))) | conditions
+    unknown = used - set(fields) - set(ENRICHED_FIELDS)
     if unknown:  # a typo would render as a literal placeholder in every email
         raise ValueError(f"{detection.name}: unknown fields {sorted(unknown)} in its message")
     return {
         "name": detection.name,
         "title": detection.title,
         "kind": detection.kind.value,
-        "subject": subject,
+        "service": detection.service.value,
         "resource": RESOURCE_FIELD[detection.service],
-        "fields": {name: sources for name, sources in fields.items() if name in used | {"caller"}},
+        "short": NAME_FIELD[detection.service],
+        "fields": {name: sources for name, sources in fields.items() if name in used | NOTIFIER_READS},
         "lines": lines,
-        "meaning": detection.fires_when,
-        "what_to_do": detection.what_to_do,
+        "outcomes": outcomes(detection),
         # Shown when the stack cancels on use (AutoCancelOnUse Tagged or All): what the automation does.
         "auto_cancel": AUTO_CANCEL_TEXT.get(detection.service, "") if detection.kind is Kind.ACCESS else "",
         "auto_cancel_scope": AUTO_CANCEL_SCOPE,
@@ -160,17 +319,18 @@ REMINDED_BY = {Service.KMS: "KmsKeyDisableOrDeletion", Service.SECRETS_MANAGER: 
 def reminder_spec() -> dict[str, Any]:
     """What the daily reminder says about each key or secret whose deletion is near, and about each
     secret that was finally deleted. Placeholders: account, region, key or secret (the ARN), name,
-    deletion (ISO 8601 UTC), days, state, caller, scheduledAt, dateSource."""
+    deletion (ISO 8601 UTC), days, state, caller, scheduledAt, dateSource. Each line is a list of
+    parts, as in an alert: a part whose value is absent is left out."""
     lines = {}
     for service, resource in RESOURCE_FIELD.items():
         subject = "KMS key" if service is Service.KMS else "Secret"
         names = "Aliases" if service is Service.KMS else "Name"
         undo = undo_commands(by_name(REMINDED_BY[service]))
         lines[resource] = [
-            f"{subject}: {{{resource}}}   {names}: {{name}}",
-            "Deleted on: {deletion} UTC, in {days} day(s)   State: {state}{dateSource}",
-            "Scheduled by: {caller} at {scheduledAt}",
-            "Undo: " + undo[0], *["      " + command for command in undo[1:]],
+            [f"{subject}: {{{resource}}}", f"{names}: {{name}}"],
+            ["Deleted on: {deletion} UTC, in {days} day(s)", "State: {state}", "({dateSource})"],
+            ["Scheduled by: {caller}", "at {scheduledAt} UTC"],
+            ["Undo: " + undo[0]], *[["      " + command] for command in undo[1:]],
         ]
     return {
         "name": REMINDER,
@@ -180,8 +340,9 @@ def reminder_spec() -> dict[str, Any]:
         "final_subject": "Deleted for good: {count} secret(s) ({account} {region})",
         "lines": lines,
         "final_title": "SECRETS DELETED FOR GOOD (their recovery window ended; nothing can restore them)",
-        "final_lines": ["Secret: {secret}   Name: {name}",
-                        "Recovery window ended: {deletion} UTC   Scheduled by: {caller} at {scheduledAt}"],
+        "final_lines": [["Secret: {secret}", "Name: {name}"],
+                        ["Recovery window ended: {deletion} UTC", "({dateSource})"],
+                        ["Scheduled by: {caller}", "at {scheduledAt} UTC"]],
         "meaning": ("These keys and secrets are scheduled for deletion and the day is near. After it, data "
                     "encrypted under a key cannot be decrypted, and a secret's value is gone."),
         "what_to_do": (f"If a deletion is not intended, run its Undo command today ({KMS_CONSOLE}; "

@@ -39,7 +39,11 @@ from typing import Any, Callable, Iterable, Mapping
 SPECS: dict[str, dict[str, Any]] = {}
 
 MAX_DETAILS = 5  # events described in full in one digest
-SUBJECT_LIMIT = 100  # SNS Subject: at most 100 printable ASCII characters
+# SNS Publish Subject: "less than 100 characters" (API reference); AWS is reported to accept exactly 100
+# (moto issue 1503). 99 is within both readings.
+SUBJECT_LIMIT = 99
+CHAT_DESCRIPTION_LIMIT = 3500  # well inside a chat message; the email carries everything
+CHAT_STEPS = 5
 CLAIM_SECONDS = 60
 CLAIM_TTL_SECONDS = 3600
 CARRY_DELAY_SECONDS = 60  # SQS DelaySeconds: the carried events come back in the next minute
@@ -54,8 +58,15 @@ FINAL_CLAIM_TTL_SECONDS = 100 * DAY_SECONDS  # longer than HISTORY_DAYS: one fin
 MAX_LISTED = 50  # keys and secrets described in full in one reminder
 PENDING_KEY_STATES = ("PendingDeletion", "PendingReplicaDeletion")
 DESCRIBE_THREADS = 16
-# CloudTrail writes responseElements.deletionDate as "Dec 5, 2026, 2:03:27 PM" (UTC).
-CLOUDTRAIL_DATE = "%b %d, %Y, %I:%M:%S %p"
+DEFAULT_WINDOW_DAYS = 30  # ScheduleKeyDeletion and DeleteSecret without a window (API references)
+# Every AWS call is bounded, well inside the function's 60 s (botocore's defaults are 60 s each and a
+# pool of 10 connections, fewer than the describing threads).
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 10
+MAX_ATTEMPTS = 3
+RESERVE_SECONDS = 15  # stop reading and send what is known when this little time is left
+LEASE_SECONDS = 90  # longer than the function's timeout: a claim held by a killed run lapses
+METRIC_NAMESPACE = "DeletionAlarms"  # the notifier's own metrics, written as embedded metric format
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
 
@@ -76,12 +87,19 @@ def json_path(document: Any, path: str) -> Any:
 
 
 def field_value(event: Mapping[str, Any], sources: Iterable[Mapping[str, str]]) -> str | None:
-    """The first of ``sources`` present (and matching, for a source with a regex) in ``event``."""
+    """The first of ``sources`` present (and matching, for a source with a regex) in ``event``. A
+    source ``{"value": V}`` is a default; ``join`` renders a list (each item through ``each``)."""
     for source in sources:
+        if "value" in source:
+            return source["value"]
         value = json_path(event, source["path"])
-        if value is None or value == "":
+        if value is None or value == "" or value == []:
             continue
-        text = value if isinstance(value, str) else json.dumps(value)
+        if isinstance(value, list) and "join" in source:
+            text = source["join"].join(source.get("each", "%s") % (v if isinstance(v, str) else json.dumps(v))
+                                       for v in value)
+        else:
+            text = value if isinstance(value, str) else json.dumps(value)
         if "match" in source:
             found = re.search(source["match"], text)
             if not found:
@@ -92,11 +110,56 @@ def field_value(event: Mapping[str, Any], sources: Iterable[Mapping[str, str]]) 
 
 
 def render(template: str, values: Mapping[str, str | None]) -> str:
+    """``template`` with each ``{name}`` replaced; MISSING where a value is absent (callers that must
+    not show it use :func:`render_if`)."""
     def value(name: str) -> str:
         found = values.get(name)
         return MISSING if found is None else found
 
     return re.sub(r"\{(\w+)\}", lambda m: value(m.group(1)), template)
+
+
+def render_if(template: str, values: Mapping[str, str | None]) -> str | None:
+    """``template`` rendered when every value it names is present (and not empty), else None."""
+    names = re.findall(r"\{(\w+)\}", template)
+    return render(template, values) if all(values.get(n) for n in names) else None
+
+
+def render_line(parts: list[str], values: Mapping[str, str | None]) -> str | None:
+    """One detail line: its parts whose values are all present, or None when none is."""
+    shown = [text for text in (render_if(part, values) for part in parts) if text]
+    return "   ".join(shown) if shown else None
+
+
+def holds(value: str | None, condition: Any) -> bool:
+    """An outcome's condition on one field: "present", "absent", or a list of accepted values."""
+    if condition == "present":
+        return value is not None
+    if condition == "absent":
+        return value is None
+    return value in condition
+
+
+def choose_outcome(spec: Mapping[str, Any], values: Mapping[str, str | None]) -> dict[str, Any]:
+    """What the record says happened: the first of the spec's outcomes whose conditions hold."""
+    for candidate in spec["outcomes"]:
+        if all(holds(values.get(name), condition) for name, condition in candidate["when"].items()):
+            return candidate
+    return {"name": "Other", "rank": 9, "headline": spec["title"], "meaning": "", "what_to_do": "",
+            "when": {}, "undo": [], "undo_label": "Undo", "pending": False}
+
+
+@dataclass
+class Row:
+    """One described event: its field values (from the record, then from the notifier's reads) and
+    what happened."""
+
+    values: dict[str, str | None]
+    outcome: dict[str, Any]
+
+    @property
+    def headline(self) -> str:
+        return render_if(self.outcome["headline"], self.values) or re.sub(r"\s*\{\w+\}", "", self.outcome["headline"])
 
 
 @dataclass
@@ -115,52 +178,149 @@ class Digest:
         self.message_ids.append(message_id)
         self.events.extend(events)
 
-    def details(self, spec: Mapping[str, Any]) -> list[dict[str, str | None]]:
-        """Field values of the events to describe: distinct (resource, caller) pairs first."""
-        rows = [{name: field_value(e, sources) for name, sources in spec["fields"].items()} for e in self.events]
-        seen: set[tuple[Any, Any]] = set()
+    def details(self, spec: Mapping[str, Any]) -> list[Row]:
+        """The events to describe: distinct (resource, caller, outcome) first, the worst outcome first."""
+        rows = []
+        for event in self.events:
+            values = {name: field_value(event, sources) for name, sources in spec["fields"].items()}
+            rows.append(Row(values, choose_outcome(spec, values)))
+        seen: set[tuple[Any, ...]] = set()
         first, rest = [], []
         for row in rows:
-            pair = (row.get(spec["resource"]), row.get("caller"))
-            (rest if pair in seen else first).append(row)
-            seen.add(pair)
-        return (first + rest)[:MAX_DETAILS]
+            key = (row.values.get(spec["resource"]), row.values.get("caller"), row.outcome["name"])
+            (rest if key in seen else first).append(row)
+            seen.add(key)
+        return sorted(first, key=lambda r: r.outcome["rank"])[:MAX_DETAILS] + rest[:max(0, MAX_DETAILS - len(first))]
 
 
 def sns_subject(text: str) -> str:
-    """``text`` as SNS takes a Subject: printable ASCII, at most SUBJECT_LIMIT characters."""
+    """``text`` as SNS takes a Subject: printable ASCII, one line, at most SUBJECT_LIMIT characters."""
     text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return text if len(text) <= SUBJECT_LIMIT else text[:SUBJECT_LIMIT - 3] + "..."
 
 
-def subject(spec: Mapping[str, Any], digest: Digest, first: Mapping[str, str | None]) -> str:
-    text = render(spec["subject"], first)
-    return sns_subject(f"[{digest.count}] {text}" if digest.count > 1 else text)
+def short_name(spec: Mapping[str, Any], values: Mapping[str, str | None]) -> str:
+    """What a person knows the resource by: a key's alias, else its key ID; a secret's name."""
+    if spec["service"] == "kms":
+        if values.get("aliases"):
+            return str(values["aliases"]).split(", ")[0]
+        key = values.get("key") or values.get("keyStore")
+        return key.rsplit("/", 1)[-1] if key else "unknown key"
+    return values.get("secretName") or values.get("secret") or "unknown secret"
 
 
-def body(spec: Mapping[str, Any], digest: Digest, rows: list[dict[str, str | None]], listing: str,
-         auto_cancel: str = "Off") -> str:
-    """The email: what happened, each described event, what it means, what to do, where the rest are."""
+def shorten(text: str, room: int) -> str:
+    """``text`` in at most ``room`` characters, cut in the middle (both ends of a name tell)."""
+    if len(text) <= room:
+        return text
+    head = (room - 3 + 1) // 2
+    return text[:head] + "..." + text[len(text) - (room - 3 - head):]
+
+
+def subject(spec: Mapping[str, Any], digest: Digest, first: Row) -> str:
+    """What happened, to what, where: ``[count] <outcome>: <name> (<account> <region>)``. The name is
+    shortened, never the account and Region, so an inbox's subject column says all of it."""
+    values = first.values
+    prefix = f"[{digest.count}] " if digest.count > 1 else ""
+    where = f" ({values.get('account') or '?'} {values.get('region') or '?'})"
+    head = f"{prefix}{first.headline}: "
+    room = max(SUBJECT_LIMIT - len(head) - len(where), 12)
+    return sns_subject(head + shorten(sns_subject(short_name(spec, values)), room) + where)
+
+
+def undo_lines(row: Row, own_account: str) -> list[str]:
+    """The commands that undo what this event did, each naming the resource, for THIS outcome."""
+    commands = [render_if(c, row.values) for c in row.outcome["undo"]]
+    if not commands:
+        return []
+    label = row.outcome["undo_label"]
+    account = row.values.get("account")
+    if account and own_account and account != own_account:
+        label += f" (with credentials of account {account})"
+    if not all(commands):
+        return [f"{label}: the record does not name the key or secret; see What to do."]
+    return [f"{label}: {commands[0]}", *[" " * (len(label) + 2) + c for c in commands[1:]]]
+
+
+def body(spec: Mapping[str, Any], digest: Digest, rows: list[Row], listing: str,
+         auto_cancel: str = "Off", own_account: str = "") -> str:
+    """The email: what happened to what and where, each described event with its undo, what each
+    outcome means and what to do, and where every event is listed."""
     count = f"{digest.count} event" + ("s" if digest.count != 1 else "")
     if digest.carried:
         count += f" ({digest.carried} of them held back from earlier minutes, to send one email a minute)"
-    out = [spec["title"].upper() if spec["kind"] != "Recovery" else spec["title"], "", f"{count}."]
+    top = rows[0] if rows else None
+    out = [(top.headline if top else spec["title"]).upper(), ""]
+    if top:
+        where = render_if(" in account {account}, Region {region}", top.values) or ""
+        out.append(f"{short_name(spec, top.values)}{where}. {count}.")
+    else:
+        out.append(f"{count}.")
     if digest.count > len(rows):
-        out.append(f"The first {len(rows)} (distinct keys or secrets and callers first):")
+        out.append(f"The first {len(rows)} (distinct keys or secrets, callers and outcomes first):")
     for i, row in enumerate(rows, 1):
+        lines = [row.headline] + [text for text in (render_line(line, row.values) for line in spec["lines"]) if text]
+        lines += undo_lines(row, own_account)
         out.append("")
-        out += [(f"{i}. " if j == 0 else "   ") + render(line, row) for j, line in enumerate(spec["lines"])]
-    out += ["", "What it means: " + spec["meaning"], "What to do: " + spec["what_to_do"]]
+        out += [(f"{i}. " if j == 0 else "   ") + text for j, text in enumerate(lines)]
+    seen: set[str] = set()
+    for row in rows:  # each outcome's meaning and what to do, once
+        o = row.outcome
+        if o["name"] in seen or not o["meaning"]:
+            continue
+        seen.add(o["name"])
+        out += ["", f"{row.headline}: {o['meaning']}", f"What to do: {o['what_to_do']}"]
     scope = spec.get("auto_cancel_scope", {})
     if spec.get("auto_cancel") and auto_cancel in scope:  # the stack cancels on use: say what it does
-        out.append(spec["auto_cancel"].format(mode=auto_cancel, scope=scope[auto_cancel]))
+        out += ["", spec["auto_cancel"].format(mode=auto_cancel, scope=scope[auto_cancel])]
     out += ["", listing]
     return "\n".join(out)
 
 
+def chat_message(subject_text: str, text: str, next_steps: list[str], keywords: list[str]) -> str:
+    """The same alert as AWS Chatbot (Amazon Q Developer in chat applications) renders it: its
+    custom-notification schema (admin guide, custom-notifs); plain text never reaches a channel."""
+    # In a code block: ARNs and role names hold "_" and "*", which chat markdown would take for emphasis.
+    body_text = text if len(text) <= CHAT_DESCRIPTION_LIMIT else (
+        text[:CHAT_DESCRIPTION_LIMIT - 40] + "\n... (the rest is in the email)")
+    description = "```\n" + body_text.replace("`", "'") + "\n```"
+    return json.dumps({"version": "1.0", "source": "custom", "content": {
+        "textType": "client-markdown", "title": subject_text, "description": description,
+        "nextSteps": [f"`{step}`" for step in next_steps[:CHAT_STEPS]],
+        "keywords": [k for k in keywords if k][:CHAT_STEPS]}}, sort_keys=True)
+
+
+def per_protocol(subject_text: str, text: str, next_steps: list[str], keywords: list[str]) -> str:
+    """SNS MessageStructure=json: email (and SQS, Lambda, email-json: "default") get the text; an HTTPS
+    endpoint, which is how Chatbot subscribes, gets the custom notification."""
+    return json.dumps({"default": text, "email": text,
+                       "https": chat_message(subject_text, text, next_steps, keywords)})
+
+
+# CloudTrail writes responseElements.deletionDate in more than one form; AWS's own samples include
+# "Dec 5, 2026, 2:03:27 PM", "May 3, 2018 5:51:02 PM" (Secrets Manager guide) and
+# "Apr 12, 2021 18:58:30 PM" (KMS guide, ct-schedule-key-deletion: a 24-hour clock with PM). UTC.
+_CLOUDTRAIL_DATE = re.compile(
+    r"^(?P<month>[A-Z][a-z]{2}) (?P<day>\d{1,2}), (?P<year>\d{4}),? (?P<hour>\d{1,2}):(?P<minute>\d{2})"
+    r":(?P<second>\d{2})(?: (?P<half>[AP]M))?$")
+_MONTHS = {m: i for i, m in enumerate(("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split(), 1)}
+
+
+def cloudtrail_date(text: str) -> datetime:
+    """A CloudTrail deletionDate in any of its documented forms, as UTC; ValueError otherwise."""
+    found = _CLOUDTRAIL_DATE.match(text.strip())
+    if not found or found["month"] not in _MONTHS:
+        raise ValueError(f"not a CloudTrail date: {text!r}")
+    hour = int(found["hour"])
+    if found["half"] and hour <= 12:  # a 12-hour clock; "18:58:30 PM" is already 24-hour
+        hour = hour % 12 + (12 if found["half"] == "PM" else 0)
+    return datetime(int(found["year"]), _MONTHS[found["month"]], int(found["day"]), hour,
+                    int(found["minute"]), int(found["second"]), tzinfo=timezone.utc)
+
+
 def utc(value: Any) -> datetime:
-    """A time from boto3 (datetime, naive or aware), an epoch number, ISO 8601 or CloudTrail's
-    "Dec 5, 2026, 2:03:27 PM", as an aware UTC datetime. ValueError when it is none of these."""
+    """A time from boto3 (datetime, naive or aware), an epoch number, ISO 8601 or one of CloudTrail's
+    deletionDate forms, as an aware UTC datetime. ValueError when it is none of these."""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -169,8 +329,23 @@ def utc(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        parsed = datetime.strptime(text, CLOUDTRAIL_DATE)
+        return cloudtrail_date(text)
     return utc(parsed)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def time_left(deletion: datetime, now: datetime) -> str:
+    """"6 days 23 hours", "5 hours", or "no time: the date has passed"."""
+    hours = int((deletion - now).total_seconds() // 3600)
+    if hours < 0:
+        return "no time: the date has passed"
+    days, hours = divmod(hours, 24)
+    parts = ([f"{days} day" + ("s" if days != 1 else "")] if days else []) + \
+        ([f"{hours} hour" + ("s" if hours != 1 else "")] if hours or not days else [])
+    return " ".join(parts)
 
 
 def days_until(deletion: datetime, day: date) -> int:
@@ -198,11 +373,11 @@ class AtRisk:
     scheduled_at: str = ""
 
     def values(self, account: str, region: str, day: date) -> dict[str, str | None]:
-        return {"account": account, "region": region, self.resource: self.arn, "name": self.name or "-",
-                "state": self.state, "deletion": self.deletion.strftime("%Y-%m-%dT%H:%M:%SZ") if self.deletion else None,
+        return {"account": account, "region": region, self.resource: self.arn, "name": self.name or None,
+                "state": self.state, "deletion": iso(self.deletion) if self.deletion else None,
                 "days": str(days_until(self.deletion, day)) if self.deletion else None,
-                "caller": self.caller or None, "scheduledAt": self.scheduled_at or None,
-                "dateSource": f"   ({self.date_source})" if self.date_source else ""}
+                "caller": self.caller or "not found in the CloudTrail event history read",
+                "scheduledAt": self.scheduled_at or None, "dateSource": self.date_source or None}
 
 
 @dataclass
@@ -213,6 +388,26 @@ class Scheduling:
     at: datetime
     deletion: datetime | None
     force: bool
+    date_note: str = ""  # set when the date was computed, not read from the record
+
+
+def scheduled_deletion(text: Any, at: datetime, request: Mapping[str, Any]) -> tuple[datetime | None, str]:
+    """The deletion date of a scheduling record: its responseElements.deletionDate in any documented
+    form; else the event time plus the window it asked for (30 days when it named none), said so."""
+    if text:
+        try:
+            return utc(text), ""
+        except (ValueError, TypeError, OverflowError):
+            pass
+    if request.get("forceDeleteWithoutRecovery") is True:
+        return at, ""
+    window = request.get("pendingWindowInDays") or request.get("recoveryWindowInDays") or int(DEFAULT_WINDOW_DAYS)
+    try:
+        days = int(window)
+    except (TypeError, ValueError):
+        return None, ""
+    return at + timedelta(days=days), f"computed: event time + {days} days" + (
+        f" (the record's date {text!r} did not parse)" if text else "")
 
 
 def scheduling_history(cloudtrail: Any, now: datetime, budget_seconds: float = HISTORY_BUDGET_SECONDS,
@@ -244,17 +439,17 @@ def scheduling_history(cloudtrail: Any, now: datetime, budget_seconds: float = H
                     continue
                 try:
                     at = utc(record.get("eventTime") or event["EventTime"])
-                    deletion = utc(response["deletionDate"]) if response.get("deletionDate") else None
                 except (ValueError, KeyError, TypeError, OverflowError):
                     continue
+                deletion, note = scheduled_deletion(response.get("deletionDate"), at, request)
                 if arn in found and found[arn].at >= at:
                     continue
                 who = (record.get("userIdentity") or {}).get("arn") or event.get("Username") or ""
-                found[arn] = Scheduling(who, at, deletion, bool(request.get("forceDeleteWithoutRecovery")))
+                found[arn] = Scheduling(who, at, deletion, bool(request.get("forceDeleteWithoutRecovery")), note)
     return found, True
 
 
-def pending_keys(kms: Any) -> tuple[list[AtRisk], int]:
+def pending_keys(kms: Any, stop: Callable[[], bool] = lambda: False) -> tuple[list[AtRisk], int]:
     """Every key in PendingDeletion or PendingReplicaDeletion, and how many keys could not be
     described (a key policy that does not let IAM policies allow DescribeKey). DescribeKey runs
     DESCRIBE_THREADS at a time (boto3 clients are thread-safe): thousands of keys, one call each,
@@ -267,6 +462,8 @@ def pending_keys(kms: Any) -> tuple[list[AtRisk], int]:
     ids = [key["KeyId"] for page in kms.get_paginator("list_keys").paginate() for key in page.get("Keys", [])]
 
     def describe(key_id: str) -> dict[str, Any] | None:
+        if stop():  # little time left: counted as not described, and the email says so
+            return None
         try:
             return kms.describe_key(KeyId=key_id)["KeyMetadata"]
         except kms.exceptions.ClientError as error:
@@ -316,19 +513,24 @@ class Notifier:
                  claim_table: str, log_group: str, region: str, specs: Mapping[str, Mapping[str, Any]],
                  clock: Callable[[], float] = time.time, log: Callable[[str], None] = print,
                  auto_cancel: str = "Off", reminder_days: str = "none", account: str = "",
-                 clients: Callable[[str], Any] | None = None) -> None:
+                 clients: Callable[..., Any] | None = None, function_name: str = "",
+                 remaining: Callable[[], float] = lambda: float("inf")) -> None:
         self.sns, self.sqs, self.dynamodb = sns, sqs, dynamodb
         self.auto_cancel = auto_cancel
         self.reminder_days, self.account = parse_days(reminder_days), account
-        self.clients = clients  # kms, secretsmanager, cloudtrail: for the daily check only
+        # clients(service, region=None): kms, secretsmanager, cloudtrail, for the reads an alert and the
+        # daily check make; None: no reads (the email says only what the record says).
+        self.clients = clients
         self.topic_arn, self.queue_url, self.claim_table = topic_arn, queue_url, claim_table
         self.log_group, self.region, self.specs = log_group, region, specs
         self.clock, self.log = clock, log
+        self.function_name, self.remaining = function_name, remaining
 
     def handle(self, batch: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         """Process one batch; return the entries to retry (Lambda's partial batch response)."""
         digests: dict[str, Digest] = {}
         failed: list[str] = []
+        rejected = 0
         for record in batch.get("Records", []):
             message_id = record["messageId"]
             try:
@@ -344,17 +546,50 @@ class Notifier:
                 self.log(json.dumps({"unreadable": message_id, "error": str(error), "body": record.get("body")}))
                 failed.append(message_id)
                 continue
+            problem = self.untrusted(name, events)
+            if problem:  # not written by our rules or this function: logged and counted, never sent
+                self.log(json.dumps({"rejected": message_id, "why": problem, "body": record.get("body")}))
+                rejected += 1
+                continue
             if not carried:  # persisted before anything else: the listing command finds it
                 self.log(json.dumps({"detection": name, "messageId": message_id, "event": entry["event"]},
                                     sort_keys=True))
             digests.setdefault(name, Digest(name)).add(events, count, message_id, carried)
-        for digest in digests.values():
+        # Alerts first: the daily check (the reminder) may take most of the function's time.
+        for digest in sorted(digests.values(), key=lambda d: d.detection == REMINDER):
             try:
                 self.notify(digest)
             except Exception as error:  # noqa: BLE001 - any failure: retry these entries later
                 self.log(json.dumps({"failed": digest.detection, "error": repr(error)}))
                 failed += digest.message_ids
+        self.metrics(FailedEntries=len(failed), RejectedEntries=rejected)
         return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+
+    def untrusted(self, name: str, events: Any) -> str:
+        """Why an entry was not written by our rules (or carried over by this function), or "".
+        A rule's entry holds an EventBridge event of its detection's service; the reminder's, the
+        schedule's event."""
+        if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
+            return "no events"
+        if name == REMINDER:
+            ok = all(e.get("source") == "aws.events" and e.get("detail-type") == "Scheduled Event" for e in events)
+            return "" if ok else "a reminder entry that is not a scheduled event"
+        service = self.specs[name].get("service")
+        source = f"{service}.amazonaws.com"
+        if not all(isinstance(e.get("detail"), dict) and e["detail"].get("eventSource") == source for e in events):
+            return f"an event that is not a CloudTrail record of {source}"
+        return ""
+
+    def metrics(self, **counts: int) -> None:
+        """The notifier's own counts as CloudWatch embedded metric format (one log line, no API call,
+        no endpoint needed in a VPC); only non-zero counts are written. An alarm watches FailedEntries."""
+        counts = {name: value for name, value in counts.items() if value}
+        if not counts or not self.function_name:
+            return
+        self.log(json.dumps({"_aws": {"Timestamp": int(self.clock() * 1000), "CloudWatchMetrics": [{
+            "Namespace": METRIC_NAMESPACE, "Dimensions": [["FunctionName"]],
+            "Metrics": [{"Name": name, "Unit": "Count"} for name in counts]}]},
+            "FunctionName": self.function_name, **counts}, sort_keys=True))
 
     def notify(self, digest: Digest) -> None:
         if digest.detection == REMINDER:
@@ -371,17 +606,34 @@ class Notifier:
             self.release(claim)  # the retry may send in this minute
             raise
 
-    def claim(self, claim: str, expires: int) -> bool:
+    def claim(self, claim: str, expires: int, lease: int | None = None) -> bool:
         """True when this invocation is the first to claim ``claim`` (a detection's minute, a day's
-        reminder, a secret's final notice) before it expires."""
+        reminder, a secret's final notice). An expired claim counts as absent (DynamoDB's TTL deletes
+        items only some time after they expire). With ``lease``, the claim is held for that many
+        seconds until :meth:`done`: a run killed by its timeout (no except or finally runs) leaves a
+        claim that lapses, and the redelivered entry does the work."""
+        now = int(self.clock())
+        item = {"claim": {"S": claim}, "expires": {"N": str(expires)}}
+        condition = "attribute_not_exists(claim) OR expires < :now"
+        values = {":now": {"N": str(now)}}
+        if lease is not None:
+            item.update({"state": {"S": "leased"}, "lease": {"N": str(now + lease)}})
+            condition += " OR (#state = :leased AND lease < :now)"
+            values[":leased"] = {"S": "leased"}
         try:
             self.dynamodb.put_item(
-                TableName=self.claim_table,
-                Item={"claim": {"S": claim}, "expires": {"N": str(expires)}},
-                ConditionExpression="attribute_not_exists(claim)")
+                TableName=self.claim_table, Item=item, ConditionExpression=condition,
+                ExpressionAttributeValues=values, **({"ExpressionAttributeNames": {"#state": "state"}} if lease else {}))
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def done(self, claim: str) -> None:
+        """The work of a leased claim is done: keep it until it expires."""
+        self.dynamodb.update_item(TableName=self.claim_table, Key={"claim": {"S": claim}},
+                                  UpdateExpression="SET #state = :done REMOVE lease",
+                                  ExpressionAttributeNames={"#state": "state"},
+                                  ExpressionAttributeValues={":done": {"S": "done"}})
 
     def release(self, claim: str) -> None:
         try:
@@ -389,40 +641,46 @@ class Notifier:
         except Exception as error:  # noqa: BLE001 - the claim expires anyway
             self.log(json.dumps({"release failed": claim, "error": repr(error)}))
 
+    def time_is_short(self) -> bool:
+        return self.remaining() < RESERVE_SECONDS
+
     # ------------------------------------------------------------------ the daily reminder
     def remind(self, digest: Digest) -> None:
         """The daily check: once per calendar day (UTC) of the schedule's event, however often the
-        entry is delivered or retried."""
+        entry is delivered or retried, and again after a run that was killed before it sent."""
         for day in sorted({utc(e.get("time") or self.clock()).date() for e in digest.events}):
             claim = f"{REMINDER}#{day.isoformat()}"
-            if not self.claim(claim, int(self.clock()) + 2 * DAY_SECONDS):
-                self.log(json.dumps({"reminder": day.isoformat(), "skipped": "already sent"}))
+            if not self.claim(claim, int(self.clock()) + 2 * DAY_SECONDS, lease=LEASE_SECONDS):
+                self.log(json.dumps({"reminder": day.isoformat(), "skipped": "already sent or under way"}))
                 continue
             try:
                 self.check(day)
             except Exception:
                 self.release(claim)
                 raise
+            self.done(claim)
 
     def check(self, day: date) -> None:
         """List what is pending deletion here; email the due reminders and the final notices."""
         assert self.clients is not None, "the daily check needs kms, secretsmanager and cloudtrail clients"
         now = utc(self.clock())
         history, complete = scheduling_history(self.clients("cloudtrail"), now)
-        keys, undescribed = pending_keys(self.clients("kms"))
+        keys, undescribed = pending_keys(self.clients("kms"), self.time_is_short)
         secrets, present = pending_secrets(self.clients("secretsmanager"), history)
         pending = keys + secrets
         for item in pending:
             scheduled = history.get(item.arn)
             if scheduled:
-                item.caller, item.scheduled_at = scheduled.caller, scheduled.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                item.caller, item.scheduled_at = scheduled.caller, iso(scheduled.at)
         due = sorted((p for p in pending if p.deletion and days_until(p.deletion, day) in self.reminder_days),
                      key=lambda p: (p.deletion, p.arn))
         gone = self.finally_deleted(history, present, now)
         self.log(json.dumps({"reminder": day.isoformat(), "pending": len(pending), "due": len(due),
                              "deleted": len(gone), "undescribed keys": undescribed, "history complete": complete}))
-        # Final notices first, each claimed for good: a retry after a failed reminder does not repeat them.
-        fresh = [item for item in gone if self.claim(f"final#{item.arn}", int(self.clock()) + FINAL_CLAIM_TTL_SECONDS)]
+        # Final notices first, each claimed for good once sent: a retry after a failed reminder does not
+        # repeat them; a run killed before sending leaves leases that lapse.
+        expires = int(self.clock()) + FINAL_CLAIM_TTL_SECONDS
+        fresh = [item for item in gone if self.claim(f"final#{item.arn}", expires, lease=LEASE_SECONDS)]
         try:
             if fresh:
                 self.publish_final(day, fresh)
@@ -430,6 +688,8 @@ class Notifier:
             for item in fresh:
                 self.release(f"final#{item.arn}")
             raise
+        for item in fresh:
+            self.done(f"final#{item.arn}")
         if due:
             self.publish_reminder(day, due, len(pending), undescribed, complete)
 
@@ -438,18 +698,26 @@ class Notifier:
         """Secrets whose last DeleteSecret had a recovery window that has ended and which no longer
         exist: Secrets Manager deleted them (it emits no event of its own when it does)."""
         return [AtRisk("secret", arn, arn.rsplit(":", 1)[-1].rsplit("-", 1)[0], "Deleted", s.deletion,
-                       caller=s.caller, scheduled_at=s.at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                       s.date_note, caller=s.caller, scheduled_at=iso(s.at))
                 for arn, s in sorted(history.items())
                 if ":secretsmanager:" in arn and not s.force and s.deletion and s.deletion <= now
                 and arn not in present]
 
-    def _publish(self, subject_text: str, message: str, kind: str, count: int) -> None:
+    def _publish(self, subject_text: str, message: str, kind: str, count: int, steps: list[str] | None = None,
+                 attributes: Mapping[str, str] | None = None) -> None:
+        """One notification: the text for email (and SQS, Lambda), the custom-notification form for
+        chat; the message attributes name what it is about."""
+        subject_text = sns_subject(subject_text)
+        keywords = [kind, self.account, self.region]
         self.sns.publish(
             TopicArn=self.topic_arn,
-            Subject=sns_subject(subject_text),
-            Message=message,
+            Subject=subject_text,
+            MessageStructure="json",
+            Message=per_protocol(subject_text, message, steps or [], keywords),
             MessageAttributes={"detection": {"DataType": "String", "StringValue": kind},
-                               "count": {"DataType": "Number", "StringValue": str(count)}})
+                               "count": {"DataType": "Number", "StringValue": str(count)},
+                               **{name: {"DataType": "String", "StringValue": value}
+                                  for name, value in (attributes or {}).items() if value}})
         self.log(json.dumps({"notified": kind, "count": count}))
 
     def publish_reminder(self, day: date, due: list[AtRisk], pending: int, undescribed: int,
@@ -461,11 +729,13 @@ class Notifier:
                f"Checked {day.isoformat()} (UTC): {pending} pending deletion in {self.account} {self.region}; "
                f"{len(due)} deleted in {', '.join(str(d) for d in sorted(self.reminder_days, reverse=True))} "
                "day(s), the days this stack reminds at."]
+        steps: list[str] = []
         for i, item in enumerate(due[:MAX_LISTED], 1):
             values = item.values(self.account, self.region, day)
+            lines = [text for text in (render_line(line, values) for line in spec["lines"][item.resource]) if text]
+            steps += [line.split(": ", 1)[1].strip() for line in lines if line.startswith("Undo: ")][:1]
             out.append("")
-            out += [(f"{i}. " if j == 0 else "   ") + render(line, values)
-                    for j, line in enumerate(spec["lines"][item.resource])]
+            out += [(f"{i}. " if j == 0 else "   ") + text for j, text in enumerate(lines)]
         if len(due) > MAX_LISTED:
             out += ["", f"... and {len(due) - MAX_LISTED} more."]
         if not complete:
@@ -474,59 +744,160 @@ class Notifier:
                         "older deletions, may be missing."]
         if undescribed:
             out += ["", f"{undescribed} key(s) could not be described (their key policies do not let IAM "
-                        "policies allow kms:DescribeKey): they were not checked."]
+                        "policies allow kms:DescribeKey, or the check ran out of time): they were not checked."]
         out += ["", "What it means: " + spec["meaning"], "What to do: " + spec["what_to_do"]]
-        self._publish(render(spec["subject"], head), "\n".join(out), REMINDER, len(due))
+        self._publish(render(spec["subject"], head), "\n".join(out), REMINDER, len(due), steps)
 
     def publish_final(self, day: date, gone: list[AtRisk]) -> None:
         spec = self.specs[REMINDER]
         out = [spec["final_title"], ""]
         for i, item in enumerate(gone[:MAX_LISTED], 1):
             values = item.values(self.account, self.region, day)
-            out += [(f"{i}. " if j == 0 else "   ") + render(line, values) for j, line in enumerate(spec["final_lines"])]
+            lines = [text for text in (render_line(line, values) for line in spec["final_lines"]) if text]
+            out += [(f"{i}. " if j == 0 else "   ") + text for j, text in enumerate(lines)]
         if len(gone) > MAX_LISTED:
             out += [f"... and {len(gone) - MAX_LISTED} more."]
         head = {"account": self.account, "region": self.region, "count": str(len(gone))}
         self._publish(render(spec["final_subject"], head), "\n".join(out), REMINDER + "Final", len(gone))
 
     def carry_over(self, digest: Digest) -> None:
-        """Another invocation sent this minute's digest: hold these events for the next minute."""
+        """Another invocation sent this minute's digest: hold these events until the next minute
+        begins (SQS DelaySeconds), so that they are sent in it."""
         kept = digest.events[:MAX_DETAILS]
-        self.sqs.send_message(QueueUrl=self.queue_url, DelaySeconds=CARRY_DELAY_SECONDS, MessageBody=json.dumps(
+        delay = CLAIM_SECONDS - int(self.clock()) % CLAIM_SECONDS
+        self.sqs.send_message(QueueUrl=self.queue_url, DelaySeconds=delay, MessageBody=json.dumps(
             {"detection": digest.detection, "carried": digest.count, "events": kept}, sort_keys=True))
 
     def listing(self, detection: str) -> str:
         return ("Every event is logged: aws logs filter-log-events --region %s --log-group-name %s "
                 "--filter-pattern '{ $.detection = \"%s\" }'" % (self.region, self.log_group, detection))
 
+    # ------------------------------------------------------------------ what KMS and Secrets Manager say now
+    def enrich(self, spec: Mapping[str, Any], rows: list[Row]) -> None:
+        """Add to each row what the record cannot say: the key's aliases and state or the secret's
+        name and state (DescribeKey, ListAliases, DescribeSecret: read-only, in this account), and the
+        deletion date with the time left. Where nothing can be read, one plain sentence says why."""
+        now = utc(self.clock())
+        cache: dict[tuple[str, str], dict[str, str | None]] = {}
+        for row in rows:
+            values = row.values
+            resource = values.get(spec["resource"])
+            read: dict[str, str | None] = {}
+            if resource and self.clients is not None:
+                where = (resource, values.get("region") or self.region)
+                if where not in cache:
+                    cache[where] = self.read_resource(spec, resource, values)
+                read = cache[where]
+            deletion = None
+            if row.outcome["pending"]:
+                deletion, note = self.deletion_date(values, read, now)
+                if deletion:
+                    values.update(deletion=iso(deletion), daysLeft=time_left(deletion, now))
+                    if note:
+                        values["deletionNote"] = f"({note})"
+                elif note:
+                    values["deletionUnknown"] = note
+            for name, value in read.items():
+                if name != "deletion" and value and not values.get(name):
+                    values[name] = value
+
+    def read_resource(self, spec: Mapping[str, Any], resource: str, values: Mapping[str, Any]) -> dict[str, str | None]:
+        """What KMS or Secrets Manager says about ``resource`` now, or a readNote saying why not."""
+        account, region = values.get("account"), values.get("region") or self.region
+        kind = "keys" if spec["service"] == "kms" else "secrets"
+        if account and self.account and account != self.account:
+            return {"readNote": f"From account {account}: this notifier runs in account {self.account} and cannot "
+                                f"read that account's {kind}; `deletion-alarms inventory --organization` lists "
+                                "their deletion dates."}
+        if self.time_is_short():
+            return {"readNote": f"Not read from {spec['service']}: the notifier was short of time."}
+        try:
+            if spec["service"] == "kms":
+                kms = self.clients("kms", region)
+                meta = kms.describe_key(KeyId=resource)["KeyMetadata"]
+                aliases = sorted(a["AliasName"] for a in kms.list_aliases(KeyId=meta["Arn"]).get("Aliases", []))
+                return {"aliases": ", ".join(aliases) or None, "description": meta.get("Description") or None,
+                        "state": meta.get("KeyState"),
+                        "deletion": iso(utc(meta["DeletionDate"])) if meta.get("DeletionDate") else None}
+            secret = self.clients("secretsmanager", region).describe_secret(SecretId=resource)
+            return {"secretName": secret.get("Name"), "description": secret.get("Description") or None,
+                    "state": "scheduled for deletion" if secret.get("DeletedDate") else "not scheduled for deletion",
+                    "deletedDate": iso(utc(secret["DeletedDate"])) if secret.get("DeletedDate") else None}
+        except Exception as error:  # noqa: BLE001 - the alert goes out with what the record says
+            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+            call = "DescribeKey" if spec["service"] == "kms" else "DescribeSecret"
+            if code in ("NotFoundException", "ResourceNotFoundException"):
+                return {"state": f"deleted ({call}: {code})"}
+            self.log(json.dumps({"read failed": resource, "call": call, "error": repr(error)}))
+            return {"readNote": f"Could not read the {kind[:-1]} now ({call}: {code}): its current state and "
+                                "deletion date are not shown."}
+
+    @staticmethod
+    def deletion_date(values: Mapping[str, Any], read: Mapping[str, Any], now: datetime) -> tuple[datetime | None, str]:
+        """When the resource is deleted: the record's deletionDate (any documented form), else what the
+        service says now, else the event time plus the window; with a note when it is not exact."""
+        if values.get("keyState") == "PendingReplicaDeletion" or read.get("state") == "PendingReplicaDeletion":
+            # A multi-Region primary's waiting period starts when its last replica is deleted (KMS guide).
+            return None, f"at least {values.get('window') or DEFAULT_WINDOW_DAYS} days after its last replica is deleted"
+        if values.get("deletionDate"):
+            try:
+                return utc(values["deletionDate"]), ""
+            except (ValueError, OverflowError):
+                pass
+        if read.get("deletion"):
+            return utc(read["deletion"]), ""
+        if read.get("deletedDate"):
+            # DescribeSecret's DeletedDate is the deletion date (API reference); the ListSecrets reference
+            # calls it the time of the delete request (UNCONFIRMED which): a date already past is the latter.
+            deleted = utc(read["deletedDate"])
+            if deleted > now:
+                return deleted, "DescribeSecret DeletedDate"
+            return None, (f"scheduled at {iso(deleted)} UTC by DescribeSecret's DeletedDate; deleted when its "
+                          "7 to 30 day recovery window ends")
+        if values.get("eventName") in ("ScheduleKeyDeletion", "DeleteSecret") and values.get("time"):
+            try:
+                at = utc(values["time"])
+            except ValueError:
+                return None, ""
+            deletion, note = scheduled_deletion(values.get("deletionDate"), at, {
+                "pendingWindowInDays": values.get("window")})
+            return deletion, note
+        return None, ""
+
     def publish(self, digest: Digest) -> None:
         spec = self.specs[digest.detection]
         rows = digest.details(spec)
-        first = rows[0] if rows else {}
-        self.sns.publish(
-            TopicArn=self.topic_arn,
-            Subject=subject(spec, digest, first),
-            Message=body(spec, digest, rows, self.listing(digest.detection), self.auto_cancel),
-            MessageAttributes={
-                "detection": {"DataType": "String", "StringValue": digest.detection},
-                "resource": {"DataType": "String", "StringValue": first.get(spec["resource"]) or MISSING},
-                "count": {"DataType": "Number", "StringValue": str(digest.count)},
-            })
-        self.log(json.dumps({"notified": digest.detection, "count": digest.count}))
+        self.enrich(spec, rows)
+        first = rows[0] if rows else Row({}, choose_outcome(spec, {}))
+        steps = [c for c in (render_if(c, first.values) for c in first.outcome["undo"]) if c]
+        self._publish(subject(spec, digest, first),
+                      body(spec, digest, rows, self.listing(digest.detection), self.auto_cancel, self.account),
+                      digest.detection, digest.count, steps,
+                      {"resource": first.values.get(spec["resource"]) or "", "outcome": first.outcome["name"]})
 
 
-def from_environment() -> Notifier:
+def from_environment(context: Any = None) -> Notifier:
     import boto3  # in the Lambda runtime
+    from botocore.config import Config
+
+    config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
+                    retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+                    max_pool_connections=DESCRIBE_THREADS + 4)
+
+    def client(service: str, region: str | None = None) -> Any:
+        return boto3.client(service, region_name=region, config=config)
 
     env = os.environ
-    return Notifier(boto3.client("sns"), boto3.client("sqs"), boto3.client("dynamodb"),
+    remaining = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else (
+        lambda: float("inf"))
+    return Notifier(client("sns"), client("sqs"), client("dynamodb"),
                     topic_arn=env["TOPIC_ARN"], queue_url=env["EVENT_QUEUE_URL"], claim_table=env["CLAIM_TABLE"],
-                    log_group=env.get("AWS_LAMBDA_LOG_GROUP_NAME", "(this function's log group)"),
+                    log_group=env.get("LOG_GROUP") or env.get("AWS_LAMBDA_LOG_GROUP_NAME", "(this function's log group)"),
                     region=env.get("AWS_REGION", ""), specs=SPECS, auto_cancel=env.get("AUTO_CANCEL", "Off"),
                     reminder_days=env.get("REMINDER_DAYS", "none"), account=env.get("ACCOUNT_ID", ""),
-                    clients=boto3.client)
+                    clients=client, function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""), remaining=remaining)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
     """Lambda entry point (``index.handler`` once CloudFormation writes the code inline)."""
-    return from_environment().handle(event)
+    return from_environment(context).handle(event)

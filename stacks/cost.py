@@ -30,6 +30,7 @@ IDLE_SQS_REQUESTS_PER_MONTH = IDLE_POLLERS * (30 * 86_400 // LONG_POLL_SECONDS)
 PRICE_KMS_REQUESTS_PER_10K = 0.03
 FREE_KMS_REQUESTS_PER_MONTH = 20_000  # per account, all Regions together
 REMINDER_KEYS_EXAMPLE = 1_000
+ALERT_READS_PER_EMAIL = 10  # functions/notifier.py: MAX_DETAILS rows, DescribeKey and ListAliases each
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Estimate:
     mode: str
     alarms: int
     alarm_metrics: int
-    """What alarms are billed by: one metric each (none of them is metric math)."""
+    """What alarms are billed by: one per metric each evaluates (the notifier's failure alarm adds two)."""
     custom_metrics: int
     rules: int
     kms_keys: int
@@ -71,10 +72,12 @@ def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
     selected = [d for d in DETECTIONS if d.kind in kinds and d.service.value in services]
     alarmed = [d for d in selected if d.metric_alarm] if engine != "EventBridge" else []
     rules = selected if engine != "CloudWatchLogs" else []
-    # With rules: the notifier, and two alarms on its path (backlog age, dead-letter queue depth).
-    delivery = 2 if rules else 0
+    # With rules: the notifier, and three alarms on its path: backlog age and dead-letter queue depth
+    # (one metric each), and the notifier failing (metric math over two metrics).
+    delivery = 3 if rules else 0
+    delivery_metrics = 4 if rules else 0
     reminder = 1 if rules and reminders else 0
-    return Estimate(engine, mode, len(alarmed) + delivery, len(alarmed) + delivery, len(alarmed),
+    return Estimate(engine, mode, len(alarmed) + delivery, len(alarmed) + delivery_metrics, len(alarmed),
                     len(rules) + reminder, 1 if topic_key else 0, IDLE_SQS_REQUESTS_PER_MONTH if rules else 0)
 
 
@@ -117,6 +120,13 @@ def cost_table() -> str:
                 f"cost {reminder_kms_usd(REMINDER_KEYS_EXAMPLE):.2f} USD beyond the {FREE_KMS_REQUESTS_PER_MONTH:,} "
                 f"an account gets free ({PRICE_KMS_REQUESTS_PER_10K:.2f} USD per 10,000); LookupEvents and "
                 "ListSecrets are free.")
+    rows.append(f"Each alert email: the notifier reads what it names, at most {ALERT_READS_PER_EMAIL} KMS "
+                "requests (DescribeKey and ListAliases for up to 5 keys described; Secrets Manager "
+                "DescribeSecret for secrets), "
+                f"{ALERT_READS_PER_EMAIL / 10_000 * PRICE_KMS_REQUESTS_PER_10K:.6f} USD beyond the free tier, and "
+                "a few hundred milliseconds. Its failure alarm's `FailedEntries` metric exists only in the hours "
+                f"it is written (custom metrics are billed by the hour, {PRICE_CUSTOM_METRIC:.2f} USD a month "
+                "each): nothing while the notifier works.")
     rows.append(many_regions_note())
     return "\n".join(rows)
 
@@ -141,4 +151,6 @@ def many_regions_note() -> str:
             f"{many_regions_usd(n, True):.2f} ({home:.2f} per Region: {'met' if home <= GOAL_USD else 'NOT met'}) "
             "with a collector of its own in one home Region (`OrganizationId` empty) and the workload in "
             "every Region forwarding to it (`CollectorEventBusArn`). One Region alone pays the "
-            "`EventBridge` row: within the goal while its polling fits in the free tier.")
+            f"`EventBridge` row: {many_regions_usd(1, False):.2f} USD while its polling fits in the free tier "
+            f"({'met' if many_regions_usd(1, False) <= GOAL_USD else 'NOT met'}: three alarms on the alert path "
+            "are four alarm metrics).")

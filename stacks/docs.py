@@ -54,3 +54,124 @@ def replace_section(text: str, name: str, body: str) -> str:
     if not pattern.search(text):
         raise ValueError(f"README has no <!-- {name}:start --> / <!-- {name}:end --> markers")
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+# ------------------------------------------------------------------ what a person receives
+# One record of each outcome, by corpus class: the examples the build renders through the template's
+# own notifier code (docs/alerts.md; the first one also in the README).
+ALERT_EXAMPLES = (
+    ("kms-decrypt-pending-deletion-kmsinvalidstateexception", "KmsKeyPendingDeletionUse"),
+    ("secretsmanager-getsecretvalue-marked-for-deletion-new-wording", "SecretPendingDeletionUse"),
+    ("kms-schedulekeydeletion-success", "KmsKeyDisableOrDeletion"),
+    ("kms-schedulekeydeletion-multi-region-primary", "KmsKeyDisableOrDeletion"),
+    ("kms-disablekey", "KmsKeyDisableOrDeletion"),
+    ("kms-schedulekeydeletion-denied", "KmsKeyDisableOrDeletion"),
+    ("secretsmanager-deletesecret-recovery-window", "SecretDeletion"),
+    ("secretsmanager-deletesecret-force", "SecretDeletion"),
+    ("secretsmanager-deletesecret-denied", "SecretDeletion"),
+    ("kms-deleteimportedkeymaterial", "KmsKeyMaterialDeletion"),
+    ("kms-disconnectcustomkeystore", "KmsKeyMaterialDeletion"),
+    ("kms-deletekey-service-event", "KmsKeyDeleted"),
+    ("secretsmanager-removeregionsfromreplication", "SecretReplicaDeletion"),
+    ("kms-cancelkeydeletion", "KmsKeyDeletionCancelled"),
+    ("secretsmanager-restoresecret", "SecretRestored"),
+)
+EXAMPLE_ALIAS = "alias/orders-db"
+EXAMPLE_DAYS_LEFT = 7
+
+
+def load_inline(code: str, name: str = "inline_notifier_docs") -> Any:
+    """The notifier module as Lambda loads the template's inline code (index.py)."""
+    import sys
+    import types
+
+    module = types.ModuleType(name)
+    sys.modules[name] = module  # its dataclasses look their module up there
+    exec(compile(code, "index.py", "exec"), module.__dict__)  # noqa: S102 - our own template's code
+    return module
+
+
+class _Reads:
+    """Stands for KMS and Secrets Manager as the notifier reads them, with the documented response
+    shapes, in the state the record left the key or secret in: a key has an alias; what is pending
+    deletion goes EXAMPLE_DAYS_LEFT days after the event; a force-deleted secret is gone."""
+
+    class NotFound(Exception):
+        response = {"Error": {"Code": "ResourceNotFoundException"}}
+
+    def __init__(self, record: Mapping[str, Any], deletion: Any) -> None:
+        self.record, self.deletion = record, deletion
+
+    def _state(self) -> str:
+        record = self.record
+        if record.get("errorCode") and "pending" not in (record.get("errorMessage") or ""):
+            return "Enabled"
+        return ((record.get("responseElements") or {}).get("keyState")
+                or {"DisableKey": "Disabled", "CancelKeyDeletion": "Disabled", "DeleteImportedKeyMaterial":
+                    "PendingImport"}.get(record["eventName"], "PendingDeletion"))
+
+    def describe_key(self, KeyId: str) -> dict:  # noqa: N803 - boto3's parameter name
+        if self.record["eventName"] == "DeleteKey":
+            raise self.NotFound()
+        state = self._state()
+        return {"KeyMetadata": {"Arn": KeyId, "KeyId": KeyId.rsplit("/", 1)[-1], "KeyState": state,
+                                "Description": "orders database",
+                                **({"DeletionDate": self.deletion} if state == "PendingDeletion" else {})}}
+
+    def list_aliases(self, KeyId: str) -> dict:  # noqa: N803
+        return {"Aliases": [{"AliasName": EXAMPLE_ALIAS, "TargetKeyId": KeyId}]}
+
+    def describe_secret(self, SecretId: str) -> dict:  # noqa: N803
+        record = self.record
+        if (record.get("requestParameters") or {}).get("forceDeleteWithoutRecovery") and not record.get("errorCode"):
+            raise self.NotFound()
+        scheduled = (record["eventName"] == "DeleteSecret" and not record.get("errorCode")) or \
+            "marked for deletion" in (record.get("errorMessage") or "")
+        return {"ARN": SecretId, "Name": "prod/db/password", **({"DeletedDate": self.deletion} if scheduled else {})}
+
+
+def render_alert(module: Any, detection: str, record: Mapping[str, Any]) -> tuple[str, str, dict]:
+    """Subject, email text and chat notification of one record, as the notifier publishes them, five
+    minutes after the event, in the record's account."""
+    import json
+    from datetime import datetime, timedelta
+
+    event_time = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+    sent: list[dict] = []
+    topic = type("Topic", (), {"publish": lambda self, **call: sent.append(call)})()
+    reads = _Reads(record, event_time + timedelta(days=EXAMPLE_DAYS_LEFT))
+    notifier = module.Notifier(
+        topic, None, None, topic_arn="arn:aws:sns:us-east-1:111122223333:deletion-alarms-AlertTopic",
+        queue_url="", claim_table="", log_group="/aws/lambda/deletion-alarms-notifier", region=record["awsRegion"],
+        specs=module.SPECS, clock=lambda: (event_time + timedelta(minutes=5)).timestamp(), log=lambda line: None,
+        account=record.get("recipientAccountId", ""), clients=lambda service, region=None: reads)
+    digest = module.Digest(detection)
+    digest.add([{"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": f"aws.{record['eventSource'].split('.')[0]}",
+                 "account": record.get("recipientAccountId"), "region": record["awsRegion"], "detail": record}],
+               1, "example", False)
+    notifier.publish(digest)
+    (call,) = sent
+    message = json.loads(call["Message"])
+    return call["Subject"], message["default"], json.loads(message["https"])
+
+
+def alert_examples(code: str, records: Mapping[str, Mapping[str, Any]], only_first: bool = False) -> str:
+    """Markdown: each example alert's subject and email, generated from the template's notifier;
+    the first one's chat notification too."""
+    import json
+
+    module = load_inline(code)
+    blocks = []
+    for i, (cls, detection) in enumerate(ALERT_EXAMPLES[:1] if only_first else ALERT_EXAMPLES):
+        subject, text, chat = render_alert(module, detection, records[cls])
+        blocks.append("\n".join([
+            f"{'####' if only_first else '##'} {subject}", "",
+            f"From the record `{cls}` ({detection}).", "",
+            "```text", f"Subject: {subject}", "", text, "```"]))
+        if i == 0:
+            blocks.append("\n".join([
+                "What a Slack or Microsoft Teams channel receives through AWS Chatbot (Amazon Q Developer in "
+                "chat applications), its custom-notification form; an HTTPS subscriber (PagerDuty, a "
+                "webhook) receives the same JSON:", "", "```json", json.dumps(chat, indent=2, sort_keys=True),
+                "```"]))
+    return "\n\n".join(blocks)

@@ -24,8 +24,11 @@ from awacs import sqs as sqs_actions
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
 from troposphere import GetAtt, If, NoValue, Ref, Split, Sub, Template
-from troposphere.awslambda import Code, Environment, EventSourceMapping, Function, ScalingConfig, VPCConfig
-from troposphere.cloudwatch import Alarm, MetricDimension
+from troposphere.awslambda import (
+    Code, Environment, EventSourceMapping, Function, LoggingConfig, ScalingConfig, VPCConfig,
+)
+from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
+from troposphere.logs import LogGroup
 from troposphere.dynamodb import (
     AttributeDefinition, KeySchema, PointInTimeRecoverySpecification, SSESpecification, Table,
     TimeToLiveSpecification,
@@ -38,7 +41,7 @@ from detections.messages import notification_specs
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
 from stacks.parameters import CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
-from stacks.reminders import reminder_policy
+from stacks.reminders import _actions, reminder_policy
 
 NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
 RUNTIME = "python3.14"
@@ -53,6 +56,16 @@ MAXIMUM_CONCURRENCY = 2  # the smallest value the mapping takes; no reserved con
 # A queue entry that cannot be notified comes back once per visibility timeout: 10 receives is over
 # an hour of failures before it goes to the dead-letter queue (the backlog alarm fires long before).
 MAX_RECEIVE_COUNT = 10
+LOG_GROUP = "NotifierLogGroup"
+LOG_RETENTION_DAYS = 365  # every alert event is listed there (the email's last line): a year of them
+# The reads an alert makes (functions/notifier.py, Notifier.read_resource): a test records them.
+ALERT_READ_ACTIONS = ("kms:DescribeKey", "secretsmanager:DescribeSecret")
+ALERT_LIST_ACTIONS = ("kms:ListAliases",)
+# The notifier's failure alarm: entries it reported as failed (its own metric, embedded metric format)
+# plus invocations Lambda counts as errors (a timeout or crash, where the function reports nothing).
+FAILURE_PERIOD_SECONDS = 300
+FAILURE_EVALUATION_PERIODS = 3
+FAILURE_DATAPOINTS_TO_ALARM = 2
 BACKLOG_ALARM_SECONDS = 900  # the oldest entry waited 15 minutes: the notifier is not keeping up
 # checkov checks that cannot hold for this function, with the reason beside each.
 CHECKOV_FUNCTION = {"checkov": {"skip": [
@@ -64,6 +77,10 @@ CHECKOV_FUNCTION = {"checkov": {"skip": [
                                      "(NotifierSubnetIds): it needs the customer's subnets and endpoints"},
     {"id": "CKV_AWS_173", "comment": "The environment holds ARNs and names, no secret"},
     {"id": "CKV_AWS_272", "comment": "Inline code (ZipFile) cannot be signed"},
+]}}
+CHECKOV_LOG_GROUP = {"checkov": {"skip": [
+    {"id": "CKV_AWS_158", "comment": "Encrypted by CloudWatch Logs; a customer managed key costs 1 USD a "
+                                     "month and its key policy would have to admit the logs service"},
 ]}}
 CHECKOV_TABLE = {"checkov": {"skip": [
     {"id": "CKV_AWS_119", "comment": "Encrypted with the AWS managed key: it holds only minute "
@@ -103,8 +120,16 @@ def make_role_policy(notifications: NotificationRefs, events: Queue, table: Tabl
             sqs_actions.ReceiveMessage, sqs_actions.DeleteMessage, sqs_actions.GetQueueAttributes,
             sqs_actions.ChangeMessageVisibility]),
         Statement(Sid="CarryEventsOver", Effect=Allow, Action=[sqs_actions.SendMessage], Resource=[queue_arn]),
-        Statement(Sid="ClaimAMinute", Effect=Allow, Action=[ddb.PutItem, ddb.DeleteItem],
+        Statement(Sid="ClaimAMinute", Effect=Allow, Action=[ddb.PutItem, ddb.UpdateItem, ddb.DeleteItem],
                   Resource=[GetAtt(table, "Arn")]),
+        # What an alert names, read now (functions/notifier.py, enrich): the key's aliases, state and
+        # deletion date, the secret's name and state. Read-only, in this account (any of its Regions: one
+        # account may send every Region's events to its home Region); never a secret's value.
+        Statement(Sid="ReadWhatAnAlertNames", Effect=Allow, Action=_actions(ALERT_READ_ACTIONS),
+                  Resource=[Sub("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"),
+                            Sub("arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*")]),
+        # ListAliases takes no resource (Service Authorization Reference).
+        Statement(Sid="ListKeyAliases", Effect=Allow, Action=_actions(ALERT_LIST_ACTIONS), Resource=["*"]),
         Statement(Sid="PublishToTheTopic", Effect=Allow, Action=[sns_actions.Publish],
                   Resource=[notifications.topic_arn]),
         # SNS encrypts the message with the topic's key on the publisher's behalf: the publisher needs
@@ -117,8 +142,11 @@ def make_role_policy(notifications: NotificationRefs, events: Queue, table: Tabl
                                   Sub("arn:${AWS::Partition}:kms:${AWS::Region}:*:key/*")))],
                   Condition=Condition(StringEquals("kms:ViaService", Sub("sns.${AWS::Region}.amazonaws.com")))),
         Statement(Sid="WriteItsLogs", Effect=Allow,
-                  Action=[logs_actions.CreateLogGroup, logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                  Resource=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*")]),
+                  Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                  # Its own group and streams (the Lambda guide's execution-role examples name the group
+                  # with ":*"; the Service Authorization Reference names CreateLogStream's resource the group).
+                  Resource=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}" + tail,
+                                Group=Ref(LOG_GROUP)) for tail in ("", ":*")]),
     ])
 
 
@@ -154,6 +182,17 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         ManagedPolicyArns=If(NOTIFIER_IN_VPC, [VPC_ACCESS_POLICY], NoValue),
         Tags=protected_tags(),
     ))
+    log_group = template.add_resource(LogGroup(
+        LOG_GROUP,
+        Condition=condition,
+        # Every alert event is logged here before anything else: kept with the stack's deletion.
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+        LogGroupName=Sub("/aws/lambda/${AWS::StackName}-notifier"),
+        RetentionInDays=LOG_RETENTION_DAYS,
+        Metadata=CHECKOV_LOG_GROUP,
+        Tags=protected_tags(),
+    ))
     function = template.add_resource(Function(
         "NotifierFunction",
         Condition=condition,
@@ -165,6 +204,7 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         Role=GetAtt(role, "Arn"),
         Timeout=TIMEOUT_SECONDS,
         MemorySize=256,
+        LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
         Environment=Environment(Variables={
             "TOPIC_ARN": notifications.topic_arn,
             "EVENT_QUEUE_URL": Ref(events),
@@ -174,6 +214,7 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
             # The workload's ReminderDays: the daily check's entries come only from its schedule.
             "REMINDER_DAYS": Ref(params.reminder_days) if params.reminder_days is not None else "none",
             "ACCOUNT_ID": Ref("AWS::AccountId"),
+            "LOG_GROUP": Ref(log_group),
         }),
         VpcConfig=If(NOTIFIER_IN_VPC, VPCConfig(
             SubnetIds=Split(",", Ref(params.notifier_subnet_ids)),
@@ -194,6 +235,7 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         Tags=protected_tags(),
     ))
     add_path_alarms(template, notifications, events, dead_letter, condition)
+    add_failure_alarm(template, notifications, function, condition)
     return NotifierRefs(function, role, table)
 
 
@@ -234,3 +276,45 @@ def add_path_alarms(template: Template, notifications: NotificationRefs, events:
         "put it in the event queue after retrying for up to a day, or the notifier could not send it "
         f"after {MAX_RECEIVE_COUNT} attempts. Read it from the dead-letter queue in the SQS console.",
         "ApproximateNumberOfMessagesVisible", 1))
+
+
+def add_failure_alarm(template: Template, notifications: NotificationRefs, function: Function,
+                      condition: str) -> Alarm:
+    """An alarm within 15 minutes when the notifier fails every entry.
+
+    The backlog alarm cannot see it: SQS stops counting a message in ApproximateAgeOfOldestMessage
+    after its third receive (SQS developer guide, CloudWatch metrics), which, one receive per
+    visibility timeout, comes before the backlog threshold; the dead-letter alarm comes only after
+    MAX_RECEIVE_COUNT receives (over an hour). This alarm adds the entries the function reported as
+    failed (its FailedEntries metric) to the invocations Lambda counts as errors (a timeout or crash,
+    where the function reports nothing: AWS/Lambda Errors). An entry that keeps failing fails once
+    per visibility timeout (370 s): in two of any three 5-minute periods; one transient failure, in
+    one period only, does not raise it."""
+    function_name = MetricDimension(Name="FunctionName", Value=Ref(function))
+
+    def metric(id_: str, namespace: str, name: str) -> MetricDataQuery:
+        return MetricDataQuery(Id=id_, ReturnData=False, MetricStat=MetricStat(
+            Metric=Metric(Namespace=namespace, MetricName=name, Dimensions=[function_name]),
+            Period=FAILURE_PERIOD_SECONDS, Stat="Sum"))
+
+    return template.add_resource(Alarm(
+        "NotifierFailingAlarm",
+        Condition=condition,
+        AlarmName=Sub("${AWS::StackName}-NotifierFailing"),
+        AlarmDescription=(
+            "The deletion-alarms notifier is failing to send alerts: entries it could not send, or "
+            "invocations that ended in an error or a timeout, in two of the last three 5-minute periods. "
+            "Alerts wait in the SQS event queue and are retried. Check the notifier's log group "
+            "(/aws/lambda/<stack>-notifier) for 'failed' lines, the topic, its key policy and the "
+            "function's errors."),
+        Metrics=[metric("failed", "DeletionAlarms", "FailedEntries"), metric("errors", "AWS/Lambda", "Errors"),
+                 MetricDataQuery(Id="failing", Expression="FILL(failed, 0) + FILL(errors, 0)",
+                                 Label="Failed entries and failed invocations", ReturnData=True)],
+        EvaluationPeriods=FAILURE_EVALUATION_PERIODS,
+        DatapointsToAlarm=FAILURE_DATAPOINTS_TO_ALARM,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[notifications.topic_arn],
+        Tags=protected_tags(),
+    ))

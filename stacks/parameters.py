@@ -177,12 +177,19 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
     return params
 
 
+# Every service the notifier function calls (functions/notifier.py; a test reads its code for them).
+NOTIFIER_INTERFACE_ENDPOINTS = ("sns", "sqs", "kms", "secretsmanager", "cloudtrail")
+NOTIFIER_GATEWAY_ENDPOINTS = ("dynamodb",)
+
+
 def add_network_parameters(template: Template) -> dict[str, Parameter]:
     """Subnets and security groups for the notifier function, for organizations whose Control Tower
     control CT.LAMBDA.PR.3 requires every function in a VPC. Empty: no VPC (the default)."""
-    needs = ("The subnets need a way to the SNS, SQS and DynamoDB endpoints of this Region: VPC "
-             "endpoints (interface endpoints for sns and sqs, a gateway endpoint for dynamodb) or a "
-             "NAT gateway.")
+    needs = ("The subnets need a way to every endpoint the function calls in this Region: VPC endpoints ("
+             f"interface endpoints for {', '.join(NOTIFIER_INTERFACE_ENDPOINTS)}; a gateway endpoint for "
+             f"{', '.join(NOTIFIER_GATEWAY_ENDPOINTS)}) or a NAT gateway. Without kms, secretsmanager and "
+             "cloudtrail, alerts go out without the key's or secret's current state and the daily reminder "
+             "fails; events of other Regions are read only through a NAT gateway.")
     subnets = add_parameter(template, GROUP_NETWORK, "Notifier subnet IDs (optional)", Parameter(
         "NotifierSubnetIds",
         Type="String",

@@ -48,31 +48,42 @@ def expected_resource(detection: str, record: dict) -> str:
 
 @pytest.mark.parametrize("detection", [d.name for d in DETECTIONS if undo_commands(d)])
 def test_the_undo_command_names_the_resource_of_every_positive_record(detection) -> None:
+    """Every record a detection matches, where its outcome has an undo: each command ends with the
+    key or secret the record is about (tests/functions/test_alert_outcomes.py checks which commands)."""
     assert POSITIVES[detection], "no sample record"
     spec = SPECS[detection]
     for sample in POSITIVES[detection]:
         digest = Digest(detection)
         digest.add([cloudtrail_event(sample.record)], 1, "m1", False)
-        text = body(spec, digest, digest.details(spec), "listing")
+        (row,) = digest.details(spec)
+        text = body(spec, digest, [row], "listing")
         resource = expected_resource(detection, sample.record)
-        # The commands of the event's details carry --region; "What to do" is the catalog's general text.
         undo = [line for line in text.splitlines() if " --region " in line and line.lstrip().startswith(
-            ("Undo: aws ", "aws "))]
-        assert undo and all(line.rstrip().endswith(resource) for line in undo), (sample.cls, undo)
+            ("Undo: aws ", "Next: aws ", "aws "))]
+        assert bool(undo) == bool(row.outcome["undo"]), (sample.cls, undo)
+        assert all(resource in line for line in undo), (sample.cls, undo)
+
+
+def _outcome(spec: dict, record: dict) -> dict:
+    digest = Digest(spec["name"])
+    digest.add([cloudtrail_event(record)], 1, "m", False)
+    return digest.details(spec)[0].outcome
 
 
 @pytest.mark.parametrize("detection", [d.name for d in DETECTIONS if undo_commands(d)])
-def test_a_record_without_the_resource_shows_it_missing(detection) -> None:
+def test_a_record_without_the_resource_says_so_instead_of_a_command(detection) -> None:
     """The test above can fail: strip every field the resource is read from, and the undo line
-    says so instead of naming a key or secret."""
+    says it is not named instead of giving a command with a hole in it."""
     spec = SPECS[detection]
-    event = cloudtrail_event(copy.deepcopy(POSITIVES[detection][0].record))
+    record = next(s.record for s in POSITIVES[detection] if _outcome(spec, s.record)["undo"])
+    event = cloudtrail_event(copy.deepcopy(record))
     for field in ("resources", "responseElements", "requestParameters", "errorMessage"):
         event["detail"].pop(field, None)
     assert field_value(event, spec["fields"][spec["resource"]]) is None
     digest = Digest(detection)
     digest.add([event], 1, "m1", False)
-    assert MISSING in body(spec, digest, digest.details(spec), "listing")
+    text = body(spec, digest, digest.details(spec), "listing")
+    assert "the record does not name the key or secret" in text and MISSING not in text
 
 
 def test_a_key_used_while_pending_deletion_reads_fully() -> None:
@@ -83,7 +94,8 @@ def test_a_key_used_while_pending_deletion_reads_fully() -> None:
     digest.add([cloudtrail_event(record)], 1, "m1", False)
     text = body(spec, digest, digest.details(spec), "LISTING")
     key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    assert text.startswith("A KMS KEY THAT IS PENDING DELETION IS STILL BEING USED\n\n1 event.")
+    assert text.startswith("KMS KEY PENDING DELETION WAS USED\n\n1234abcd-12ab-34cd-56ef-1234567890ab in account "
+                           "111122223333, Region us-east-1. 1 event.")
     assert "Account: 111122223333   Region: us-east-1   Time: 2026-11-28T14:03:27Z" in text
     assert "Caller: arn:aws:sts::111122223333:assumed-role/app-role/app-session" in text
     assert f"Key: {key}" in text and f"aws kms cancel-key-deletion --region us-east-1 --key-id {key}" in text
@@ -104,7 +116,7 @@ def test_distinct_keys_and_callers_come_first() -> None:
     other = dict(base, userIdentity={"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob"})
     digest = Digest("KmsKeyPendingDeletionUse")
     digest.add(same + [cloudtrail_event(other)], 8, "m1", False)
-    callers = [row["caller"] for row in digest.details(spec)]
+    callers = [row.values["caller"] for row in digest.details(spec)]
     assert callers[:2] == [base["userIdentity"]["arn"], "arn:aws:iam::111122223333:user/bob"]
     assert len(callers) == 5
 
@@ -187,3 +199,46 @@ def test_an_unreadable_entry_is_retried_not_dropped(moto_notifier) -> None:
     result = notifier.handle({"Records": [sqs_record("not json", "x1"),
                                           sqs_record({"detection": "NoSuchDetection", "event": {}}, "x2")]})
     assert result == {"batchItemFailures": [{"itemIdentifier": "x1"}, {"itemIdentifier": "x2"}]}
+
+
+def test_carried_events_come_back_when_the_next_minute_begins() -> None:
+    """DelaySeconds up to the next minute's start: the carried digest is sent in that minute."""
+    sent = []
+    sqs = type("Sqs", (), {"send_message": lambda self, **call: sent.append(call)})()
+    for second, delay in ((0, 60), (45, 15), (59, 1)):
+        notifier = Notifier(None, sqs, None, topic_arn="t", queue_url="q", claim_table="c", log_group="g",
+                            region="us-east-1", specs=SPECS, clock=lambda: 1_764_511_200.0 + second,
+                            log=lambda line: None)
+        digest = Digest("SecretDeletion")
+        digest.add([entry("SecretDeletion", POSITIVES["SecretDeletion"][0].record)["event"]], 1, "m", False)
+        notifier.carry_over(digest)
+        assert sent[-1]["DelaySeconds"] == delay
+        assert (1_764_511_200 + second + delay) % 60 == 0
+
+
+def test_alerts_of_a_batch_go_out_before_the_daily_check(moto_notifier) -> None:
+    """A slow or killed daily check cannot hold back the alerts that arrived with it."""
+    notifier, _, inbox, _ = moto_notifier
+    order = []
+    real_publish = notifier.publish
+    notifier.publish = lambda digest: order.append(digest.detection) or real_publish(digest)
+    notifier.remind = lambda digest: order.append("DeletionReminder")
+    reminder = {"detection": "DeletionReminder", "event": {"source": "aws.events", "detail-type": "Scheduled Event",
+                                                           "time": "2026-12-04T08:00:00Z"}}
+    records = [sqs_record(reminder, "r"), sqs_record(entry("SecretDeletion", POSITIVES["SecretDeletion"][0].record), "a")]
+    assert notifier.handle({"Records": records}) == {"batchItemFailures": []}
+    assert order == ["SecretDeletion", "DeletionReminder"]
+
+
+def test_an_entry_not_written_by_our_rules_is_logged_and_counted_never_sent(moto_notifier) -> None:
+    notifier, _, inbox, _ = moto_notifier
+    logs = []
+    notifier.log, notifier.function_name = logs.append, "stack-NotifierFunction"
+    forged = {"detection": "SecretDeletion", "event": {"source": "aws.secretsmanager",
+                                                       "detail": {"eventSource": "s3.amazonaws.com"}}}
+    fake_reminder = {"detection": "DeletionReminder", "event": {"source": "custom"}}
+    result = notifier.handle({"Records": [sqs_record(forged, "f1"), sqs_record(fake_reminder, "f2")]})
+    assert result == {"batchItemFailures": []} and inbox() == []
+    assert sum('"rejected"' in line for line in logs) == 2
+    (metrics,) = [json.loads(line) for line in logs if '"_aws"' in line]
+    assert metrics["RejectedEntries"] == 2

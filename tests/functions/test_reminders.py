@@ -220,7 +220,7 @@ def test_the_check_sends_once_a_day_however_often_the_entry_comes(account) -> No
     account.run(day, "a")
     account.run(day, "b")  # SQS delivered it twice, or a retry after a timeout
     assert len(account.emails()) == 1
-    assert any('"skipped": "already sent"' in line for line in account.logs)
+    assert any('"skipped": "already sent or under way"' in line for line in account.logs)
 
 
 def test_nothing_due_sends_nothing(account) -> None:
@@ -280,7 +280,7 @@ def test_the_check_calls_exactly_the_read_actions_the_template_grants(account, m
     account.secret(7, "db")
     called = record_aws_calls(monkeypatch)
     account.run(account.now.date())
-    assert called - {"sns:Publish", "dynamodb:PutItem"} == set(READ_ACTIONS)
+    assert called - {"sns:Publish", "dynamodb:PutItem", "dynamodb:UpdateItem"} == set(READ_ACTIONS)
 
 
 def test_many_keys_each_described_once_and_the_pending_ones_found(account, monkeypatch) -> None:
@@ -362,3 +362,47 @@ def test_an_incomplete_history_is_said_in_the_reminder(account, monkeypatch) -> 
     account.run(account.now.date())
     (email,) = account.emails()
     assert "was read for 25 seconds, not to its end" in email["Message"]
+
+
+class Killed(BaseException):
+    """What a Lambda timeout does to the process: it ends, and no except or finally of the function
+    runs (Lambda guide, services-sqs-errorhandling)."""
+
+
+@pytest.mark.parametrize("where", ["check", "publish_final"])
+def test_a_run_killed_after_its_claim_sends_when_the_entry_comes_back(account, monkeypatch, where) -> None:
+    """The day's claim and the final notices' claims are leases: a killed run's lapse before SQS hands
+    the entry out again (the queue's visibility timeout), and the work is done then, once."""
+    from stacks.notifier import VISIBILITY_TIMEOUT_SECONDS
+
+    account.key(7, "alias/app")
+    ended = account.now - timedelta(days=1)
+    gone = account.secret(7, "old-db", deletion=ended)
+    account.secrets.delete_secret(SecretId=gone, ForceDeleteWithoutRecovery=True)
+    day = account.now.date()
+    real = getattr(account.notifier, where)
+
+    def killed(*args, **kwargs):
+        raise Killed()
+
+    monkeypatch.setattr(account.notifier, where, killed)
+    with pytest.raises(Killed):
+        account.run(day, "a")
+    assert account.emails() == []
+    monkeypatch.setattr(account.notifier, where, real)
+    account.clock[0] += VISIBILITY_TIMEOUT_SECONDS  # the entry is handed out again
+    assert account.run(day, "a") == {"batchItemFailures": []}
+    subjects = sorted(e["Subject"] for e in account.emails())
+    assert subjects == ["Deleted for good: 1 secret(s) (123456789012 us-east-1)",
+                        "Deletion reminder: 1 key(s) or secret(s) deleted within 7 days (123456789012 us-east-1)"]
+    account.clock[0] += VISIBILITY_TIMEOUT_SECONDS
+    account.run(day, "b")  # delivered once more: nothing twice
+    assert account.emails() == []
+
+
+def test_a_check_short_of_time_stops_describing_and_says_so(account) -> None:
+    account.key(7, "alias/app")
+    account.notifier.remaining = lambda: 5.0  # seconds left in the invocation
+    account.run(account.now.date())
+    assert account.emails() == []  # the key was not described: nothing is known to be due
+    assert any('"undescribed keys": 1' in line for line in account.logs)

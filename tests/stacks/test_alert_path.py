@@ -85,6 +85,7 @@ def deploy_alerting(aws, file: str, session: boto3.Session, account: str, region
     physical["AlertTopic"] = {"Ref": topic, "TopicName": "stack-AlertTopic"}
     physical["AlertTopicKey"] = {"Arn": f"arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
     physical["NotifierRole"] = {"Arn": f"arn:aws:iam::{account}:role/stack-NotifierRole"}
+    physical["NotifierLogGroup"] = {"Ref": "/aws/lambda/stack-notifier"}
     dead_letter = make_queue("AlertDeliveryDeadLetterQueue", lambda p: {
         "MessageRetentionPeriod": str(p["MessageRetentionPeriod"])})
     event_queue = make_queue("AlertEventQueue", lambda p: {
@@ -240,12 +241,13 @@ def test_every_detection_reaches_a_person_with_the_key_the_caller_and_the_undo_c
     for name, record in records.items():
         text = got[name]["Subject"] + "\n" + got[name]["Message"]
         resource = expected_resource(name, record)
-        assert resource in got[name]["Subject"] or len(got[name]["Subject"]) == 100, got[name]["Subject"]
+        where = f" ({record['recipientAccountId']} {record['awsRegion']})"
+        assert got[name]["Subject"].endswith(where) and len(got[name]["Subject"]) < 100, got[name]["Subject"]
         caller = record["userIdentity"].get("arn") or record["userIdentity"].get("invokedBy")
         assert caller in text, name
-        undo = [line for line in text.splitlines() if line.lstrip().startswith("Undo:")]
+        undo = [line for line in text.splitlines() if line.lstrip().startswith(("Undo", "Next"))]
         if undo_commands(by_name(name)):  # a restored secret needs none; an immediate loss has none
-            assert undo and all(line.rstrip().endswith(resource) for line in undo), (name, undo)
+            assert undo and all(resource in line for line in undo), (name, undo)
 
 
 
@@ -292,7 +294,10 @@ def test_a_member_accounts_event_reaches_a_person_through_the_collector(aws, mon
     resource = expected_resource("KmsKeyDisableOrDeletion", member_record)
     assert f"Account: {ACCOUNT}   Region: {REGION}" in text  # the member account, not the collector's
     assert record["userIdentity"]["arn"] in text
-    assert f"Undo: aws kms cancel-key-deletion --region {REGION} --key-id {resource}" in text
+    # The collector cannot act in the member account: the command says whose credentials it needs.
+    assert (f"Undo (with credentials of account {ACCOUNT}): aws kms cancel-key-deletion --region {REGION} "
+            f"--key-id {resource}") in text
+    assert f"From account {ACCOUNT}: this notifier runs in account {COLLECTOR}" in text
 
 
 def test_one_account_sends_every_regions_events_to_its_home_region(aws, monkeypatch) -> None:

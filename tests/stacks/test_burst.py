@@ -53,21 +53,33 @@ class ConditionalCheckFailedException(Exception):
 
 
 class Store:
-    """DynamoDB's conditional put and delete, in memory."""
+    """DynamoDB's conditional put, update and delete of claims, in memory, with the conditions the
+    notifier writes: a claim may be taken when absent, expired, or leased with its lease run out."""
 
     exceptions = type("Exceptions", (), {"ConditionalCheckFailedException": ConditionalCheckFailedException})
 
     def __init__(self) -> None:
-        self.items: set[str] = set()
+        self.items: dict[str, dict] = {}
 
-    def put_item(self, TableName: str, Item: dict, ConditionExpression: str) -> None:  # noqa: N803
-        key = Item["claim"]["S"]
-        if key in self.items:
-            raise ConditionalCheckFailedException(key)
-        self.items.add(key)
+    def put_item(self, TableName: str, Item: dict, ConditionExpression: str,  # noqa: N803
+                 ExpressionAttributeValues: dict, ExpressionAttributeNames: dict | None = None) -> None:  # noqa: N803
+        key, now = Item["claim"]["S"], int(ExpressionAttributeValues[":now"]["N"])
+        held = self.items.get(key)
+        if held is not None:
+            expired = int(held["expires"]["N"]) < now
+            lapsed = held.get("state", {}).get("S") == "leased" and int(held["lease"]["N"]) < now \
+                and "lease < :now" in ConditionExpression
+            if not (expired or lapsed):
+                raise ConditionalCheckFailedException(key)
+        self.items[key] = Item
+
+    def update_item(self, TableName: str, Key: dict, **update) -> None:  # noqa: N803
+        item = self.items[Key["claim"]["S"]]
+        item["state"] = {"S": "done"}
+        item.pop("lease", None)
 
     def delete_item(self, TableName: str, Key: dict) -> None:  # noqa: N803
-        self.items.discard(Key["claim"]["S"])
+        self.items.pop(Key["claim"]["S"], None)
 
 
 class Queue:

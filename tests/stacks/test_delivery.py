@@ -80,6 +80,13 @@ SCPS = [FULL_AWS_ACCESS, *(json.loads(render_scp(GuardrailOptions(), name)) for 
 # kms:ViaService = sns.<Region>.amazonaws.com and kms:CallerAccount = the publisher's account.
 # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (publisher permissions)
 # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html (kms:ViaService, kms:CallerAccount)
+# FACT 13. The notifier reads what an alert names with its own role (FACT 10): kms:DescribeKey on the
+# key, kms:ListAliases (no resource type), secretsmanager:DescribeSecret on the secret (Service
+# Authorization Reference, AWS KMS and AWS Secrets Manager). A key's policy must also let IAM policies
+# allow DescribeKey (the default key policy does); one that does not is refused, and the email says so
+# (tests/functions/test_alert_outcomes.py).
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html
 # FACT 12. A message received maxReceiveCount times moves to the queue's dead-letter queue: SQS moves
 # it itself, no principal's request (so no policy to prove), where the dead-letter queue's redrive
 # allow policy admits the source queue.
@@ -113,6 +120,9 @@ def physical(template: dict[str, Any], account: str = ACCOUNT, region: str = REG
             out[logical_id] = {"Ref": name, "Arn": f"arn:aws:iam::{account}:role/{name}"}
         elif kind == "AWS::DynamoDB::Table":
             out[logical_id] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}
+        elif kind == "AWS::Logs::LogGroup":
+            group = f"/aws/lambda/{stack}-notifier"
+            out[logical_id] = {"Ref": group, "Arn": f"arn:aws:logs:{region}:{account}:log-group:{group}:*"}
         elif kind == "AWS::Lambda::Function":
             out[logical_id] = {"Ref": name, "Arn": f"arn:aws:lambda:{region}:{account}:function:{name}"}
         else:
@@ -283,13 +293,20 @@ def notifier_paths(d: Deployment) -> list[str]:
         if env["EVENT_QUEUE_URL"] != d.stack.physical[queue_id]["Ref"]:
             problems.append(f"{function_id}: carries events over to another queue than it reads")
         table_id = _by_physical(d, "AWS::DynamoDB::Table", "Ref", env["CLAIM_TABLE"])
-        log_group = f"arn:aws:logs:{d.region}:{d.account}:log-group:/aws/lambda/{d.stack.physical[function_id]['Ref']}"
+        log_group = f"arn:aws:logs:{d.region}:{d.account}:log-group:{env['LOG_GROUP']}"
         topic = env["TOPIC_ARN"]
         calls = [(action, queue_arn, d.queue_policy(queue_arn)) for action in (
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
             "sqs:SendMessage")]
-        calls += [(action, d.stack.physical[table_id]["Arn"], None) for action in ("dynamodb:PutItem",
-                                                                                   "dynamodb:DeleteItem")]
+        calls += [(action, d.stack.physical[table_id]["Arn"], None) for action in (
+            "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")]
+        # FACT 13: what an alert names, read in this account, in its Region or another.
+        for region in (d.region, "eu-central-1"):
+            calls += [("kms:DescribeKey", f"arn:aws:kms:{region}:{d.account}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                       None),
+                      ("secretsmanager:DescribeSecret",
+                       f"arn:aws:secretsmanager:{region}:{d.account}:secret:prod/db-a1B2c3", None)]
+        calls += [("kms:ListAliases", "*", None)]
         calls += [("sns:Publish", topic, d.topic_policy(topic)), ("logs:CreateLogStream", log_group, None),
                   ("logs:PutLogEvents", f"{log_group}:log-stream:2026/11/30/[$LATEST]0123", None)]
         # Every resource of the product carries the protection tag (test_guardrails checks it), and
@@ -443,7 +460,7 @@ def test_the_proof_covers_every_path_of_the_defaults(workload) -> None:
     d = deploy(workload, **SCAN_CONFIGS["defaults"])
     assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS) + 1  # and the daily reminder's
     assert len(d.of_type("AWS::SQS::Queue")) == 2 and d.of_type("AWS::KMS::Key") == ["AlertTopicKey"]
-    assert len(d.of_type("AWS::CloudWatch::Alarm")) == 2
+    assert len(d.of_type("AWS::CloudWatch::Alarm")) == 3
     assert d.of_type("AWS::Lambda::EventSourceMapping") == ["NotifierEventSourceMapping"]
 
 
@@ -488,6 +505,24 @@ def test_nothing_else_is_allowed(workload) -> None:
                if evaluate(call, resource_policy=policy, key_policy=is_key,
                            identity_policies=[ADMIN_POLICY] if not call.is_service and call.account == ACCOUNT else [],
                            resource_account=ACCOUNT) == ALLOW]
+    assert allowed == []
+
+
+def test_the_notifier_reads_no_value_and_nothing_of_another_account(workload) -> None:
+    """FACT 13 from the other side: what an alert reads is names and dates, never a secret's value or
+    a decryption, and only in this account."""
+    d = deploy(workload, **SCAN_CONFIGS["defaults"])
+    role = d.stack.properties("NotifierRole")
+    identity = [policy["PolicyDocument"] for policy in role["Policies"]]
+    role_arn = d.stack.physical["NotifierRole"]["Arn"]
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/db-a1B2c3"
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    refused = [("secretsmanager:GetSecretValue", secret), ("secretsmanager:RestoreSecret", secret),
+               ("kms:Decrypt", key), ("kms:CancelKeyDeletion", key),
+               ("kms:DescribeKey", key.replace(ACCOUNT, OTHER_ACCOUNT)),
+               ("secretsmanager:DescribeSecret", secret.replace(ACCOUNT, OTHER_ACCOUNT))]
+    allowed = [(action, resource) for action, resource in refused
+               if evaluate(Request(action, resource, role_arn), identity_policies=identity, scps=SCPS) == ALLOW]
     assert allowed == []
 
 
@@ -574,6 +609,11 @@ def _claims_without_delete(resources: dict) -> None:
     _notifier_statement(resources, "ClaimAMinute")["Action"] = ["dynamodb:PutItem"]
 
 
+def _notifier_reads_nothing(resources: dict) -> None:
+    policy = resources["NotifierRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadWhatAnAlertNames"]
+
+
 def _role_trusts_another_service(resources: dict) -> None:
     resources["NotifierRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] = {
         "Service": "events.amazonaws.com"}
@@ -596,6 +636,7 @@ def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
     (_notifier_publishes_elsewhere, "NotifierRole: the notifier may not sns:Publish"),
     (_key_delegated_through_another_service, "the notifier may not kms:GenerateDataKey on the topic key through SNS"),
     (_claims_without_delete, "the notifier may not dynamodb:DeleteItem"),
+    (_notifier_reads_nothing, "the notifier may not kms:DescribeKey"),
     (_role_trusts_another_service, "NotifierRole: Lambda may not assume it (without source keys)"),
     (_event_queue_without_redrive, "AlertEventQueue: no dead-letter queue"),
     (_notifier_role_without_the_tag, "NotifierRole: the notifier may not sqs:DeleteMessage"),

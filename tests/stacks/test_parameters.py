@@ -164,7 +164,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
                               DetectionEngine=engine, RecoveryNotices=recovery)
     deployed = ConditionEvaluator(workload, params).deployed()
     alarms = {d.removesuffix("Alarm") for d in deployed
-              if d.endswith("Alarm") and not d.startswith("Alert")}
+              if d.endswith("Alarm") and not d.startswith(("Alert", "Notifier"))}
     filters = {d.removesuffix("MetricFilter") for d in deployed if d.endswith("MetricFilter")}
     rules = {d.removesuffix("Rule") for d in deployed if d.endswith("Rule") and d != "DeletionReminderRule"}
     assert ("DeletionReminderRule" in deployed) is bool(rules)  # the notifier runs it
@@ -178,7 +178,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
     # the queues, the notifier and the path's alarms exist exactly when a rule does
     for name in ("AlertEventQueue", "AlertDeliveryDeadLetterQueue", "AlertDeliveryDeadLetterQueueAlarm",
                  "AlertBacklogAlarm", "AlertEventQueuePolicy", "NotifierFunction", "NotifierEventSourceMapping",
-                 "NotifierRole", "NotifierClaimTable"):
+                 "NotifierRole", "NotifierClaimTable", "NotifierFailingAlarm", "NotifierLogGroup"):
         assert (name in deployed) is bool(rules)
 
 
@@ -231,3 +231,31 @@ def test_collector_chat_rules(overrides, failing) -> None:
     params = parameter_values(collector, OrganizationId="o-a1b2c3d4e5", NotificationEmail="a@example.com", **overrides)
     names = [f.split(":")[0] for f in ConditionEvaluator(collector, params).failed_rules()]
     assert names == failing
+
+
+def services_the_notifier_calls() -> set[str]:
+    """Every service named in a client call of functions/notifier.py: ``client("sns")``,
+    ``self.clients("kms", region)`` and the like, read from its syntax tree."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "functions" / "notifier.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in ("client", "clients"):
+                found.add(node.args[0].value)
+    return found
+
+
+def test_the_network_parameters_name_every_endpoint_the_function_calls(workload) -> None:
+    """In a VPC, every service the code calls needs an endpoint: the subnets' description names each."""
+    called = services_the_notifier_calls()
+    assert {"sns", "sqs", "dynamodb", "kms", "secretsmanager", "cloudtrail"} <= called  # the reader itself works
+    description = workload["Parameters"]["NotifierSubnetIds"]["Description"]
+    interface = re.search(r"interface endpoints for ([a-z, ]+);", description)[1].split(", ")
+    gateway = re.search(r"a gateway endpoint for ([a-z, ]+)\)", description)[1].split(", ")
+    assert called <= set(interface) | set(gateway), called - set(interface) - set(gateway)
+    assert gateway == ["dynamodb"]  # the only service here with a gateway endpoint (besides s3)

@@ -104,8 +104,10 @@ def reminder_problems(template: dict) -> list[str]:
     for action in KEY_ACTIONS:
         if not allowed(action, key):
             problems.append(f"the check may not {action} a key of its account")
-        if allowed(action, key.replace(REGION, "eu-west-1")):
-            problems.append(f"the check may {action} a key of another Region")
+        # Any Region of its own account (an alert may name a key of another Region: test_delivery FACT 13),
+        # never another account's.
+        if allowed(action, key.replace(ACCOUNT, "444455556666")):
+            problems.append(f"the check may {action} a key of another account")
     for action, resource in (("kms:Decrypt", key), ("kms:CancelKeyDeletion", key), ("kms:ScheduleKeyDeletion", key),
                              ("kms:PutKeyPolicy", key), ("secretsmanager:GetSecretValue", secret),
                              ("secretsmanager:RestoreSecret", secret), ("secretsmanager:DeleteSecret", secret),
@@ -143,14 +145,14 @@ def _read_everything(resources: dict) -> None:
     _reminder_statements(resources)[0]["Action"] = ["kms:*", "secretsmanager:*", "cloudtrail:*"]
 
 
-def _keys_of_any_region(resources: dict) -> None:
+def _keys_of_any_account(resources: dict) -> None:
     _reminder_statements(resources)[1]["Resource"] = ["*"]
 
 
 @pytest.mark.parametrize(("change", "expected"), [
     (_rule_not_admitted, "the reminder rule may not send to AlertEventQueue"),
     (_read_everything, "the notifier may secretsmanager:GetSecretValue"),
-    (_keys_of_any_region, "the check may kms:DescribeKey a key of another Region"),
+    (_keys_of_any_account, "the check may kms:DescribeKey a key of another account"),
 ])
 def test_the_proof_fails_when_a_path_is_broken(workload, change, expected) -> None:
     assert expected in reminder_problems(_mutated(workload, change))

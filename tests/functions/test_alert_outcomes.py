@@ -1,0 +1,310 @@
+"""What the person on call reads, for every detection and every outcome a record can have.
+
+Each case is a labelled CloudTrail record of tests/corpus/ (AWS's documented samples among them), put
+through the template's own inline notifier as Lambda loads it. The expectations are written here
+from what AWS documents each call to do, not from the notifier's message data:
+
+- a denied or failed call changed nothing: no undo, and it says so in the subject;
+- a key only disabled is enabled again (cancel-key-deletion fails on a key that is not pending
+  deletion: KMS API reference); a key scheduled for deletion is cancelled, then enabled
+  (CancelKeyDeletion leaves it Disabled);
+- a secret deleted with ForceDeleteWithoutRecovery cannot be restored (DeleteSecret reference): no
+  restore-secret anywhere; a secret in its recovery window is restored;
+- replicas removed are replicated again to the Regions the record names;
+- an immediate loss offers nothing that pretends to undo it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from detections.eventpatterns import cloudtrail_event
+from tests.conftest import load_corpus
+
+SAMPLES = {s.cls: s for s in load_corpus()}
+NOW = datetime(2026, 11, 28, 14, 10, tzinfo=timezone.utc)
+OWN_ACCOUNT = "111122223333"
+CANCEL, ENABLE, RESTORE = "aws kms cancel-key-deletion", "aws kms enable-key", "aws secretsmanager restore-secret"
+REPLICATE, CONNECT = "aws secretsmanager replicate-secret-to-regions", "aws kms connect-custom-key-store"
+
+# corpus class, detection, how the subject begins, the undo commands in order.
+CASES = [
+    ("kms-decrypt-pending-deletion-kmsinvalidstateexception", "KmsKeyPendingDeletionUse",
+     "KMS key pending deletion was used", [CANCEL, ENABLE]),
+    ("kms-decrypt-pending-deletion-disabledexception", "KmsKeyPendingDeletionUse",
+     "KMS key pending deletion was used", [CANCEL, ENABLE]),
+    ("kms-reencrypt-pending-deletion-kmsinvalidstateexception", "KmsKeyPendingDeletionUse",
+     "KMS key pending deletion was used", [CANCEL, ENABLE]),
+    ("kms-decrypt-pending-replica-deletion", "KmsKeyPendingDeletionUse",
+     "KMS key pending deletion was used", [CANCEL, ENABLE]),
+    ("kms-schedulekeydeletion-success", "KmsKeyDisableOrDeletion", "KMS key scheduled for deletion in 7 days",
+     [CANCEL, ENABLE]),
+    ("kms-schedulekeydeletion-default-window-role", "KmsKeyDisableOrDeletion",
+     "KMS key scheduled for deletion in 30 days", [CANCEL, ENABLE]),
+    ("kms-schedulekeydeletion-docs-sample", "KmsKeyDisableOrDeletion",
+     "KMS key scheduled for deletion in 20 days", [CANCEL, ENABLE]),
+    ("kms-schedulekeydeletion-multi-region-primary", "KmsKeyDisableOrDeletion",
+     "KMS key scheduled for deletion after its replicas", [CANCEL, ENABLE]),
+    ("kms-schedulekeydeletion-denied", "KmsKeyDisableOrDeletion", "Denied: attempt to schedule KMS key deletion", []),
+    ("kms-schedulekeydeletion-already-pending", "KmsKeyDisableOrDeletion",
+     "Failed: attempt to schedule KMS key deletion", []),
+    ("kms-disablekey", "KmsKeyDisableOrDeletion", "KMS key disabled", [ENABLE]),
+    ("kms-disablekey-denied", "KmsKeyDisableOrDeletion", "Denied: attempt to disable KMS key", []),
+    ("kms-deleteimportedkeymaterial", "KmsKeyMaterialDeletion", "KMS key material deleted", []),
+    ("kms-deleteimportedkeymaterial-denied", "KmsKeyMaterialDeletion", "Denied: attempt to delete KMS key material",
+     []),
+    ("kms-deleteexpiredkeymaterial-service-event", "KmsKeyMaterialDeletion", "KMS key material expired", []),
+    ("kms-disconnectcustomkeystore", "KmsKeyMaterialDeletion", "KMS custom key store disconnected", [CONNECT]),
+    ("kms-deletecustomkeystore", "KmsKeyMaterialDeletion", "KMS custom key store deleted", []),
+    ("kms-deletekey-service-event", "KmsKeyDeleted", "KMS key deleted for good", []),
+    ("kms-cancelkeydeletion", "KmsKeyDeletionCancelled", "Resolved: KMS key deletion cancelled", [ENABLE]),
+    ("secretsmanager-getsecretvalue-marked-for-deletion-new-wording", "SecretPendingDeletionUse",
+     "Secret marked for deletion was used", [RESTORE]),
+    ("secretsmanager-getsecretvalue-marked-for-deletion-old-wording", "SecretPendingDeletionUse",
+     "Secret marked for deletion was used", [RESTORE]),
+    ("secretsmanager-deletesecret-recovery-window", "SecretDeletion", "Secret scheduled for deletion in 7 days",
+     [RESTORE]),
+    ("secretsmanager-deletesecret-default-window", "SecretDeletion", "Secret scheduled for deletion in 30 days",
+     [RESTORE]),
+    ("secretsmanager-deletesecret-docs-sample", "SecretDeletion", "Secret scheduled for deletion in 30 days",
+     [RESTORE]),
+    ("secretsmanager-deletesecret-force", "SecretDeletion", "Secret deleted for good (force delete)", []),
+    ("secretsmanager-deletesecret-denied", "SecretDeletion", "Denied: attempt to delete secret", []),
+    ("secretsmanager-deletesecret-already-marked", "SecretDeletion", "Failed: attempt to delete secret", []),
+    ("secretsmanager-removeregionsfromreplication", "SecretReplicaDeletion", "Secret replicas deleted", [REPLICATE]),
+    ("secretsmanager-removeregionsfromreplication-denied", "SecretReplicaDeletion",
+     "Denied: attempt to delete secret replicas", []),
+    ("secretsmanager-restoresecret", "SecretRestored", "Resolved: secret restored", []),
+]
+
+
+@pytest.fixture(scope="module")
+def inline(workload) -> types.ModuleType:
+    """The notifier exactly as the template deploys it (index.py from Code.ZipFile)."""
+    module = types.ModuleType("inline_notifier")
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
+    code = workload["Resources"]["NotifierFunction"]["Properties"]["Code"]["ZipFile"]
+    exec(compile(code, "index.py", "exec"), module.__dict__)  # noqa: S102 - the template's own code
+    return module
+
+
+class Topic:
+    """Stands for SNS Publish: validates what the Publish API validates that matters here."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def publish(self, **call) -> dict:
+        assert call["MessageStructure"] == "json" and "default" in json.loads(call["Message"])
+        self.sent.append(call)
+        return {"MessageId": "m"}
+
+
+def notifier(inline, clients=None, account: str = OWN_ACCOUNT):
+    return inline.Notifier(Topic(), None, None, topic_arn="arn:aws:sns:us-east-1:111122223333:alerts",
+                           queue_url="q", claim_table="c", log_group="/aws/lambda/notifier", region="us-east-1",
+                           specs=inline.SPECS, clock=lambda: NOW.timestamp(), log=lambda line: None,
+                           account=account, clients=clients)
+
+
+def send(inline, detection: str, records: list[dict], **kwargs) -> tuple[str, str, dict]:
+    """Subject, email text and chat form of the digest of ``records``."""
+    n = notifier(inline, **kwargs)
+    digest = inline.Digest(detection)
+    digest.add([cloudtrail_event(r) for r in records], len(records), "m1", False)
+    n.publish(digest)
+    (call,) = n.sns.sent
+    message = json.loads(call["Message"])
+    assert message["email"] == message["default"]
+    return call["Subject"], message["default"], json.loads(message["https"])
+
+
+def resource_of(record: dict) -> str:
+    """The key or secret ARN (or ID) a record is about, read here from AWS's documented fields."""
+    if record["eventSource"] == "kms.amazonaws.com":
+        found = re.match(r"(arn:aws:kms:\S+?) is pending", record.get("errorMessage") or "")
+        if found:
+            return found[1]
+        return ((record.get("responseElements") or {}).get("keyId") or (record.get("resources") or [{}])[0].get("ARN")
+                or record["requestParameters"].get("keyId") or record["requestParameters"]["customKeyStoreId"])
+    response = record.get("responseElements") or {}
+    return response.get("arn") or response.get("aRN") or record["requestParameters"]["secretId"]
+
+
+def short_of(record: dict) -> str:
+    """What a person knows it by, without aliases: the key ID, the store ID or the secret's name."""
+    resource = resource_of(record)
+    if record["eventSource"] == "kms.amazonaws.com":
+        return resource.rsplit("/", 1)[-1]
+    return (record.get("responseElements") or {}).get("name") or re.sub(r"^.*:secret:(.+)-\w{6}$", r"\1", resource)
+
+
+def undo_commands_in(text: str) -> list[str]:
+    """The commands of the Undo (or Next) block of the first event described."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(r"\s+(Undo|Next)\b.*?: aws ", line)), None)
+    if start is None:
+        return []
+    commands = [lines[start].split(": ", 1)[1]]
+    for line in lines[start + 1:]:
+        if not re.match(r"\s+aws ", line):
+            break
+        commands.append(line.strip())
+    return commands
+
+
+@pytest.mark.parametrize("cls, detection, headline, undo", CASES, ids=[c[0] for c in CASES])
+def test_each_outcome_has_its_own_subject_words_and_undo(inline, cls, detection, headline, undo) -> None:
+    record = SAMPLES[cls].record
+    assert detection in SAMPLES[cls].expect
+    subject, text, chat = send(inline, detection, [record])
+    account, region = record["recipientAccountId"], record["awsRegion"]
+    assert subject.startswith(headline + ": "), subject
+    assert subject.endswith(f" ({account} {region})") and len(subject) <= 99, subject
+    name = short_of(record)
+    assert name in subject or "..." in subject, subject
+    assert "(not in the record)" not in text and "(not in the record)" not in subject
+    commands = undo_commands_in(text)
+    assert [c.split(" --")[0] for c in commands] == undo, commands
+    for command in commands:
+        assert f"--region {region} " in command
+        assert command.endswith(resource_of(record)) or REPLICATE in command, command
+    if not undo:
+        assert "Undo:" not in text and CANCEL not in text and RESTORE not in text, text
+    if REPLICATE in undo:
+        regions = record["requestParameters"]["removeReplicaRegions"]
+        assert commands[0].endswith(" ".join(f"Region={r}" for r in regions)) and resource_of(record) in commands[0]
+    assert chat["version"] == "1.0" and chat["source"] == "custom" and chat["content"]["title"] == subject
+    assert [step.strip("`") for step in chat["content"]["nextSteps"]] == commands
+
+
+def test_every_positive_record_has_an_outcome_of_its_own(inline) -> None:
+    """No record a detection matches falls through to the generic wording."""
+    for sample in load_corpus():
+        for detection in sample.expect:
+            spec = inline.SPECS[detection]
+            digest = inline.Digest(detection)
+            digest.add([cloudtrail_event(sample.record)], 1, "m", False)
+            (row,) = digest.details(spec)
+            assert row.outcome["name"] != "Other", (sample.cls, detection)
+
+
+def test_the_worst_outcome_names_the_subject_of_a_mixed_digest(inline) -> None:
+    records = [SAMPLES["secretsmanager-deletesecret-denied"].record, SAMPLES["secretsmanager-deletesecret-force"].record]
+    subject, text, _ = send(inline, "SecretDeletion", records)
+    assert subject.startswith("[2] Secret deleted for good (force delete): prod/db/password"), subject
+    assert text.index("Secret deleted for good") < text.index("Denied: attempt to delete secret")
+
+
+@pytest.mark.parametrize("cls", ["kms-schedulekeydeletion-docs-sample", "secretsmanager-deletesecret-docs-sample",
+                                 "secretsmanager-deletesecret-recovery-window"])
+def test_every_documented_date_form_gives_the_deletion_date(inline, cls) -> None:
+    """AWS's samples write deletionDate as "Apr 12, 2021 18:58:30 PM", "May 3, 2018 5:51:02 PM" and
+    "Dec 5, 2026, 2:03:27 PM": each is the event time plus the window it asked for."""
+    record = SAMPLES[cls].record
+    window = (record["requestParameters"].get("pendingWindowInDays")
+              or record["requestParameters"].get("recoveryWindowInDays"))
+    expected = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+    parsed = inline.utc(record["responseElements"]["deletionDate"])
+    assert abs(parsed - expected - timedelta(days=window)) <= timedelta(days=1), (parsed, expected)
+    _, text, _ = send(inline, "KmsKeyDisableOrDeletion" if "kms" in cls else "SecretDeletion", [record])
+    assert f"Deletion date: {parsed:%Y-%m-%dT%H:%M:%SZ} UTC" in text and "computed" not in text
+
+
+def test_a_date_in_no_known_form_is_computed_from_the_window_and_says_so(inline) -> None:
+    record = json.loads(json.dumps(SAMPLES["secretsmanager-deletesecret-recovery-window"].record))
+    record["responseElements"]["deletionDate"] = "2026/12/05 14:03"
+    _, text, _ = send(inline, "SecretDeletion", [record])
+    assert "Deletion date: 2026-12-05T14:03:27Z UTC" in text and "computed: event time + 7 days" in text
+
+
+# ------------------------------------------------------------------ what KMS and Secrets Manager say now
+def stubbed(service: str):
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+def test_a_key_use_says_its_alias_and_how_long_is_left(inline) -> None:
+    record = SAMPLES["kms-decrypt-pending-deletion-kmsinvalidstateexception"].record
+    key = resource_of(record)
+    kms, stub = stubbed("kms")
+    deletion = NOW + timedelta(days=6, hours=23, minutes=30)
+    stub.add_response("describe_key", {"KeyMetadata": {
+        "KeyId": key.rsplit("/", 1)[-1], "Arn": key, "KeyState": "PendingDeletion", "DeletionDate": deletion,
+        "Description": "orders database"}}, {"KeyId": key})
+    stub.add_response("list_aliases", {"Aliases": [{"AliasName": "alias/orders-db", "TargetKeyId": key}]},
+                      {"KeyId": key})
+    with stub:
+        subject, text, _ = send(inline, "KmsKeyPendingDeletionUse", [record], clients=lambda name, region=None: kms)
+    stub.assert_no_pending_responses()
+    assert subject == "KMS key pending deletion was used: alias/orders-db (111122223333 us-east-1)"
+    assert "Aliases: alias/orders-db" in text and "Description: orders database" in text
+    assert f"Deletion date: {deletion:%Y-%m-%dT%H:%M:%SZ} UTC   6 days 23 hours left" in text
+    assert "State now: PendingDeletion" in text
+
+
+def test_a_key_that_cannot_be_read_is_said_in_one_sentence(inline) -> None:
+    record = SAMPLES["kms-decrypt-pending-deletion-kmsinvalidstateexception"].record
+    kms, stub = stubbed("kms")
+    stub.add_client_error("describe_key", "AccessDeniedException", "not authorized", 400)
+    with stub:
+        subject, text, _ = send(inline, "KmsKeyPendingDeletionUse", [record], clients=lambda name, region=None: kms)
+    assert "1234abcd-12ab-34cd-56ef-1234567890ab (111122223333 us-east-1)" in subject
+    assert ("Could not read the key now (DescribeKey: AccessDeniedException): its current state and deletion "
+            "date are not shown.") in text
+    assert "Deletion date" not in text and "Aliases" not in text and "None" not in text
+
+
+@pytest.mark.parametrize("days, shown", [(5, "Deletion date: 2026-12-03T14:10:00Z UTC   5 days left"),
+                                         (-2, "scheduled at 2026-11-26T14:10:00Z UTC by DescribeSecret's DeletedDate")])
+def test_a_secret_use_says_when_it_goes_under_either_reading_of_deleted_date(inline, days, shown) -> None:
+    """DescribeSecret calls DeletedDate the deletion date; ListSecrets, the time of the request
+    (UNCONFIRMED which): a date ahead is the first, a date past can only be the second."""
+    record = SAMPLES["secretsmanager-getsecretvalue-marked-for-deletion-new-wording"].record
+    secret = resource_of(record)
+    client, stub = stubbed("secretsmanager")
+    stub.add_response("describe_secret", {"ARN": secret, "Name": "prod/db/password",
+                                          "DeletedDate": NOW + timedelta(days=days)}, {"SecretId": secret})
+    with stub:
+        subject, text, _ = send(inline, "SecretPendingDeletionUse", [record], clients=lambda name, region=None: client)
+    assert shown in text and "State now: scheduled for deletion" in text
+
+
+def test_an_event_of_another_account_is_not_read_and_its_undo_says_where_to_run_it(inline) -> None:
+    record = SAMPLES["kms-schedulekeydeletion-success"].record
+    never = types.SimpleNamespace()  # any call on it fails the test
+
+    subject, text, _ = send(inline, "KmsKeyDisableOrDeletion", [record], clients=lambda name, region=None: never,
+                            account="444455556666")
+    assert subject.endswith("(111122223333 us-east-1)")
+    assert ("From account 111122223333: this notifier runs in account 444455556666 and cannot read that "
+            "account's keys") in text
+    assert "Undo (with credentials of account 111122223333): aws kms cancel-key-deletion" in text
+
+
+def test_an_alert_reads_exactly_what_the_role_grants(inline, monkeypatch) -> None:
+    """The reads an alert makes, recorded from the SDK, are the template's ALERT_* actions."""
+    from stacks.notifier import ALERT_LIST_ACTIONS, ALERT_READ_ACTIONS
+    from tests.helpers import record_aws_calls
+
+    called = record_aws_calls(monkeypatch)
+    kms, kms_stub = stubbed("kms")
+    secrets, secrets_stub = stubbed("secretsmanager")
+    key_record = SAMPLES["kms-decrypt-pending-deletion-kmsinvalidstateexception"].record
+    secret_record = SAMPLES["secretsmanager-getsecretvalue-marked-for-deletion-new-wording"].record
+    kms_stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "Arn": resource_of(key_record)}})
+    kms_stub.add_response("list_aliases", {"Aliases": []})
+    secrets_stub.add_response("describe_secret", {"ARN": resource_of(secret_record), "Name": "prod/db/password"})
+    clients = {"kms": kms, "secretsmanager": secrets}
+    with kms_stub, secrets_stub:
+        send(inline, "KmsKeyPendingDeletionUse", [key_record], clients=lambda name, region=None: clients[name])
+        send(inline, "SecretPendingDeletionUse", [secret_record], clients=lambda name, region=None: clients[name])
+    assert called == set(ALERT_READ_ACTIONS) | set(ALERT_LIST_ACTIONS)

@@ -1,0 +1,126 @@
+"""The notifier's failure alarm: it fires within 15 minutes when every entry fails, from the
+documented behaviour of SQS and CloudWatch and the template's own settings, and the metric it
+watches is the one the function writes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tests.conftest import load_corpus
+from tests.functions.test_notifier import entry, sqs_record
+
+GOAL_SECONDS = 900
+# CloudWatch evaluates an alarm once its period's data has arrived; Lambda and embedded-metric data
+# arrive within about a minute (UNCONFIRMED: AWS documents no bound). The proof leaves that much.
+METRIC_DELAY_SECONDS = 60
+BATCHING_WINDOW_SLACK = 10  # the mapping may wait this long before invoking
+
+
+def alarm_of(workload: dict) -> dict:
+    return workload["Resources"]["NotifierFailingAlarm"]["Properties"]
+
+
+def first_alarm_time(failures: list[float], period: int, evaluation: int, to_alarm: int) -> float | None:
+    """When an M-of-N alarm on the per-period sum of ``failures`` (threshold 1, missing data not
+    breaching) first goes to ALARM: the end of the first period that completes M breaching
+    periods among the last N (CloudWatch user guide, evaluating an alarm)."""
+    if not failures:
+        return None
+    last = int(max(failures) // period) + evaluation
+    breaching = {int(t // period) for t in failures}
+    for p in range(last + 1):
+        if sum(1 for q in range(p - evaluation + 1, p + 1) if q in breaching) >= to_alarm:
+            return (p + 1) * period
+    return None
+
+
+def test_an_entry_that_always_fails_raises_the_alarm_within_15_minutes(workload) -> None:
+    """An entry that fails comes back once per visibility timeout (SQS) and fails again; whatever the
+    phase of the first failure against CloudWatch's periods, the alarm fires within the goal."""
+    alarm = alarm_of(workload)
+    queue = workload["Resources"]["AlertEventQueue"]["Properties"]
+    visibility = queue["VisibilityTimeout"]
+    (period,) = {m["MetricStat"]["Period"] for m in alarm["Metrics"] if "MetricStat" in m}
+    worst = 0.0
+    for phase in range(period):
+        for slack in (0, BATCHING_WINDOW_SLACK):
+            start = phase + slack
+            failures = [start + k * visibility for k in range(8)]
+            fired = first_alarm_time(failures, period, alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"])
+            assert fired is not None
+            worst = max(worst, fired + METRIC_DELAY_SECONDS - phase)
+    assert worst <= GOAL_SECONDS, worst
+
+
+def test_one_transient_failure_does_not_raise_it(workload) -> None:
+    alarm = alarm_of(workload)
+    assert alarm["DatapointsToAlarm"] >= 2 and alarm["Threshold"] == 1
+    assert first_alarm_time([42.0], 300, alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) is None
+
+
+def test_the_alarm_adds_the_functions_failed_entries_to_lambdas_errors(workload) -> None:
+    alarm = alarm_of(workload)
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+    (expression,) = [m for m in alarm["Metrics"] if m.get("ReturnData", True)]
+    assert set(stats) <= set(expression["Expression"].replace("(", " ").replace(")", " ").replace(",", " ").split())
+    namespaces = {(m["Namespace"], m["MetricName"]) for m in stats.values()}
+    assert namespaces == {("DeletionAlarms", "FailedEntries"), ("AWS/Lambda", "Errors")}
+    for metric in stats.values():
+        assert metric["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "NotifierFunction"}}]
+    assert alarm["TreatMissingData"] == "notBreaching" and alarm["AlarmActions"]
+
+
+def test_the_function_writes_the_metric_the_alarm_watches(workload, monkeypatch) -> None:
+    """The failed entries of a batch, as the template's own code logs them in CloudWatch embedded
+    metric format, name the alarm's namespace, metric and dimension."""
+    import types
+    import sys
+
+    module = types.ModuleType("inline_notifier_metrics")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(workload["Resources"]["NotifierFunction"]["Properties"]["Code"]["ZipFile"], "index.py", "exec"),
+         module.__dict__)  # noqa: S102 - the template's own code
+
+    class FailingTopic:
+        def publish(self, **call):
+            raise RuntimeError("KMS.AccessDeniedException")
+
+    class Claims:
+        class exceptions:
+            ConditionalCheckFailedException = KeyError
+
+        def put_item(self, **call):
+            return {}
+
+        def delete_item(self, **call):
+            return {}
+
+    logs: list[str] = []
+    n = module.Notifier(FailingTopic(), None, Claims(), topic_arn="t", queue_url="q", claim_table="c",
+                        log_group="g", region="us-east-1", specs=module.SPECS, clock=lambda: 1_795_000_000.0,
+                        log=logs.append, function_name="stack-NotifierFunction-abc")
+    record = next(s.record for s in load_corpus() if s.expect == {"KmsKeyDisableOrDeletion"})
+    result = n.handle({"Records": [sqs_record(entry("KmsKeyDisableOrDeletion", record), f"m{i}") for i in range(3)]})
+    assert len(result["batchItemFailures"]) == 3
+    (emf,) = [json.loads(line) for line in logs if '"_aws"' in line]
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    alarm = alarm_of(workload)
+    (watched,) = [m["MetricStat"]["Metric"] for m in alarm["Metrics"]
+                  if "MetricStat" in m and m["MetricStat"]["Metric"]["Namespace"] != "AWS/Lambda"]
+    assert directive["Namespace"] == watched["Namespace"]
+    assert [m["Name"] for m in directive["Metrics"]] == [watched["MetricName"]]
+    assert directive["Dimensions"] == [[d["Name"] for d in watched["Dimensions"]]]
+    assert emf["FunctionName"] == "stack-NotifierFunction-abc" and emf[watched["MetricName"]] == 3
+    assert math.isclose(emf["_aws"]["Timestamp"], 1_795_000_000_000)
+
+
+@pytest.mark.parametrize("datapoints", [3])
+def test_the_proof_fails_when_the_alarm_waits_for_three_periods(workload, datapoints) -> None:
+    """The timing proof can fail: three breaching periods of three would take longer than the goal."""
+    queue = workload["Resources"]["AlertEventQueue"]["Properties"]
+    worst = max(first_alarm_time([p + k * queue["VisibilityTimeout"] for k in range(8)], 300, 3, datapoints)
+                + METRIC_DELAY_SECONDS - p for p in range(300))
+    assert worst > GOAL_SECONDS
