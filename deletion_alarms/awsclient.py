@@ -46,6 +46,8 @@ def make_client(session: boto3.Session, service: str, endpoint_url: str | None =
         raise UserError("no AWS Region: pass --region or set AWS_REGION (or a profile's region)")
     known = {r for p in session.get_available_partitions()
              for r in session.get_available_regions(service, p)}
+    if not known:  # a global service (organizations, iam): botocore lists no Region; any real one routes to it
+        known = {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
     if session.region_name not in known and not endpoint_url:
         raise UserError(f"unknown Region {session.region_name!r} for {service}")
     return session.client(service, config=ADAPTIVE_CONFIG if adaptive else RETRY_CONFIG, endpoint_url=endpoint_url)

@@ -542,19 +542,24 @@ def inventory(args: argparse.Namespace) -> int:
             tasks.append((account, region, clients))
     bar = tqdm(total=len(tasks), unit="Region", file=sys.stderr, disable=not sys.stderr.isatty(),
                desc=f"{len(sessions)} accounts")
+    notes: list[str] = []
     try:
-        found = inv.collect(tasks, datetime.now(timezone.utc), args.workers, lambda: bar.update(1))
+        found = inv.collect(tasks, datetime.now(timezone.utc), args.workers, lambda: bar.update(1), notes)
     finally:
         bar.close()
     print(inv.render(found, args.format))
+    for note in sorted(notes):
+        print(f"deletion-alarms: {note}", file=sys.stderr)
     if args.html:
         from deletion_alarms import htmlreport
 
         scope = f"{len(sessions)} account(s): {', '.join(sessions)}; Regions: {', '.join(regions) or 'every enabled one'}"
         write_html(args.html, lambda generated: htmlreport.inventory_page(found, scope, generated, args.fail_within))
-    if args.fail_within is not None and any(p.days_left <= args.fail_within for p in found):
-        return 1
-    return 0
+    soon = [p for p in found if args.fail_within is not None and p.days_left <= args.fail_within]
+    for p in soon:  # what made the run fail, on stderr where CI and cron show it
+        print(f"deletion-alarms: {p.kind} {p.name or p.arn} in {p.account} {p.region} is deleted in "
+              f"{p.days_left:.1f} day(s) (--fail-within {args.fail_within}): {p.arn}", file=sys.stderr)
+    return 1 if soon else 0
 
 
 def _regional(session: Any, region: str) -> Any:

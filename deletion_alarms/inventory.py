@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -52,11 +53,15 @@ class Pending:
     used_since: int | None  # use attempts seen in event history since it was scheduled; None: unknown
 
     def row(self) -> list[str]:
-        used = "?" if self.used_since is None else str(self.used_since)
+        unread = self.used_since is None  # event history could not be read (no permission, throttled)
+        used = NOT_READ if unread else str(self.used_since)
+        by = self.scheduled_by or (NOT_READ if unread else NOT_FOUND)
         return [self.account, self.region, self.kind, self.name or "-", f"{self.days_left:.1f}", self.deletion_date,
-                self.scheduled_by or "?", self.scheduled_at or "?", used, self.arn]
+                by, self.scheduled_at or (NOT_READ if unread else NOT_FOUND), used, self.arn]
 
 
+NOT_READ = "(history not read)"
+NOT_FOUND = "(not in 90 days of history)"
 COLUMNS = ["account", "region", "kind", "name", "days left", "deletion date", "scheduled by", "scheduled at",
            "used since", "arn"]
 
@@ -86,11 +91,26 @@ class History:
     deletion_date: datetime | None = None  # the scheduling record's responseElements.deletionDate
 
 
-def _cloudtrail_date(text: str) -> datetime | None:
-    """responseElements.deletionDate as CloudTrail writes it ("Dec 5, 2026, 2:03:27 PM", UTC)."""
+# responseElements.deletionDate in every form AWS's samples show: "Dec 5, 2026, 2:03:27 PM",
+# "May 3, 2018 5:51:02 PM" (Secrets Manager guide), "Apr 12, 2021 18:58:30 PM" (KMS guide: 24-hour
+# with PM). The notifier (its own room, standard library only) parses them alike; a test holds both
+# to the same answers.
+_DATE = re.compile(r"^([A-Z][a-z]{2}) (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ([AP]M))?$")
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+
+def _cloudtrail_date(text: Any) -> datetime | None:
+    """A CloudTrail deletionDate as UTC; None when it is in no known form."""
+    found = _DATE.match(text.strip()) if isinstance(text, str) else None
+    if not found or found[1] not in _MONTHS:
+        return None
+    hour = int(found[4])
+    if found[7] and hour <= 12:
+        hour = hour % 12 + (12 if found[7] == "PM" else 0)
     try:
-        return datetime.strptime(text, "%b %d, %Y, %I:%M:%S %p").replace(tzinfo=timezone.utc)
-    except (TypeError, ValueError):
+        return datetime(int(found[3]), _MONTHS[found[1]], int(found[2]), hour, int(found[5]), int(found[6]),
+                        tzinfo=timezone.utc)
+    except ValueError:
         return None
 
 
@@ -129,8 +149,10 @@ def history(cloudtrail: Any, resource: str, service: Service, now: datetime) -> 
     return History(who, _iso(when), used, deletion)
 
 
-def pending_in(clients: Callable[[str], Any], account: str, region: str, now: datetime) -> list[Pending]:
-    """Every key pending deletion and every secret scheduled for deletion in one account and Region."""
+def pending_in(clients: Callable[[str], Any], account: str, region: str, now: datetime,
+               notes: list[str] | None = None) -> list[Pending]:
+    """Every key pending deletion and every secret scheduled for deletion in one account and Region;
+    what could not be checked is added to ``notes``."""
     kms, secrets, cloudtrail = clients("kms"), clients("secretsmanager"), clients("cloudtrail")
     found: list[Pending] = []
     with aws_errors(f"KMS keys in {account} {region}"):
@@ -139,9 +161,19 @@ def pending_in(clients: Callable[[str], Any], account: str, region: str, now: da
             for alias in page.get("Aliases", []):
                 if alias.get("TargetKeyId"):
                     aliases.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+        undescribed: dict[str, int] = {}
         for page in kms.get_paginator("list_keys").paginate():
             for key in page.get("Keys", []):
-                meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+                try:
+                    meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+                except kms.exceptions.ClientError as error:
+                    # A key policy that does not let IAM policies allow DescribeKey, or a key deleted
+                    # since it was listed: that key is not checked, the others are, and the run says so.
+                    code = error.response.get("Error", {}).get("Code", "")
+                    if code not in ("AccessDeniedException", "NotFoundException"):
+                        raise
+                    undescribed[code] = undescribed.get(code, 0) + 1
+                    continue
                 if meta.get("KeyState") not in PENDING_KEY_STATES:
                     continue
                 deletion = _utc(meta["DeletionDate"]) if meta.get("DeletionDate") else None
@@ -150,6 +182,9 @@ def pending_in(clients: Callable[[str], Any], account: str, region: str, now: da
                                      meta["KeyState"], _iso(deletion) if deletion else "",
                                      days_left(deletion, now) if deletion else float("nan"),
                                      past.scheduled_by, past.scheduled_at, past.used_since))
+        if notes is not None:
+            notes += [f"{account} {region}: {n} KMS key(s) could not be described ({code}): not checked"
+                      for code, n in sorted(undescribed.items())]
     with aws_errors(f"secrets in {account} {region}"):
         for page in secrets.get_paginator("list_secrets").paginate(IncludePlannedDeletion=True):
             for secret in page.get("SecretList", []):
@@ -168,12 +203,14 @@ def pending_in(clients: Callable[[str], Any], account: str, region: str, now: da
 
 
 def collect(tasks: Iterable[tuple[str, str, Callable[[str], Any]]], now: datetime, workers: int = 8,
-            progress: Callable[[], None] | None = None) -> list[Pending]:
+            progress: Callable[[], None] | None = None, notes: list[str] | None = None) -> list[Pending]:
     """Run ``pending_in`` for every (account, Region, client factory), a few at a time; sorted by
-    days left. A failure in one account or Region stops the run with its one-line error."""
+    days left. A failure in one account or Region stops the run with its one-line error; keys that
+    cannot be described are counted in ``notes``."""
     found: list[Pending] = []
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = [pool.submit(pending_in, clients, account, region, now) for account, region, clients in tasks]
+        futures = [pool.submit(pending_in, clients, account, region, now, notes)
+                   for account, region, clients in tasks]
         try:
             for future in futures:
                 found += future.result()
