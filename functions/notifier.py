@@ -290,11 +290,17 @@ def chat_message(subject_text: str, text: str, next_steps: list[str], keywords: 
         "keywords": [k for k in keywords if k][:CHAT_STEPS]}}, sort_keys=True)
 
 
+TEXT_PROTOCOLS = ("email", "email-json", "sqs", "lambda", "firehose", "http")
+
+
 def per_protocol(subject_text: str, text: str, next_steps: list[str], keywords: list[str]) -> str:
-    """SNS MessageStructure=json: email (and SQS, Lambda, email-json: "default") get the text; an HTTPS
-    endpoint, which is how Chatbot subscribes, gets the custom notification."""
-    return json.dumps({"default": text, "email": text,
-                       "https": chat_message(subject_text, text, next_steps, keywords)})
+    """SNS MessageStructure=json (Publish reference): email, SQS, Lambda, Firehose and HTTP get the
+    text; SMS the subject alone; HTTPS, which is how AWS Chatbot subscribes a channel, and any
+    protocol not named ("default") the custom notification. Whether Chatbot's subscription is HTTPS is
+    UNCONFIRMED in its guide: "default" carries the chat form so that either answer reaches a channel."""
+    chat = chat_message(subject_text, text, next_steps, keywords)
+    return json.dumps({"default": chat, "https": chat, "sms": subject_text,
+                       **{protocol: text for protocol in TEXT_PROTOCOLS}})
 
 
 # CloudTrail writes responseElements.deletionDate in more than one form; AWS's own samples include

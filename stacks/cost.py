@@ -72,10 +72,12 @@ def estimate(engine: str, mode: str, kms: bool = True, secrets: bool = True,
     selected = [d for d in DETECTIONS if d.kind in kinds and d.service.value in services]
     alarmed = [d for d in selected if d.metric_alarm] if engine != "EventBridge" else []
     rules = selected if engine != "CloudWatchLogs" else []
-    # With rules: the notifier, and three alarms on its path: backlog age and dead-letter queue depth
-    # (one metric each), and the notifier failing (metric math over two metrics).
-    delivery = 3 if rules else 0
-    delivery_metrics = 4 if rules else 0
+    # With rules: the notifier, and four alarms on its path: backlog age, dead-letter queue depth and
+    # events lost by EventBridge (one metric each; the last a Metrics Insights query, billed here as one
+    # metric although AWS bills the series it analyzes, none while nothing is lost), and the notifier
+    # failing (metric math over two metrics).
+    delivery = 4 if rules else 0
+    delivery_metrics = 5 if rules else 0
     reminder = 1 if rules and reminders else 0
     return Estimate(engine, mode, len(alarmed) + delivery, len(alarmed) + delivery_metrics, len(alarmed),
                     len(rules) + reminder, 1 if topic_key else 0, IDLE_SQS_REQUESTS_PER_MONTH if rules else 0)
@@ -152,5 +154,5 @@ def many_regions_note() -> str:
             "with a collector of its own in one home Region (`OrganizationId` empty) and the workload in "
             "every Region forwarding to it (`CollectorEventBusArn`). One Region alone pays the "
             f"`EventBridge` row: {many_regions_usd(1, False):.2f} USD while its polling fits in the free tier "
-            f"({'met' if many_regions_usd(1, False) <= GOAL_USD else 'NOT met'}: three alarms on the alert path "
-            "are four alarm metrics).")
+            f"({'met' if many_regions_usd(1, False) <= GOAL_USD else 'NOT met'}: four alarms on the alert path "
+            "are five alarm metrics).")

@@ -152,7 +152,7 @@ def render_alert(module: Any, detection: str, record: Mapping[str, Any]) -> tupl
     notifier.publish(digest)
     (call,) = sent
     message = json.loads(call["Message"])
-    return call["Subject"], message["default"], json.loads(message["https"])
+    return call["Subject"], message["email"], json.loads(message["https"])
 
 
 def alert_examples(code: str, records: Mapping[str, Mapping[str, Any]], only_first: bool = False) -> str:

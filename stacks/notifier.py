@@ -236,6 +236,7 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
     ))
     add_path_alarms(template, notifications, events, dead_letter, condition)
     add_failure_alarm(template, notifications, function, condition)
+    add_lost_events_alarm(template, notifications, condition)
     return NotifierRefs(function, role, table)
 
 
@@ -312,6 +313,37 @@ def add_failure_alarm(template: Template, notifications: NotificationRefs, funct
                                  Label="Failed entries and failed invocations", ReturnData=True)],
         EvaluationPeriods=FAILURE_EVALUATION_PERIODS,
         DatapointsToAlarm=FAILURE_DATAPOINTS_TO_ALARM,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[notifications.topic_arn],
+        Tags=protected_tags(),
+    ))
+
+
+# Metrics Insights: one series, the sum over every rule of this account and Region (no dimension
+# filter: the rules' names are CloudFormation's, and a rule of any team that loses events is worth a
+# look). Metrics Insights queries the last 3 hours of data, enough for a 5-minute period.
+LOST_EVENTS_QUERY = 'SELECT SUM(InvocationsFailedToBeSentToDlq) FROM "AWS/Events"'
+
+
+def add_lost_events_alarm(template: Template, notifications: NotificationRefs, condition: str) -> Alarm:
+    """An alarm when EventBridge could deliver an event neither to a rule's target nor to its
+    dead-letter queue: it is lost, and only EventBridge's InvocationsFailedToBeSentToDlq counts it
+    (EventBridge user guide, eb-monitoring and eb-rule-dlq)."""
+    return template.add_resource(Alarm(
+        "EventDeliveryLostAlarm",
+        Condition=condition,
+        AlarmName=Sub("${AWS::StackName}-EventDeliveryLost"),
+        AlarmDescription=(
+            "EventBridge could deliver an event neither to a rule's target nor to the rule's dead-letter "
+            "queue in this account and Region: the event is lost (a deletion alert among them, if the rule "
+            "is one of deletion-alarms'). Check the rules' dead-letter queue policy and encryption, and "
+            "CloudTrail for the events of the last minutes: deletion-alarms backtest."),
+        Metrics=[MetricDataQuery(Id="lost", Expression=LOST_EVENTS_QUERY, Period=FAILURE_PERIOD_SECONDS,
+                                 Label="Events lost by EventBridge rules", ReturnData=True)],
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",

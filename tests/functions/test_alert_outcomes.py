@@ -104,6 +104,7 @@ class Topic:
 
     def publish(self, **call) -> dict:
         assert call["MessageStructure"] == "json" and "default" in json.loads(call["Message"])
+        assert len(call["Message"].encode()) <= 256 * 1024  # SNS's message size limit
         self.sent.append(call)
         return {"MessageId": "m"}
 
@@ -123,8 +124,9 @@ def send(inline, detection: str, records: list[dict], **kwargs) -> tuple[str, st
     n.publish(digest)
     (call,) = n.sns.sent
     message = json.loads(call["Message"])
-    assert message["email"] == message["default"]
-    return call["Subject"], message["default"], json.loads(message["https"])
+    assert message["email"] == message["sqs"] == message["lambda"] and message["default"] == message["https"]
+    assert message["sms"] == call["Subject"]
+    return call["Subject"], message["email"], json.loads(message["https"])
 
 
 def resource_of(record: dict) -> str:

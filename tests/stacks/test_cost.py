@@ -70,18 +70,19 @@ def test_unknown_engine_is_refused() -> None:
 def test_table_has_every_engine_and_mode() -> None:
     table = cost.cost_table()
     assert len(table.splitlines()) == 2 + 9 + 3 + 6  # engines x modes, forwarding x modes, a blank line and 5 notes
-    # the backlog and dead-letter alarms (a metric each) and the notifier's failure alarm (two metrics), and
-    # the notifier's idle polling: 0.66 USD, 0.40 in the free tier; 9 detections' rules and the reminder's
-    assert "| `EventBridge` | `AccessAndDeletion` | 3 (4) | 0 | 10 | 648,000 (0.26) | 1.66 | 0.66 | 0.40 |" in table
+    # the backlog, dead-letter and lost-events alarms (a metric each) and the notifier's failure alarm
+    # (two metrics), and the notifier's idle polling: 0.76 USD, 0.50 in the free tier; 9 detections' rules
+    # and the reminder's
+    assert "| `EventBridge` | `AccessAndDeletion` | 4 (5) | 0 | 10 | 648,000 (0.26) | 1.76 | 0.76 | 0.50 |" in table
 
 
 def test_one_account_in_many_regions_pays_once_with_a_home_region() -> None:
-    """By hand: 17 notifiers bill 17 x 4 alarm metrics x 0.10 = 6.80 and 17 x 648,000 requests, of which
-    all but the free million are billed at 0.40 per million (4.01): 10.81. One home Region: 0.40, its
+    """By hand: 17 notifiers bill 17 x 5 alarm metrics x 0.10 = 8.50 and 17 x 648,000 requests, of which
+    all but the free million are billed at 0.40 per million (4.01): 12.51. One home Region: 0.50, its
     polling in the free tier; the 16 forwarding Regions have no fixed cost."""
     from stacks.cost import GOAL_USD, many_regions_usd
 
-    assert many_regions_usd(17, home_region=False) == 10.81
-    assert many_regions_usd(17, home_region=True) == 0.40
+    assert many_regions_usd(17, home_region=False) == 12.51
+    assert many_regions_usd(17, home_region=True) == 0.50
     assert many_regions_usd(17, home_region=True) / 17 <= GOAL_USD < many_regions_usd(17, home_region=False) / 17
-    assert many_regions_usd(1, home_region=False) == many_regions_usd(1, home_region=True) == 0.40
+    assert many_regions_usd(1, home_region=False) == many_regions_usd(1, home_region=True) == 0.50

@@ -460,7 +460,7 @@ def test_the_proof_covers_every_path_of_the_defaults(workload) -> None:
     d = deploy(workload, **SCAN_CONFIGS["defaults"])
     assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS) + 1  # and the daily reminder's
     assert len(d.of_type("AWS::SQS::Queue")) == 2 and d.of_type("AWS::KMS::Key") == ["AlertTopicKey"]
-    assert len(d.of_type("AWS::CloudWatch::Alarm")) == 3
+    assert len(d.of_type("AWS::CloudWatch::Alarm")) == 4
     assert d.of_type("AWS::Lambda::EventSourceMapping") == ["NotifierEventSourceMapping"]
 
 

@@ -124,3 +124,17 @@ def test_the_proof_fails_when_the_alarm_waits_for_three_periods(workload, datapo
     worst = max(first_alarm_time([p + k * queue["VisibilityTimeout"] for k in range(8)], 300, 3, datapoints)
                 + METRIC_DELAY_SECONDS - p for p in range(300))
     assert worst > GOAL_SECONDS
+
+
+def test_an_event_eventbridge_could_not_even_dead_letter_raises_an_alarm(workload) -> None:
+    """InvocationsFailedToBeSentToDlq is the only trace of such an event (EventBridge user guide,
+    eb-rule-dlq): summed over every rule of the Region, the reminder's and auto-cancel's included,
+    one lost event in a period raises the alarm."""
+    alarm = workload["Resources"]["EventDeliveryLostAlarm"]["Properties"]
+    (query,) = alarm["Metrics"]
+    assert query["ReturnData"] is True and query["Period"] <= 300
+    assert query["Expression"] == 'SELECT SUM(InvocationsFailedToBeSentToDlq) FROM "AWS/Events"'  # no WHERE
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1, 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["AlarmActions"]
+    assert workload["Resources"]["EventDeliveryLostAlarm"]["Condition"] == \
+        workload["Resources"]["NotifierFunction"]["Condition"]

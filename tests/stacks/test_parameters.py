@@ -164,7 +164,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
                               DetectionEngine=engine, RecoveryNotices=recovery)
     deployed = ConditionEvaluator(workload, params).deployed()
     alarms = {d.removesuffix("Alarm") for d in deployed
-              if d.endswith("Alarm") and not d.startswith(("Alert", "Notifier"))}
+              if d.endswith("Alarm") and not d.startswith(("Alert", "Notifier", "EventDelivery"))}
     filters = {d.removesuffix("MetricFilter") for d in deployed if d.endswith("MetricFilter")}
     rules = {d.removesuffix("Rule") for d in deployed if d.endswith("Rule") and d != "DeletionReminderRule"}
     assert ("DeletionReminderRule" in deployed) is bool(rules)  # the notifier runs it
@@ -178,7 +178,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
     # the queues, the notifier and the path's alarms exist exactly when a rule does
     for name in ("AlertEventQueue", "AlertDeliveryDeadLetterQueue", "AlertDeliveryDeadLetterQueueAlarm",
                  "AlertBacklogAlarm", "AlertEventQueuePolicy", "NotifierFunction", "NotifierEventSourceMapping",
-                 "NotifierRole", "NotifierClaimTable", "NotifierFailingAlarm", "NotifierLogGroup"):
+                 "NotifierRole", "NotifierClaimTable", "NotifierFailingAlarm", "NotifierLogGroup", "EventDeliveryLostAlarm"):
         assert (name in deployed) is bool(rules)
 
 
