@@ -8,7 +8,9 @@ What it implements, from the IAM User Guide (https://docs.aws.amazon.com/IAM/lat
   applicable policy wins; SCPs must allow (and apply only to IAM principals of member accounts,
   never to AWS service principals); within one account an Allow in either the identity policy or the
   resource policy suffices, except for KMS keys, where identity policies count only when the key
-  policy grants the account (kms key-policy-default.html).
+  policy grants the account (kms key-policy-default.html). A resource policy that names an account
+  (its ID or root ARN) delegates to that account: it grants none of its principals by itself
+  (reference_policies_elements_principal.html, "AWS account principals").
 - Elements: Principal (AWS account/ARN, Service, "*"), NotPrincipal, Action/NotAction and
   Resource/NotResource with the * and ? wildcards (actions case-insensitive, resources not).
 - Conditions (reference_policies_elements_condition_operators.html): String*, Numeric*, Bool,
@@ -59,22 +61,34 @@ def wildcard(pattern: str, value: str, ignore_case: bool = False) -> bool:
     return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
 
 
-def _principal_matches(element: Any, request: Request) -> bool:
+DIRECT, ACCOUNT = "direct", "account"
+
+
+def principal_match(element: Any, request: Request) -> str | None:
+    """How a Principal element covers the request: DIRECT (the principal itself, a service, "*"),
+    ACCOUNT (the account's ID or root ARN: that delegates to the account, whose identity policies
+    must then allow: IAM guide, reference_policies_elements_principal, "AWS account principals";
+    KMS guide, key-policy-default, "allows access to the AWS account and enables IAM policies"), or
+    None. The account's root user is covered directly by its own root ARN."""
     if element == "*":
-        return True
+        return DIRECT
+    found = None
     for kind, values in element.items():
         for value in _as_list(values):
             if value == "*":
-                return True
+                return DIRECT
             if kind == "Service" and request.is_service and value == request.principal:
-                return True
+                return DIRECT
             if kind == "AWS" and not request.is_service:
-                # An account (ID or root ARN) stands for every principal of that account.
-                if value == request.account or value == f"arn:{request.principal.split(':')[1]}:iam::{request.account}:root":
-                    return True
                 if value == request.principal:
-                    return True
-    return False
+                    return DIRECT
+                if value == request.account or value == f"arn:{request.principal.split(':')[1]}:iam::{request.account}:root":
+                    found = ACCOUNT
+    return found
+
+
+def _principal_matches(element: Any, request: Request) -> bool:
+    return principal_match(element, request) is not None
 
 
 _NUMERIC = {
@@ -187,22 +201,21 @@ def evaluate(request: Request, *, resource_policy: Mapping[str, Any] | None = No
         return EXPLICIT_DENY
     if applicable_scps and not any(matching_sids(p, request, "Allow") for p in applicable_scps):
         return IMPLICIT_DENY
-    resource_allows = bool(resource_policy) and bool(
-        matching_sids(resource_policy, request, "Allow", resource_policy=True))
+    # The resource policy's Allow statements that cover the request, by how their principal does.
+    covering = [principal_match(s.get("Principal", "*"), request) for s in _as_list((resource_policy or {}).get(
+        "Statement", [])) if s["Effect"] == "Allow" and statement_applies(s, request, resource_policy=True)]
+    resource_grants = DIRECT in covering  # the resource policy names this principal (or a service, or *)
+    resource_delegates = ACCOUNT in covering  # it names the principal's account: identity policies decide
     identity_allows = any(matching_sids(p, request, "Allow") for p in identity_policies)
-    if key_policy and identity_allows:
-        # IAM policies count for a KMS key only where the key policy allows the account itself
-        # (its root) this action.
-        partition = request.principal.split(":")[1]
-        root = Request(request.action, request.resource, f"arn:{partition}:iam::{request.account}:root",
-                       request.context)
-        identity_allows = bool(resource_policy) and any(
-            s["Effect"] == "Allow" and isinstance(s.get("Principal"), dict) and "AWS" in s["Principal"]
-            and statement_applies(s, root, resource_policy=True)
-            for s in _as_list(resource_policy["Statement"]))
+    if key_policy:
+        # A KMS key: IAM policies count only where the key policy delegates this action (with these
+        # conditions) to the principal's account (kms key-policy-default).
+        identity_allows = identity_allows and resource_delegates
     same_account = resource_account is None or request.account in (None, resource_account)
     if request.is_service:
-        return ALLOW if resource_allows else IMPLICIT_DENY
+        return ALLOW if resource_grants else IMPLICIT_DENY
     if same_account:
-        return ALLOW if resource_allows or identity_allows else IMPLICIT_DENY
-    return ALLOW if resource_allows and identity_allows else IMPLICIT_DENY
+        return ALLOW if resource_grants or identity_allows else IMPLICIT_DENY
+    # Another account: its resource policy must name the principal or delegate to its account, and the
+    # principal's own identity policy must allow too.
+    return ALLOW if (resource_grants or resource_delegates) and identity_allows else IMPLICIT_DENY

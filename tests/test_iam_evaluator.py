@@ -129,3 +129,42 @@ KMS_ADMIN = doc({"Effect": "Allow", "Action": "kms:*", "Resource": "*"})
 ])
 def test_kms_key_policies_gate_identity_policies(key_policy, expected) -> None:
     assert evaluate(DECRYPT, resource_policy=key_policy, identity_policies=[KMS_ADMIN], key_policy=True) == expected
+
+
+ROOT = "arn:aws:iam::111122223333:root"
+DEFAULT_KEY_POLICY = doc({"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": ROOT},
+                          "Action": "kms:*", "Resource": "*"})
+
+
+@pytest.mark.parametrize(("key_policy", "identity", "expected"), [
+    # KMS developer guide, key-policy-default: the default key policy "allows access to the AWS account
+    # and enables IAM policies": a role may use the key only if its IAM policy allows it too.
+    (DEFAULT_KEY_POLICY, [], IMPLICIT_DENY),
+    (DEFAULT_KEY_POLICY, [KMS_ADMIN], ALLOW),
+    (DEFAULT_KEY_POLICY, [doc({"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"})], IMPLICIT_DENY),
+    # The account ID form is the same delegation.
+    (doc({"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "kms:*", "Resource": "*"}), [], IMPLICIT_DENY),
+    # A key policy that names the role itself grants it, with no IAM policy (key-policy-overview).
+    (doc({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt", "Resource": "*"}), [], ALLOW),
+    # A delegation with a condition holds only with it: the IAM policy cannot lift it.
+    (doc({"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:Decrypt", "Resource": "*",
+          "Condition": {"StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"}}}), [KMS_ADMIN], IMPLICIT_DENY),
+])
+def test_an_account_in_a_key_policy_delegates_it_does_not_grant(key_policy, identity, expected) -> None:
+    assert evaluate(DECRYPT, resource_policy=key_policy, identity_policies=identity, key_policy=True) == expected
+
+
+def test_the_account_root_user_is_granted_by_its_own_arn() -> None:
+    root_decrypt = Request("kms:Decrypt", KEY, ROOT)
+    assert evaluate(root_decrypt, resource_policy=DEFAULT_KEY_POLICY, key_policy=True) == ALLOW
+
+
+def test_an_account_in_a_queue_policy_delegates_too() -> None:
+    """Same account: naming the account in a resource policy grants none of its roles by itself;
+    another account: it delegates, and that account's identity policy must allow."""
+    policy = doc({"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sqs:*", "Resource": QUEUE})
+    assert evaluate(READ, resource_policy=policy) == IMPLICIT_DENY
+    assert evaluate(READ, resource_policy=policy, identity_policies=[ADMIN]) == ALLOW
+    foreign = doc({"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": "sqs:*", "Resource": QUEUE})
+    other = Request("sqs:ReceiveMessage", QUEUE, OTHER)
+    assert evaluate(other, resource_policy=foreign, resource_account="111122223333") == IMPLICIT_DENY

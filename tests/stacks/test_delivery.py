@@ -410,9 +410,10 @@ def test_every_delivery_path_of_the_collector_is_allowed(params) -> None:
 
 def test_one_account_forwards_its_regions_to_a_collector_of_its_own(workload) -> None:
     """Without OrganizationId, the bus admits this account only: the forwarding role of another
-    Region of the same account may put events on it (its own policy suffices within the account,
-    and the bus policy grants the account too), a role of another account may not, even with
-    full access."""
+    Region of the same account may put events on it (its own policy allows it, within the account),
+    a role of another account may not, even with full access. The bus policy names the account: that
+    delegates to the account's identity policies, it grants no role by itself (IAM guide, AWS
+    account principals), so the role's own policy is what the path rests on."""
     collector = deploy_collector(OrganizationId="")
     (bus_id,) = collector.of_type("AWS::Events::EventBus")
     bus_arn, bus_policy = collector.stack.physical[bus_id]["Arn"], collector.stack.properties(bus_id)["Policy"]
@@ -424,7 +425,7 @@ def test_one_account_forwards_its_regions_to_a_collector_of_its_own(workload) ->
     assert evaluate(put, identity_policies=identity, resource_policy=bus_policy,
                     resource_account=COLLECTOR_ACCOUNT, scps=SCPS) == ALLOW
     assert evaluate(put, identity_policies=[], resource_policy=bus_policy,  # the bus policy alone
-                    resource_account=COLLECTOR_ACCOUNT, scps=SCPS) == ALLOW
+                    resource_account=COLLECTOR_ACCOUNT, scps=SCPS) != ALLOW
     stranger = Request("events:PutEvents", bus_arn, f"arn:aws:iam::{ACCOUNT}:role/x",
                        {"aws:PrincipalAccount": ACCOUNT, "aws:PrincipalOrgID": ORG})
     assert evaluate(stranger, identity_policies=[FULL_AWS_ACCESS], resource_policy=bus_policy,
@@ -609,6 +610,13 @@ def _claims_without_delete(resources: dict) -> None:
     _notifier_statement(resources, "ClaimAMinute")["Action"] = ["dynamodb:PutItem"]
 
 
+def _notifier_role_without_its_key_statement(resources: dict) -> None:
+    """Caught only since the evaluator treats the key policy's account statement as the delegation
+    it is (#33): before, the key policy alone 'granted' the role."""
+    policy = resources["NotifierRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "EncryptForTheTopic"]
+
+
 def _notifier_reads_nothing(resources: dict) -> None:
     policy = resources["NotifierRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadWhatAnAlertNames"]
@@ -637,6 +645,7 @@ def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
     (_key_delegated_through_another_service, "the notifier may not kms:GenerateDataKey on the topic key through SNS"),
     (_claims_without_delete, "the notifier may not dynamodb:DeleteItem"),
     (_notifier_reads_nothing, "the notifier may not kms:DescribeKey"),
+    (_notifier_role_without_its_key_statement, "the notifier may not kms:GenerateDataKey on the topic key through SNS"),
     (_role_trusts_another_service, "NotifierRole: Lambda may not assume it (without source keys)"),
     (_event_queue_without_redrive, "AlertEventQueue: no dead-letter queue"),
     (_notifier_role_without_the_tag, "NotifierRole: the notifier may not sqs:DeleteMessage"),
