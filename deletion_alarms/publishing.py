@@ -29,8 +29,16 @@ DONE = {"SUCCEEDED", "FAILED", "STOPPED"}
 # The stack set's tags reach every stack instance and its resources: the guardrail SCP then
 # protects the stacks by tag, whatever their names.
 STACK_TAGS = [{"Key": PROTECTED_TAG_KEY, "Value": PROTECTED_TAG_VALUE}]
-# The workload creates an IAM role (unnamed) when it forwards to a collector.
-CAPABILITIES = ["CAPABILITY_IAM"]
+
+
+def capabilities() -> list[str]:
+    """What CloudFormation requires of the bundled workload template (derived from it)."""
+    import json
+
+    from deletion_alarms import bundled
+    from stacks.stackset import required_capabilities
+
+    return required_capabilities(json.loads((bundled.folder("templates") / "deletion-alarms.json").read_text()))
 
 
 def content_hash(body: bytes) -> str:
@@ -240,7 +248,7 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
             exists = False
         if not exists:
             create: dict[str, Any] = {"StackSetName": name, "TemplateURL": template_url, "Parameters": params,
-                                       "Tags": STACK_TAGS, "Capabilities": CAPABILITIES,
+                                       "Tags": STACK_TAGS, "Capabilities": capabilities(),
                                        "Description": "deletion-alarms: alerts when a KMS key or secret is "
                                                       "about to be lost"}
             if service_managed:
@@ -250,7 +258,7 @@ def deploy_stackset(cfn: Any, name: str, template_url: str, parameters: dict[str
             say(f"created stack set {name}")
         else:
             operation = cfn.update_stack_set(StackSetName=name, TemplateURL=template_url, Parameters=params,
-                                             Tags=STACK_TAGS, Capabilities=CAPABILITIES,
+                                             Tags=STACK_TAGS, Capabilities=capabilities(),
                                              OperationPreferences=prefs)["OperationId"]
             say(f"updating stack set {name} (operation {operation})")
             _wait(cfn, name, operation, timeout, poll, say, sleep)

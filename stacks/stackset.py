@@ -4,6 +4,8 @@ through and new accounts covered as they join."""
 
 from __future__ import annotations
 
+import json
+
 import copy
 from typing import Any
 
@@ -17,6 +19,23 @@ from stacks.guardrails import protected_tags
 from stacks.servicecatalog import TEMPLATE_URL_PATTERN
 
 GROUP = "Rollout"
+
+
+# IAM resource properties that name the resource: with one, CloudFormation asks for CAPABILITY_NAMED_IAM
+# (CloudFormation user guide, "Acknowledging IAM resources in CloudFormation templates").
+IAM_NAME_PROPERTIES = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
+
+
+def required_capabilities(template: dict[str, Any]) -> list[str]:
+    """The capabilities CloudFormation requires to deploy ``template``: CAPABILITY_IAM for any IAM
+    resource, CAPABILITY_NAMED_IAM when one has a custom name, CAPABILITY_AUTO_EXPAND for a macro
+    (a Transform, or Fn::Transform anywhere). Derived from the template, not written by hand."""
+    iam = [r for r in template.get("Resources", {}).values() if r.get("Type", "").startswith("AWS::IAM::")]
+    named = any(name in r.get("Properties", {}) for r in iam for name in IAM_NAME_PROPERTIES)
+    needed = (["CAPABILITY_IAM"] if iam else []) + (["CAPABILITY_NAMED_IAM"] if named else [])
+    if "Transform" in template or "Fn::Transform" in json.dumps(template):
+        needed.append("CAPABILITY_AUTO_EXPAND")
+    return needed
 
 
 def make_stackset_template(workload: dict[str, Any]) -> Template:
@@ -78,8 +97,7 @@ def make_stackset_template(workload: dict[str, Any]) -> Template:
         Parameters=passed,
         # Reaches every stack instance and its resources: the guardrail SCP protects them by tag.
         Tags=protected_tags(),
-        # The workload creates an IAM role (unnamed) when it forwards to a collector.
-        Capabilities=["CAPABILITY_IAM"],
+        Capabilities=required_capabilities(workload),
         OperationPreferences=OperationPreferences(
             FailureTolerancePercentage=Ref(tolerance),
             MaxConcurrentPercentage=Ref(concurrency),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
+
+import pytest
 
 from stacks.distribution import STACKSET_FILE, WORKLOAD_FILE, lint_regions, render_all
 from tests.helpers import resources_of_type
@@ -79,3 +82,37 @@ def test_service_catalog_lints_wherever_service_catalog_exists() -> None:
     assert len(regions) >= len(REGIONS) - 6
     for region in missing:  # left out only where AWS does not offer Service Catalog resources
         assert "AWS::ServiceCatalog::Portfolio" not in PROVIDER_SCHEMA_MANAGER.get_resource_types(region)
+
+
+ROLE = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}}
+
+
+@pytest.mark.parametrize(("resources", "extra", "expected"), [
+    ({"Q": {"Type": "AWS::SQS::Queue"}}, {}, []),
+    ({"R": ROLE}, {}, ["CAPABILITY_IAM"]),
+    ({"R": {**ROLE, "Properties": {**ROLE["Properties"], "RoleName": "x"}}}, {}, ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]),
+    ({"P": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"ManagedPolicyName": "p"}}}, {},
+     ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]),
+    ({"Q": {"Type": "AWS::SQS::Queue"}}, {"Transform": "AWS::Serverless-2016-10-31"}, ["CAPABILITY_AUTO_EXPAND"]),
+    ({"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Fn::Transform": {"Name": "AWS::Include"}}}}, {},
+     ["CAPABILITY_AUTO_EXPAND"]),
+])
+def test_capabilities_are_derived_from_the_template(resources, extra, expected) -> None:
+    """CloudFormation user guide, acknowledging IAM resources and macros."""
+    from stacks.stackset import required_capabilities
+
+    assert required_capabilities({"Resources": resources, **extra}) == expected
+
+
+def test_the_stack_set_and_the_command_ask_for_what_the_workload_needs() -> None:
+    from deletion_alarms.publishing import capabilities
+    from stacks.stackset import make_stackset_template, required_capabilities
+
+    (stack_set,) = resources_of_type(TEMPLATE, "AWS::CloudFormation::StackSet").values()
+    assert stack_set["Properties"]["Capabilities"] == required_capabilities(WORKLOAD) == capabilities()
+    assert "CAPABILITY_IAM" in capabilities()  # the notifier's and the forwarding roles
+    named = copy.deepcopy(WORKLOAD)  # a role given a name: the stack set must ask for NAMED_IAM
+    named["Resources"]["NotifierRole"]["Properties"]["RoleName"] = "deletion-alarms-notifier"
+    rendered = make_stackset_template(named).to_dict()
+    (mutated,) = resources_of_type(rendered, "AWS::CloudFormation::StackSet").values()
+    assert "CAPABILITY_NAMED_IAM" in mutated["Properties"]["Capabilities"]
