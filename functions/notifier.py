@@ -46,7 +46,10 @@ CHAT_DESCRIPTION_LIMIT = 3500  # well inside a chat message; the email carries e
 CHAT_STEPS = 5
 CLAIM_SECONDS = 60
 CLAIM_TTL_SECONDS = 3600
-CARRY_DELAY_SECONDS = 60  # SQS DelaySeconds: the carried events come back in the next minute
+SQS_MESSAGE_BYTES = 262_144  # 256 KiB: SQS's long-standing maximum message size, within any queue's setting
+# What a carried event keeps when the whole record does not fit: who, what, where, the error.
+CARRIED_DETAIL = ("eventSource", "eventName", "eventTime", "awsRegion", "recipientAccountId", "userIdentity",
+                  "errorCode", "errorMessage", "resources", "sourceIPAddress")
 MISSING = "(not in the record)"
 REMINDER = "DeletionReminder"  # detections/messages.py REMINDER
 DAY_SECONDS = 86_400
@@ -512,6 +515,24 @@ def pending_secrets(secrets: Any, history: Mapping[str, Scheduling]) -> tuple[li
     return found, present
 
 
+def carried_body(digest: Digest) -> str:
+    """The carry-over entry: the count, and as many of the first events as fit in one SQS message
+    (SQS refuses a body over 256 KiB; one CloudTrail event may be close to that alone)."""
+    kept: list[dict[str, Any]] = []
+    for event in digest.events[:MAX_DETAILS]:
+        body_text = json.dumps({"detection": digest.detection, "carried": digest.count, "events": kept + [event]},
+                               sort_keys=True)
+        if len(body_text.encode()) > SQS_MESSAGE_BYTES and kept:
+            break
+        kept.append(event)
+    body_text = json.dumps({"detection": digest.detection, "carried": digest.count, "events": kept}, sort_keys=True)
+    if len(body_text.encode()) > SQS_MESSAGE_BYTES:  # one event alone too large: keep what names it
+        detail = {k: v for k, v in (kept[0].get("detail") or {}).items() if k in CARRIED_DETAIL}
+        body_text = json.dumps({"detection": digest.detection, "carried": digest.count,
+                                "events": [{**kept[0], "detail": detail}]}, sort_keys=True)
+    return body_text
+
+
 class Notifier:
     """The handler's work, with its AWS clients and clock injected (tests pass moto's or stubs)."""
 
@@ -769,10 +790,8 @@ class Notifier:
     def carry_over(self, digest: Digest) -> None:
         """Another invocation sent this minute's digest: hold these events until the next minute
         begins (SQS DelaySeconds), so that they are sent in it."""
-        kept = digest.events[:MAX_DETAILS]
         delay = CLAIM_SECONDS - int(self.clock()) % CLAIM_SECONDS
-        self.sqs.send_message(QueueUrl=self.queue_url, DelaySeconds=delay, MessageBody=json.dumps(
-            {"detection": digest.detection, "carried": digest.count, "events": kept}, sort_keys=True))
+        self.sqs.send_message(QueueUrl=self.queue_url, DelaySeconds=delay, MessageBody=carried_body(digest))
 
     def listing(self, detection: str) -> str:
         return ("Every event is logged: aws logs filter-log-events --region %s --log-group-name %s "

@@ -242,3 +242,23 @@ def test_an_entry_not_written_by_our_rules_is_logged_and_counted_never_sent(moto
     assert sum('"rejected"' in line for line in logs) == 2
     (metrics,) = [json.loads(line) for line in logs if '"_aws"' in line]
     assert metrics["RejectedEntries"] == 2
+
+
+def test_a_carried_entry_fits_in_one_sqs_message_whatever_the_events_size() -> None:
+    """SQS refuses a body over 256 KiB (the event queue keeps SQS's default maximum); CloudTrail
+    events up to about that size reach EventBridge: five of them cannot travel together."""
+    from functions.notifier import SQS_MESSAGE_BYTES, carried_body
+
+    record = copy.deepcopy(POSITIVES["SecretDeletion"][0].record)
+    record["requestParameters"]["padding"] = "x" * 100_000
+    digest = Digest("SecretDeletion")
+    digest.add([entry("SecretDeletion", record)["event"]] * 5, 700, "m", False)
+    body_ = json.loads(carried_body(digest))
+    assert len(carried_body(digest).encode()) <= SQS_MESSAGE_BYTES
+    assert body_["carried"] == 700 and len(body_["events"]) == 2
+    record["requestParameters"]["padding"] = "x" * 300_000  # one event alone too large
+    digest = Digest("SecretDeletion")
+    digest.add([entry("SecretDeletion", record)["event"]], 3, "m", False)
+    (event,) = json.loads(carried_body(digest))["events"]
+    assert len(carried_body(digest).encode()) <= SQS_MESSAGE_BYTES
+    assert event["detail"]["eventName"] == "DeleteSecret" and "requestParameters" not in event["detail"]

@@ -52,6 +52,7 @@ class Alerting:
     environment: dict[str, str]
     dead_letter_alarm: dict[str, Any]
     reminder_target: dict[str, Any] | None = None
+    mapping: dict[str, Any] | None = None  # the template's event source mapping, as the stand-in follows it
 
     def client(self, name: str) -> Any:
         return self.session.client(name, endpoint_url=self.endpoint)
@@ -86,6 +87,7 @@ def deploy_alerting(aws, file: str, session: boto3.Session, account: str, region
     physical["AlertTopicKey"] = {"Arn": f"arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
     physical["NotifierRole"] = {"Arn": f"arn:aws:iam::{account}:role/stack-NotifierRole"}
     physical["NotifierLogGroup"] = {"Ref": "/aws/lambda/stack-notifier"}
+    physical["NotifierFunction"] = {"Ref": "stack-NotifierFunction"}
     dead_letter = make_queue("AlertDeliveryDeadLetterQueue", lambda p: {
         "MessageRetentionPeriod": str(p["MessageRetentionPeriod"])})
     event_queue = make_queue("AlertEventQueue", lambda p: {
@@ -118,7 +120,7 @@ def deploy_alerting(aws, file: str, session: boto3.Session, account: str, region
         events.put_permission(EventBusName=bus, Policy=json.dumps(stack().properties("CollectorEventBus")["Policy"]))
     return Alerting(session, aws.endpoint, event_queue, dead_letter, observer, function["Code"]["ZipFile"],
                     function["Environment"]["Variables"], stack().properties("AlertDeliveryDeadLetterQueueAlarm"),
-                    reminder)
+                    reminder, stack().properties("NotifierEventSourceMapping"))
 
 
 class EventSourceMapping:
@@ -138,6 +140,7 @@ class EventSourceMapping:
         monkeypatch.setitem(sys.modules, "index", self.function)
         exec(compile(alerting.code, "index.py", "exec"), self.function.__dict__)  # noqa: S102 - the template's code
         self.sqs, self.queue, self.arn = alerting.client("sqs"), alerting.event_queue, None
+        self.mapping = alerting.mapping
         self.batch_size, self.invocations = batch_size, []
 
     def poll(self) -> int:
@@ -152,7 +155,10 @@ class EventSourceMapping:
             "eventSource": "aws:sqs", "eventSourceARN": "queue", "awsRegion": "us-east-1"} for m in messages]}
         response = self.function.handler(event, None)
         self.invocations.append(response)
-        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        # Partial batch responses count only where the mapping reports them (FunctionResponseTypes);
+        # otherwise a normal return deletes the whole batch (Lambda guide, with-sqs).
+        partial = "ReportBatchItemFailures" in (self.mapping or {}).get("FunctionResponseTypes", [])
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]} if partial else set()
         for m in messages:
             if m["MessageId"] in failed:
                 self.sqs.change_message_visibility(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"],

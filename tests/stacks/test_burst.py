@@ -92,6 +92,9 @@ class Queue:
         self.sent = 0
 
     def send_message(self, QueueUrl: str, MessageBody: str, DelaySeconds: int = 0) -> None:  # noqa: N803
+        # SQS refuses a message over the queue's MaximumMessageSize (256 KiB by default, which the
+        # template keeps) and a delay over 900 s.
+        assert len(MessageBody.encode()) <= 262_144 and 0 <= DelaySeconds <= 900
         self.sent += 1
         self.entries[f"m{self.sent}"] = (self.now + DelaySeconds, MessageBody)
 

@@ -138,3 +138,55 @@ def test_an_event_eventbridge_could_not_even_dead_letter_raises_an_alarm(workloa
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["AlarmActions"]
     assert workload["Resources"]["EventDeliveryLostAlarm"]["Condition"] == \
         workload["Resources"]["NotifierFunction"]["Condition"]
+
+
+# ------------------------------------------------------------------ documented constraints cfn-lint does not check
+def mapping_problems(template: dict) -> list[str]:
+    """The event source mapping and its queue against the Lambda documentation:
+    - CreateEventSourceMapping (API reference): for an SQS standard queue, BatchSize is 1 to 10,000,
+      and above 10 MaximumBatchingWindowInSeconds must be at least 1; the window is at most 300 s.
+    - Lambda developer guide, with-sqs ("Configuring a queue to use with Lambda"): the queue's
+      visibility timeout at least six times the function's timeout plus the batching window.
+    - ScalingConfig.MaximumConcurrency is 2 to 1,000 (services-sqs-scaling).
+    - The function reports partial batch failures only with ReportBatchItemFailures; without it a
+      normal return deletes the whole batch, failed entries included (with-sqs, partial batch)."""
+    resources = template["Resources"]
+    mapping = resources["NotifierEventSourceMapping"]["Properties"]
+    function = resources["NotifierFunction"]["Properties"]
+    queue = resources["AlertEventQueue"]["Properties"]
+    problems = []
+    size, window = mapping.get("BatchSize", 10), mapping.get("MaximumBatchingWindowInSeconds", 0)
+    if not 1 <= size <= 10_000:
+        problems.append(f"BatchSize {size} outside 1..10000")
+    if size > 10 and window < 1:
+        problems.append("BatchSize above 10 without a batching window of at least 1 s")
+    if window > 300:
+        problems.append(f"MaximumBatchingWindowInSeconds {window} above 300")
+    if queue["VisibilityTimeout"] < 6 * function["Timeout"] + window:
+        problems.append("visibility timeout below six times the function's timeout plus the window")
+    concurrency = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+    if concurrency is not None and not 2 <= concurrency <= 1000:
+        problems.append(f"MaximumConcurrency {concurrency} outside 2..1000")
+    if "ReportBatchItemFailures" not in mapping.get("FunctionResponseTypes", []):
+        problems.append("no ReportBatchItemFailures: a failed entry would be deleted with its batch")
+    return problems
+
+
+def test_the_mapping_meets_the_documented_constraints(workload) -> None:
+    assert mapping_problems(workload) == []
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda r: r["NotifierEventSourceMapping"]["Properties"].pop("MaximumBatchingWindowInSeconds"),
+     "without a batching window"),
+    (lambda r: r["NotifierFunction"]["Properties"].update(Timeout=120), "visibility timeout"),
+    (lambda r: r["NotifierEventSourceMapping"]["Properties"].update(ScalingConfig={"MaximumConcurrency": 1}),
+     "MaximumConcurrency 1"),
+    (lambda r: r["NotifierEventSourceMapping"]["Properties"].pop("FunctionResponseTypes"), "ReportBatchItemFailures"),
+])
+def test_each_constraint_fails_when_broken(workload, change, expected) -> None:
+    import copy
+
+    mutated = copy.deepcopy(workload)
+    change(mutated["Resources"])
+    assert any(expected in p for p in mapping_problems(mutated))
