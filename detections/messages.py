@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from detections.catalog import DETECTIONS, KMS_CONSOLE, SECRETS_CONSOLE, Detection, Kind, Service, by_name
+from detections.operations import TWO_KEY_USES, USES
 
 INPUT_TEMPLATE_LIMIT = 8192  # EventBridge's maximum InputTemplate length
 
@@ -307,6 +308,8 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
         # Shown when the stack cancels on use (AutoCancelOnUse Tagged or All): what the automation does.
         "auto_cancel": AUTO_CANCEL_TEXT.get(detection.service, "") if detection.kind is Kind.ACCESS else "",
         "auto_cancel_scope": AUTO_CANCEL_SCOPE,
+        # Only these calls start the automation (stacks/autocancel.py): the line is shown for them alone.
+        "auto_cancel_operations": sorted(USES[detection.service] - TWO_KEY_USES),
     }
 
 

@@ -274,8 +274,13 @@ def body(spec: Mapping[str, Any], digest: Digest, rows: list[Row], listing: str,
         seen.add(o["name"])
         out += ["", f"{row.headline}: {o['meaning']}", f"What to do: {o['what_to_do']}"]
     scope = spec.get("auto_cancel_scope", {})
+    uses = set(spec.get("auto_cancel_operations", []))
     if spec.get("auto_cancel") and auto_cancel in scope:  # the stack cancels on use: say what it does
-        out += ["", spec["auto_cancel"].format(mode=auto_cancel, scope=scope[auto_cancel])]
+        if any(row.values.get("eventName") in uses for row in rows):
+            out += ["", spec["auto_cancel"].format(mode=auto_cancel, scope=scope[auto_cancel])]
+        else:
+            out += ["", f"AutoCancelOnUse={auto_cancel}: these calls are not a use of it (management calls, or "
+                        "ReEncrypt, whose record names two keys): nothing is cancelled automatically."]
     out += ["", listing]
     return "\n".join(out)
 

@@ -1,6 +1,7 @@
 """Opt-in automatic cancel on use (``AutoCancelOnUse``: Off, Tagged, All).
 
-When a key pending deletion is used, an EventBridge rule on the use detection's own pattern starts
+When a key pending deletion is used, an EventBridge rule on the use detection's own pattern, narrowed
+to the operations that are a use (detections/operations.py), starts
 an SSM Automation that cancels the deletion (the key stays Disabled until someone enables it); when
 a secret scheduled for deletion is read, one that restores it. No code: two automation documents of
 this template, each one aws:executeAwsApi step, run by a role that can do that one call and nothing
@@ -29,6 +30,7 @@ from troposphere.ssm import Document
 
 from detections.catalog import DETECTIONS, Detection, Kind, Service
 from detections.eventpatterns import event_pattern
+from detections.operations import TWO_KEY_USES, USES
 from detections.patterns import parse
 from stacks.guardrails import protected_tags
 from stacks.parameters import AUTO_CANCEL_ANY, AUTO_CANCEL_TAGGED, auto_cancel_condition
@@ -56,6 +58,18 @@ class AutoCancelRefs:
 def use_detection(service: Service) -> Detection:
     (detection,) = [d for d in DETECTIONS if d.kind is Kind.ACCESS and d.service is service]
     return detection
+
+
+def use_pattern(service: Service) -> dict:
+    """The use detection's own pattern, narrowed to the operations that use the key or read the
+    secret (detections/operations.py): a management call refused on a pending key (a tag, a second
+    ScheduleKeyDeletion) must not cancel the deletion. ReEncrypt is left out: its record lists two
+    keys and only the refusal's message says which is pending, which no input transformer can read;
+    its alert still goes out, and the person cancels."""
+    detection = use_detection(service)
+    pattern = event_pattern(parse(detection.filter_pattern), detection.service.event_source)
+    pattern["detail"]["eventName"] = sorted(USES[service] - TWO_KEY_USES)
+    return pattern
 
 
 def make_document(service: Service) -> dict:
@@ -122,8 +136,8 @@ def add_auto_cancel(template: Template, rules: RuleRefs) -> AutoCancelRefs:
         _, _, parameter, path, _ = ACTIONS[service]
         rule = template.add_resource(Rule(
             f"{TITLES[service]}Rule", Condition=auto_cancel_condition(service),
-            Description=f"AutoCancelOnUse: {ACTIONS[service][1]} when {detection.name} fires",
-            EventPattern=event_pattern(parse(detection.filter_pattern), detection.service.event_source),
+            Description=f"AutoCancelOnUse: {ACTIONS[service][1]} when {detection.name} fires on a use",
+            EventPattern=use_pattern(service),
             State=rule_state(detection),
             Targets=[Target(
                 Id="Automation", Arn=definition_arn(document), RoleArn=GetAtt(events, "Arn"),

@@ -73,7 +73,10 @@ def test_the_automation_is_given_the_resource_of_every_use_record(workload, rule
         assert given[parameter] == [expected], record.get("eventName")
     rule = d.stack.properties(rule_id)
     assert rule["State"] == "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"  # uses are read-only calls
-    assert rule["EventPattern"] == d.stack.properties(f"{detection}Rule")["EventPattern"]  # one definition
+    # One definition: the detection's pattern, narrowed to the use operations.
+    narrowed = copy.deepcopy(d.stack.properties(f"{detection}Rule")["EventPattern"])
+    narrowed["detail"]["eventName"] = rule["EventPattern"]["detail"]["eventName"]
+    assert rule["EventPattern"] == narrowed
 
 
 def proof(template: dict, mode: str) -> list[str]:
@@ -153,6 +156,21 @@ def test_the_alert_says_what_the_automation_does(mode, says) -> None:
     text = body(spec, digest, digest.details(spec), "listing", mode)
     assert ("SSM Automation cancels the deletion" in text) is says
     assert ("if its owners tagged it deletion-alarms:auto-cancel=true" in text) is (mode == "Tagged")
+
+
+@pytest.mark.parametrize("cls", ["kms-enablekeyrotation-pending-deletion-kmsinvalidstateexception",
+                                 "kms-schedulekeydeletion-already-pending",
+                                 "kms-reencrypt-pending-deletion-kmsinvalidstateexception"])
+def test_the_alert_of_a_call_that_cancels_nothing_says_so(cls) -> None:
+    """The automation starts for a use alone: the alert of a refused management call (or of
+    ReEncrypt) must not promise a cancel."""
+    detection = by_name("KmsKeyPendingDeletionUse")
+    spec = notification_spec(detection)
+    record = next(s.record for s in load_corpus() if s.cls == cls)
+    digest = Digest(detection.name)
+    digest.add([cloudtrail_event(record)], 1, "m1", False)
+    text = body(spec, digest, digest.details(spec), "listing", "All")
+    assert "SSM Automation cancels" not in text and "nothing is cancelled automatically" in text
 
 
 def test_the_automation_rules_reach_the_dead_letter_queue_and_not_the_alerts(workload) -> None:
@@ -240,3 +258,26 @@ def test_a_use_cancels_the_deletion_end_to_end(workload, aws, mode, tagged, serv
             "Disabled" if acts else "PendingDeletion")
     else:
         assert ("DeletedDate" in aws.client("secretsmanager").describe_secret(SecretId=resource)) is not acts
+
+
+@pytest.mark.parametrize("rule_id", ["KmsKeyAutoCancelRule", "SecretAutoRestoreRule"])
+def test_only_a_use_starts_a_cancel_never_a_management_call(workload, rule_id) -> None:
+    """Every labelled record the use detection matches: the cancel starts for a use of the key or a
+    read of the secret, never for a refused management call (TagResource, a second
+    ScheduleKeyDeletion, PutSecretValue...), nor for ReEncrypt, whose pending key only its error
+    message names. Matched with moto's implementation of EventBridge patterns."""
+    from moto.events.models import EventPattern
+
+    from detections.catalog import Service
+    from detections.operations import TWO_KEY_USES, is_use
+
+    d = deploy(workload, **EMAIL, AutoCancelOnUse="All")
+    pattern = EventPattern.load(json.dumps(d.stack.properties(rule_id)["EventPattern"]))
+    service = Service.KMS if rule_id.startswith("Kms") else Service.SECRETS_MANAGER
+    detection = "KmsKeyPendingDeletionUse" if service is Service.KMS else "SecretPendingDeletionUse"
+    records = [s.record for s in load_corpus() if detection in s.expect]
+    names = {r["eventName"] for r in records}
+    assert any(not is_use(service, n) for n in names) and any(is_use(service, n) for n in names)  # both kinds
+    for record in records:
+        expected = is_use(service, record["eventName"]) and record["eventName"] not in TWO_KEY_USES
+        assert pattern.matches_event(cloudtrail_event(record)) is expected, record["eventName"]
