@@ -262,3 +262,23 @@ def test_a_carried_entry_fits_in_one_sqs_message_whatever_the_events_size() -> N
     (event,) = json.loads(carried_body(digest))["events"]
     assert len(carried_body(digest).encode()) <= SQS_MESSAGE_BYTES
     assert event["detail"]["eventName"] == "DeleteSecret" and "requestParameters" not in event["detail"]
+
+
+def test_every_aws_call_of_the_function_is_bounded_well_inside_its_timeout(monkeypatch) -> None:
+    """botocore's defaults (60 s to connect, 60 s to read, a pool of 10) equal the function's whole
+    timeout and fall short of the describing threads: the function's clients say otherwise."""
+    from functions import notifier as module
+    from stacks.notifier import TIMEOUT_SECONDS
+
+    for key, value in {"TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:t", "EVENT_QUEUE_URL": "q",
+                       "CLAIM_TABLE": "c", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+        monkeypatch.setenv(key, value)
+    context = type("Context", (), {"get_remaining_time_in_millis": lambda self: 42_000})()
+    n = module.from_environment(context)
+    assert n.remaining() == 42.0
+    for service in ("kms", "secretsmanager", "cloudtrail", "sns", "sqs", "dynamodb"):
+        config = n.clients(service).meta.config
+        worst = (config.connect_timeout + config.read_timeout) * config.retries["total_max_attempts"]
+        assert worst < TIMEOUT_SECONDS and worst <= module.RESERVE_SECONDS, (service, worst)
+        assert config.max_pool_connections >= module.DESCRIBE_THREADS
