@@ -21,18 +21,18 @@ from awacs import kms as kms_actions
 from awacs import logs as logs_actions
 from awacs import sns as sns_actions
 from awacs import sqs as sqs_actions
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
 from troposphere import GetAtt, If, NoValue, Ref, Split, Sub, Template
 from troposphere.awslambda import (
     Code, Environment, EventSourceMapping, Function, LoggingConfig, ScalingConfig, VPCConfig,
 )
 from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
-from troposphere.logs import LogGroup
 from troposphere.dynamodb import (
     AttributeDefinition, KeySchema, PointInTimeRecoverySpecification, SSESpecification, Table,
     TimeToLiveSpecification,
 )
+from troposphere.logs import LogGroup
 from troposphere.iam import Policy, Role
 from troposphere.validators import integer
 from troposphere.sqs import Queue
@@ -41,7 +41,7 @@ from detections.messages import notification_specs
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
 from stacks.parameters import CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
-from stacks.reminders import _actions, reminder_policy
+from stacks.reminders import reminder_policy
 
 NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
 RUNTIME = "python3.14"
@@ -125,11 +125,11 @@ def make_role_policy(notifications: NotificationRefs, events: Queue, table: Tabl
         # What an alert names, read now (functions/notifier.py, enrich): the key's aliases, state and
         # deletion date, the secret's name and state. Read-only, in this account (any of its Regions: one
         # account may send every Region's events to its home Region); never a secret's value.
-        Statement(Sid="ReadWhatAnAlertNames", Effect=Allow, Action=_actions(ALERT_READ_ACTIONS),
+        Statement(Sid="ReadWhatAnAlertNames", Effect=Allow, Action=[Action(*a.split(":")) for a in ALERT_READ_ACTIONS],
                   Resource=[Sub("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"),
                             Sub("arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*")]),
         # ListAliases takes no resource (Service Authorization Reference).
-        Statement(Sid="ListKeyAliases", Effect=Allow, Action=_actions(ALERT_LIST_ACTIONS), Resource=["*"]),
+        Statement(Sid="ListKeyAliases", Effect=Allow, Action=[Action(*a.split(":")) for a in ALERT_LIST_ACTIONS], Resource=["*"]),
         Statement(Sid="PublishToTheTopic", Effect=Allow, Action=[sns_actions.Publish],
                   Resource=[notifications.topic_arn]),
         # SNS encrypts the message with the topic's key on the publisher's behalf: the publisher needs
