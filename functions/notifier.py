@@ -922,7 +922,7 @@ def from_environment(context: Any = None) -> Notifier:
         lambda: float("inf"))
     return Notifier(client("sns"), client("sqs"), client("dynamodb"),
                     topic_arn=env["TOPIC_ARN"], queue_url=env["EVENT_QUEUE_URL"], claim_table=env["CLAIM_TABLE"],
-                    log_group=env.get("LOG_GROUP") or env.get("AWS_LAMBDA_LOG_GROUP_NAME", "(this function's log group)"),
+                    log_group=env.get("AWS_LAMBDA_LOG_GROUP_NAME", "(this function's log group)"),
                     region=env.get("AWS_REGION", ""), specs=SPECS, auto_cancel=env.get("AUTO_CANCEL", "Off"),
                     reminder_days=env.get("REMINDER_DAYS", "none"), account=env.get("ACCOUNT_ID", ""),
                     clients=client, function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""), remaining=remaining)

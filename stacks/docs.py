@@ -142,7 +142,7 @@ def render_alert(module: Any, detection: str, record: Mapping[str, Any]) -> tupl
     reads = _Reads(record, event_time + timedelta(days=EXAMPLE_DAYS_LEFT))
     notifier = module.Notifier(
         topic, None, None, topic_arn="arn:aws:sns:us-east-1:111122223333:deletion-alarms-AlertTopic",
-        queue_url="", claim_table="", log_group="/aws/lambda/deletion-alarms-notifier", region=record["awsRegion"],
+        queue_url="", claim_table="", log_group="/aws/lambda/deletion-alarms-NotifierFunction-1A2B3C4D", region=record["awsRegion"],
         specs=module.SPECS, clock=lambda: (event_time + timedelta(minutes=5)).timestamp(), log=lambda line: None,
         account=record.get("recipientAccountId", ""), clients=lambda service, region=None: reads)
     digest = module.Digest(detection)

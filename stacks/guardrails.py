@@ -151,8 +151,6 @@ PROTECTED_ACTIONS = _actions(
     # Its claim table, and replicas elsewhere whose writes would replicate into it.
     "dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive", "dynamodb:*ResourcePolicy",
     "dynamodb:*Replica*", "dynamodb:*GlobalTable*",
-    # The notifier's log group: every alert event is listed there, and its failure metric is written there.
-    "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
 )
 # The notifier's own data: entries of the event queue and minute claims. Its role carries the tag,
 # and only the deploy roles may give a principal that tag, so only the notifier may delete entries

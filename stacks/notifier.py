@@ -24,15 +24,12 @@ from awacs import sqs as sqs_actions
 from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
 from troposphere import GetAtt, If, NoValue, Ref, Split, Sub, Template
-from troposphere.awslambda import (
-    Code, Environment, EventSourceMapping, Function, LoggingConfig, ScalingConfig, VPCConfig,
-)
+from troposphere.awslambda import Code, Environment, EventSourceMapping, Function, ScalingConfig, VPCConfig
 from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.dynamodb import (
     AttributeDefinition, KeySchema, PointInTimeRecoverySpecification, SSESpecification, Table,
     TimeToLiveSpecification,
 )
-from troposphere.logs import LogGroup
 from troposphere.iam import Policy, Role
 from troposphere.validators import integer
 from troposphere.sqs import Queue
@@ -56,14 +53,13 @@ MAXIMUM_CONCURRENCY = 2  # the smallest value the mapping takes; no reserved con
 # A queue entry that cannot be notified comes back once per visibility timeout: 10 receives is over
 # an hour of failures before it goes to the dead-letter queue (the backlog alarm fires long before).
 MAX_RECEIVE_COUNT = 10
-LOG_GROUP = "NotifierLogGroup"
-LOG_RETENTION_DAYS = 365  # every alert event is listed there (the email's last line): a year of them
 # The reads an alert makes (functions/notifier.py, Notifier.read_resource): a test records them.
 ALERT_READ_ACTIONS = ("kms:DescribeKey", "secretsmanager:DescribeSecret")
 ALERT_LIST_ACTIONS = ("kms:ListAliases",)
 # The notifier's failure alarm: entries it reported as failed (its own metric, embedded metric format)
 # plus invocations Lambda counts as errors (a timeout or crash, where the function reports nothing).
 FAILURE_PERIOD_SECONDS = 300
+METRIC_NAMESPACE = "DeletionAlarms"  # where functions/notifier.py writes its metrics (a test checks both)
 FAILURE_EVALUATION_PERIODS = 3
 FAILURE_DATAPOINTS_TO_ALARM = 2
 BACKLOG_ALARM_SECONDS = 900  # the oldest entry waited 15 minutes: the notifier is not keeping up
@@ -77,10 +73,6 @@ CHECKOV_FUNCTION = {"checkov": {"skip": [
                                      "(NotifierSubnetIds): it needs the customer's subnets and endpoints"},
     {"id": "CKV_AWS_173", "comment": "The environment holds ARNs and names, no secret"},
     {"id": "CKV_AWS_272", "comment": "Inline code (ZipFile) cannot be signed"},
-]}}
-CHECKOV_LOG_GROUP = {"checkov": {"skip": [
-    {"id": "CKV_AWS_158", "comment": "Encrypted by CloudWatch Logs; a customer managed key costs 1 USD a "
-                                     "month and its key policy would have to admit the logs service"},
 ]}}
 CHECKOV_TABLE = {"checkov": {"skip": [
     {"id": "CKV_AWS_119", "comment": "Encrypted with the AWS managed key: it holds only minute "
@@ -142,11 +134,8 @@ def make_role_policy(notifications: NotificationRefs, events: Queue, table: Tabl
                                   Sub("arn:${AWS::Partition}:kms:${AWS::Region}:*:key/*")))],
                   Condition=Condition(StringEquals("kms:ViaService", Sub("sns.${AWS::Region}.amazonaws.com")))),
         Statement(Sid="WriteItsLogs", Effect=Allow,
-                  Action=[logs_actions.CreateLogStream, logs_actions.PutLogEvents],
-                  # Its own group and streams (the Lambda guide's execution-role examples name the group
-                  # with ":*"; the Service Authorization Reference names CreateLogStream's resource the group).
-                  Resource=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}" + tail,
-                                Group=Ref(LOG_GROUP)) for tail in ("", ":*")]),
+                  Action=[logs_actions.CreateLogGroup, logs_actions.CreateLogStream, logs_actions.PutLogEvents],
+                  Resource=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*")]),
     ])
 
 
@@ -182,17 +171,6 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         ManagedPolicyArns=If(NOTIFIER_IN_VPC, [VPC_ACCESS_POLICY], NoValue),
         Tags=protected_tags(),
     ))
-    log_group = template.add_resource(LogGroup(
-        LOG_GROUP,
-        Condition=condition,
-        # Every alert event is logged here before anything else: kept with the stack's deletion.
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
-        LogGroupName=Sub("/aws/lambda/${AWS::StackName}-notifier"),
-        RetentionInDays=LOG_RETENTION_DAYS,
-        Metadata=CHECKOV_LOG_GROUP,
-        Tags=protected_tags(),
-    ))
     function = template.add_resource(Function(
         "NotifierFunction",
         Condition=condition,
@@ -204,7 +182,6 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         Role=GetAtt(role, "Arn"),
         Timeout=TIMEOUT_SECONDS,
         MemorySize=256,
-        LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
         Environment=Environment(Variables={
             "TOPIC_ARN": notifications.topic_arn,
             "EVENT_QUEUE_URL": Ref(events),
@@ -214,7 +191,6 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
             # The workload's ReminderDays: the daily check's entries come only from its schedule.
             "REMINDER_DAYS": Ref(params.reminder_days) if params.reminder_days is not None else "none",
             "ACCOUNT_ID": Ref("AWS::AccountId"),
-            "LOG_GROUP": Ref(log_group),
         }),
         VpcConfig=If(NOTIFIER_IN_VPC, VPCConfig(
             SubnetIds=Split(",", Ref(params.notifier_subnet_ids)),
@@ -298,28 +274,35 @@ def add_failure_alarm(template: Template, notifications: NotificationRefs, funct
             Metric=Metric(Namespace=namespace, MetricName=name, Dimensions=[function_name]),
             Period=FAILURE_PERIOD_SECONDS, Stat="Sum"))
 
-    return template.add_resource(Alarm(
-        "NotifierFailingAlarm",
+    return template.add_resource(_math_alarm(
+        "NotifierFailingAlarm", "NotifierFailing", condition, notifications,
+        "The deletion-alarms notifier is failing to send alerts: entries it could not send, or invocations "
+        "that ended in an error or a timeout, in two of the last three 5-minute periods. Alerts wait in the "
+        "SQS event queue and are retried. Check the notifier function's log group for 'failed' lines, the "
+        "topic, its key policy and the function's errors.",
+        [metric("failed", METRIC_NAMESPACE, "FailedEntries"), metric("errors", "AWS/Lambda", "Errors"),
+         MetricDataQuery(Id="failing", Expression="FILL(failed, 0) + FILL(errors, 0)",
+                         Label="Failed entries and failed invocations", ReturnData=True)],
+        FAILURE_EVALUATION_PERIODS, FAILURE_DATAPOINTS_TO_ALARM))
+
+
+def _math_alarm(title: str, name: str, condition: str, notifications: NotificationRefs, description: str,
+                metrics: list[MetricDataQuery], evaluation_periods: int, datapoints: int) -> Alarm:
+    """An alarm on metric math or a Metrics Insights query: one or more in a period, to the topic."""
+    return Alarm(
+        title,
         Condition=condition,
-        AlarmName=Sub("${AWS::StackName}-NotifierFailing"),
-        AlarmDescription=(
-            "The deletion-alarms notifier is failing to send alerts: entries it could not send, or "
-            "invocations that ended in an error or a timeout, in two of the last three 5-minute periods. "
-            "Alerts wait in the SQS event queue and are retried. Check the notifier's log group "
-            "(/aws/lambda/<stack>-notifier) for 'failed' lines, the topic, its key policy and the "
-            "function's errors."),
-        Metrics=[metric("failed", "DeletionAlarms", "FailedEntries"), metric("errors", "AWS/Lambda", "Errors"),
-                 MetricDataQuery(Id="failing", Expression="FILL(failed, 0) + FILL(errors, 0)",
-                                 Label="Failed entries and failed invocations", ReturnData=True)],
-        EvaluationPeriods=FAILURE_EVALUATION_PERIODS,
-        DatapointsToAlarm=FAILURE_DATAPOINTS_TO_ALARM,
+        AlarmName=Sub("${AWS::StackName}-" + name),
+        AlarmDescription=description,
+        Metrics=metrics,
+        EvaluationPeriods=evaluation_periods,
+        DatapointsToAlarm=datapoints,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
         AlarmActions=[notifications.topic_arn],
         Tags=protected_tags(),
-    ))
-
+    )
 
 # Metrics Insights: one series, the sum over every rule of this account and Region (no dimension
 # filter: the rules' names are CloudFormation's, and a rule of any team that loses events is worth a
@@ -331,22 +314,11 @@ def add_lost_events_alarm(template: Template, notifications: NotificationRefs, c
     """An alarm when EventBridge could deliver an event neither to a rule's target nor to its
     dead-letter queue: it is lost, and only EventBridge's InvocationsFailedToBeSentToDlq counts it
     (EventBridge user guide, eb-monitoring and eb-rule-dlq)."""
-    return template.add_resource(Alarm(
-        "EventDeliveryLostAlarm",
-        Condition=condition,
-        AlarmName=Sub("${AWS::StackName}-EventDeliveryLost"),
-        AlarmDescription=(
-            "EventBridge could deliver an event neither to a rule's target nor to the rule's dead-letter "
-            "queue in this account and Region: the event is lost (a deletion alert among them, if the rule "
-            "is one of deletion-alarms'). Check the rules' dead-letter queue policy and encryption, and "
-            "CloudTrail for the events of the last minutes: deletion-alarms backtest."),
-        Metrics=[MetricDataQuery(Id="lost", Expression=LOST_EVENTS_QUERY, Period=FAILURE_PERIOD_SECONDS,
-                                 Label="Events lost by EventBridge rules", ReturnData=True)],
-        EvaluationPeriods=1,
-        DatapointsToAlarm=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[notifications.topic_arn],
-        Tags=protected_tags(),
-    ))
+    return template.add_resource(_math_alarm(
+        "EventDeliveryLostAlarm", "EventDeliveryLost", condition, notifications,
+        "EventBridge could deliver an event neither to a rule's target nor to the rule's dead-letter queue in "
+        "this account and Region: the event is lost (a deletion alert among them, if the rule is one of "
+        "deletion-alarms'). Check the rules' dead-letter queue policy and encryption, and CloudTrail for the "
+        "events of the last minutes: deletion-alarms backtest.",
+        [MetricDataQuery(Id="lost", Expression=LOST_EVENTS_QUERY, Period=FAILURE_PERIOD_SECONDS,
+                         Label="Events lost by EventBridge rules", ReturnData=True)], 1, 1))

@@ -37,10 +37,6 @@ UNSCOPED_ACTIONS = frozenset({
     "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe",
     "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
     "lambda:CreateEventSourceMapping", "logs:DescribeLogGroups",
-    # The notifier's log group (AWS::Logs::LogGroup handlers): log deliveries, index and resource
-    # policies are account-level in the reference.
-    "logs:CreateLogDelivery", "logs:DeleteIndexPolicy", "logs:DeleteResourcePolicy", "logs:DescribeIndexPolicies",
-    "logs:DescribeResourcePolicies", "logs:PutIndexPolicy", "logs:PutResourcePolicy",
 })
 # Handler permissions newer than the kept copy of the Service Authorization Reference (parliament's
 # database): their resource types are unknown here, so they are granted on the product's resources
@@ -48,7 +44,6 @@ UNSCOPED_ACTIONS = frozenset({
 NOT_IN_REFERENCE = frozenset({
     "dynamodb:AssociateTableReplica", "lambda:GetFunctionScalingConfig",
     "lambda:PassCapacityProvider", "lambda:PutFunctionScalingConfig", "s3files:ListMountTargets",
-    "logs:PutBearerTokenAuthentication", "logs:PutLogGroupDeletionProtection",
 })
 # Handler permissions that serve only a property the workload never sets. They stay in the launch
 # role (a handler's internals are not documented), narrowed where that costs nothing; the test
@@ -77,7 +72,6 @@ def product_resource_arns() -> dict[str, list[Sub]]:
         # Handlers of properties the workload never sets (stream destinations, file systems, code
         # from S3): granted on the product's names, where IAM asks for a resource at all.
         "elasticfilesystem": [_arn("elasticfilesystem", f"file-system/{SC}")],
-        "firehose": [_arn("firehose", f"deliverystream/{SC}")],
         "kinesis": [_arn("kinesis", f"stream/{SC}")],
         "lambda": [_arn("lambda", f"function:{SC}"), _arn("lambda", "event-source-mapping:*"),
                    _arn("lambda", "code-signing-config:*"), _arn("lambda", f"layer:{SC}")],

@@ -39,7 +39,6 @@ RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "AWS::DynamoDB::Table": ("dynamodb:table",),
     "AWS::SSM::Document": ("ssm:document",),
     "AWS::Logs::MetricFilter": ("logs:log-group",),
-    "AWS::Logs::LogGroup": ("logs:log-group",),
     "AWS::Chatbot::SlackChannelConfiguration": ("chatbot:ChatbotConfiguration",),
     "AWS::Chatbot::MicrosoftTeamsChannelConfiguration": ("chatbot:ChatbotConfiguration",),
     "stack": ("cloudformation:stack",),
@@ -105,9 +104,8 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
                       "cloudformation:UpdateTerminationProtection"),
     "a trail log group's retention, subscriptions, tags, data protection and export: metric filters see "
     "every record as it arrives (UNCONFIRMED for data protection, which masks identifiers; the patterns "
-    "match event sources, names and error codes, which no managed data identifier covers). Shortening the "
-    "retention of the notifier's tagged log group is denied; a trail log group's is not":
-        ("logs:DeleteRetentionPolicy", "logs:PutSubscriptionFilter",
+    "match event sources, names and error codes, which no managed data identifier covers)":
+        ("logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:PutSubscriptionFilter",
          "logs:DeleteSubscriptionFilter", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:TagResource",
          "logs:UntagResource", "logs:PutDataProtectionPolicy", "logs:DeleteDataProtectionPolicy",
          "logs:DeleteTransformer", "logs:DisassociateKmsKey"),

@@ -86,7 +86,6 @@ def deploy_alerting(aws, file: str, session: boto3.Session, account: str, region
     physical["AlertTopic"] = {"Ref": topic, "TopicName": "stack-AlertTopic"}
     physical["AlertTopicKey"] = {"Arn": f"arn:aws:kms:{region}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
     physical["NotifierRole"] = {"Arn": f"arn:aws:iam::{account}:role/stack-NotifierRole"}
-    physical["NotifierLogGroup"] = {"Ref": "/aws/lambda/stack-notifier"}
     physical["NotifierFunction"] = {"Ref": "stack-NotifierFunction"}
     dead_letter = make_queue("AlertDeliveryDeadLetterQueue", lambda p: {
         "MessageRetentionPeriod": str(p["MessageRetentionPeriod"])})

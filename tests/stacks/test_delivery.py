@@ -120,9 +120,6 @@ def physical(template: dict[str, Any], account: str = ACCOUNT, region: str = REG
             out[logical_id] = {"Ref": name, "Arn": f"arn:aws:iam::{account}:role/{name}"}
         elif kind == "AWS::DynamoDB::Table":
             out[logical_id] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{region}:{account}:table/{name}"}
-        elif kind == "AWS::Logs::LogGroup":
-            group = f"/aws/lambda/{stack}-notifier"
-            out[logical_id] = {"Ref": group, "Arn": f"arn:aws:logs:{region}:{account}:log-group:{group}:*"}
         elif kind == "AWS::Lambda::Function":
             out[logical_id] = {"Ref": name, "Arn": f"arn:aws:lambda:{region}:{account}:function:{name}"}
         else:
@@ -293,7 +290,7 @@ def notifier_paths(d: Deployment) -> list[str]:
         if env["EVENT_QUEUE_URL"] != d.stack.physical[queue_id]["Ref"]:
             problems.append(f"{function_id}: carries events over to another queue than it reads")
         table_id = _by_physical(d, "AWS::DynamoDB::Table", "Ref", env["CLAIM_TABLE"])
-        log_group = f"arn:aws:logs:{d.region}:{d.account}:log-group:{env['LOG_GROUP']}"
+        log_group = f"arn:aws:logs:{d.region}:{d.account}:log-group:/aws/lambda/{d.stack.physical[function_id]['Ref']}"
         topic = env["TOPIC_ARN"]
         calls = [(action, queue_arn, d.queue_policy(queue_arn)) for action in (
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",

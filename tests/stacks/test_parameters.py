@@ -178,7 +178,7 @@ def test_conditions_select_detections(workload, mode, kms, secrets, expected, en
     # the queues, the notifier and the path's alarms exist exactly when a rule does
     for name in ("AlertEventQueue", "AlertDeliveryDeadLetterQueue", "AlertDeliveryDeadLetterQueueAlarm",
                  "AlertBacklogAlarm", "AlertEventQueuePolicy", "NotifierFunction", "NotifierEventSourceMapping",
-                 "NotifierRole", "NotifierClaimTable", "NotifierFailingAlarm", "NotifierLogGroup", "EventDeliveryLostAlarm"):
+                 "NotifierRole", "NotifierClaimTable", "NotifierFailingAlarm", "EventDeliveryLostAlarm"):
         assert (name in deployed) is bool(rules)
 
 

@@ -89,7 +89,6 @@ SAMPLE_ARNS = {
     "document": f"arn:aws:ssm:us-east-1:{ACCOUNT}:document/{STACK}-KmsKeyAutoCancelDocument-1A2B",
     # properties the workload never sets (stream destinations, file systems, code from S3)
     "stream": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{STACK}-stream",
-    "deliverystream": f"arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/{STACK}-delivery",
     "file-system": f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/{STACK}-fs",
     "object": f"arn:aws:s3:::{STACK.lower()}/code.zip",
     "bucket": f"arn:aws:s3:::{STACK.lower()}/x",
