@@ -223,3 +223,26 @@ def test_days(first, last, count) -> None:
     got = ab.days(first, last)
     assert len(got) == count and got[0] == first and got[-1] == last
     assert all(datetime.strptime(d, "%Y/%m/%d") for d in got)
+
+
+def test_a_query_cancelled_elsewhere_ends_the_run_in_one_line() -> None:
+    """Someone stops the query in the console: Athena reports CANCELLED, which must end the wait."""
+    options = bt.Options(start="2026-11-30T00:00:00Z", end="2026-12-01T00:00:00Z")
+    athena, s3 = client("athena"), client("s3")
+    stub, _ = stub_run(athena, s3, [], states=("RUNNING", "CANCELLED"))
+    with pytest.raises(UserError, match="q-1 .backtest. cancelled: no reason given"):
+        ab.backtest(athena, s3, TARGET, options, None, lambda q: True, sleep=lambda s: None)
+    stub.assert_no_pending_responses()
+
+
+def test_the_estimate_over_more_partitions_than_listed_is_scaled_to_all_of_them() -> None:
+    """Fewer partitions listed than the window holds: the estimate is the total, not the sample."""
+    s3 = client("s3")
+    stub = Stubber(s3)
+    stub.add_response("list_objects_v2", {"Contents": [{"Key": "k", "Size": 1000}]}, None)
+    stub.add_response("list_objects_v2", {"Contents": [{"Key": "k", "Size": 3000}]}, None)
+    stub.activate()
+    estimate, listed, partitions = ab.estimate_bytes(s3, TARGET, "2026-11-01T00:00:00Z", "2026-11-10T00:00:00Z",
+                                                     limit=2)
+    assert listed == 2 and partitions >= 10  # the window's ten days at least
+    assert estimate == round((1000 + 3000) / 2 * partitions)  # the mean listed partition, times all of them
