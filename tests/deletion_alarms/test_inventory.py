@@ -315,3 +315,38 @@ def test_a_failure_stops_the_reads_not_yet_started(monkeypatch) -> None:
         inv.collect(tasks, datetime.now(timezone.utc), workers=2)
     time.sleep(0.2)  # what still runs would have started more by now
     assert len(started) < 20, len(started)
+
+
+def test_deleted_restored_and_deleted_again_both_readers_take_the_last_scheduling() -> None:
+    """The notifier's daily check (scheduling_history) and the inventory (history) answer "the last
+    scheduling of this secret" from the same event history: the second deletion, with its own date
+    and caller, whatever came between. #33 item 4: one question, two codes, tested together."""
+    from functions.notifier import scheduling_history
+
+    secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db-a1B2c3"
+
+    def lookup_event(name: str, days_ago: int, who: str, **record) -> dict:
+        at = NOW - timedelta(days=days_ago)
+        body = {"eventSource": "secretsmanager.amazonaws.com", "eventName": name, "eventTime": at.strftime(
+            "%Y-%m-%dT%H:%M:%SZ"), "userIdentity": {"arn": f"arn:aws:iam::111122223333:user/{who}"}, **record}
+        return {"EventName": name, "EventTime": at, "Username": who, "CloudTrailEvent": json.dumps(body)}
+
+    def deleted(days_ago: int, window: int, who: str) -> dict:
+        date = (NOW - timedelta(days=days_ago) + timedelta(days=window)).strftime("%b %d, %Y, %I:%M:%S %p")
+        return lookup_event("DeleteSecret", days_ago, who, requestParameters={
+            "secretId": secret, "recoveryWindowInDays": window}, responseElements={"arn": secret, "deletionDate": date})
+
+    # LookupEvents answers newest first (CloudTrail API reference).
+    events = [deleted(2, 30, "second"), lookup_event("RestoreSecret", 15, "restorer", requestParameters={
+        "secretId": secret}), deleted(20, 7, "first")]
+    cloudtrail = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(cloudtrail)
+    stub.add_response("lookup_events", {"Events": events}, None)  # the inventory: by resource
+    stub.add_response("lookup_events", {"Events": [e for e in events if e["EventName"] == "ScheduleKeyDeletion"]}, None)
+    stub.add_response("lookup_events", {"Events": [e for e in events if e["EventName"] == "DeleteSecret"]}, None)
+    with stub:
+        past = inv.history(cloudtrail, secret, Service.SECRETS_MANAGER, NOW)
+        notifier_view, complete = scheduling_history(cloudtrail, NOW)
+    expected = (NOW - timedelta(days=2) + timedelta(days=30)).replace(microsecond=0)
+    assert complete and past.deletion_date == notifier_view[secret].deletion == expected
+    assert past.scheduled_by == notifier_view[secret].caller == "arn:aws:iam::111122223333:user/second"
