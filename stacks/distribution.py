@@ -101,6 +101,7 @@ def render_readme(readme: str, rendered: dict[str, str]) -> str:
     """The README with its generated sections (parameter table, detection reference) refreshed."""
     readme = docs.replace_section(
         readme, "parameters", docs.parameter_table(json.loads(rendered[WORKLOAD_FILE])))
+    readme = docs.replace_section(readme, "iam-roles", docs.iam_roles(json.loads(rendered[WORKLOAD_FILE])))
     readme = docs.replace_section(readme, "example-alert", docs.alert_examples(
         notifier_code(rendered), example_records(), only_first=True))
     readme = docs.replace_section(readme, "detections", docs.detection_reference())

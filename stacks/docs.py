@@ -175,3 +175,29 @@ def alert_examples(code: str, records: Mapping[str, Mapping[str, Any]], only_fir
                 "webhook) receives the same JSON:", "", "```json", json.dumps(chat, indent=2, sort_keys=True),
                 "```"]))
     return "\n\n".join(blocks)
+
+
+def iam_roles(template: Mapping[str, Any]) -> str:
+    """Markdown: every IAM role the template creates, when, who assumes it, what it may do (from the
+    template itself, so the README cannot claim otherwise)."""
+    rows = ["| Role | Created when | Assumed by | Permissions |", "|---|---|---|---|"]
+    for logical_id, resource in sorted(template["Resources"].items()):
+        if not resource["Type"].startswith("AWS::IAM::"):
+            continue
+        props = resource.get("Properties", {})
+        principals = sorted({value for statement in props.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+                             for kind, values in statement.get("Principal", {}).items()
+                             for value in (values if isinstance(values, list) else [values])})
+        policies = []
+        for policy in props.get("Policies", []):
+            if "Fn::If" in policy:  # a conditional inline policy: [condition, policy, NoValue]
+                condition, inner = policy["Fn::If"][0], policy["Fn::If"][1]
+                policies.append(f"`{inner['PolicyName']}` (when {condition})")
+            else:
+                policies.append(f"`{policy['PolicyName']}`")
+        if props.get("ManagedPolicyArns"):
+            policies.append("AWS managed `AWSLambdaVPCAccessExecutionRole` (in a VPC only)")
+        named = " (named)" if any(n in props for n in ("RoleName", "UserName")) else ""
+        rows.append(f"| `{logical_id}`{named} | {resource.get('Condition', 'always')} | "
+                    f"{', '.join(f'`{p}`' for p in principals)} | {', '.join(policies)} |")
+    return "\n".join(rows)

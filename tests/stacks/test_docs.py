@@ -62,3 +62,17 @@ def test_every_deletion_alarms_command_of_the_readme_parses() -> None:
     for command in commands:
         args = cli.make_parser().parse_args(shlex.split(command)[1:])  # exits 2 on an unknown option
         assert args.command in cli.COMMANDS, command
+
+
+def test_the_security_section_names_every_iam_role_the_template_creates(workload) -> None:
+    """A claim about the template is checked against it: the README's role table lists exactly the
+    template's IAM resources, and nothing says it creates none."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("<!-- iam-roles:start -->")[1].split("<!-- iam-roles:end -->")[0]
+    listed = set(re.findall(r"^\| `(\w+)`", section, re.MULTILINE))
+    created = {k for k, r in workload["Resources"].items() if r["Type"].startswith("AWS::IAM::")}
+    assert listed == created and created
+    assert "creates no IAM role" not in readme
