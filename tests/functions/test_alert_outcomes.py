@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import types
 from datetime import datetime, timedelta, timezone
 
@@ -89,11 +88,9 @@ CASES = [
 @pytest.fixture(scope="module")
 def inline(workload) -> types.ModuleType:
     """The notifier exactly as the template deploys it (index.py from Code.ZipFile)."""
-    module = types.ModuleType("inline_notifier")
-    sys.modules[module.__name__] = module  # dataclasses look their module up there
-    code = workload["Resources"]["NotifierFunction"]["Properties"]["Code"]["ZipFile"]
-    exec(compile(code, "index.py", "exec"), module.__dict__)  # noqa: S102 - the template's own code
-    return module
+    from stacks.docs import load_inline
+
+    return load_inline(workload["Resources"]["NotifierFunction"]["Properties"]["Code"]["ZipFile"], "inline_notifier")
 
 
 class Topic:

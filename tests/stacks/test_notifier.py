@@ -73,16 +73,13 @@ def test_the_alarm_adds_the_functions_failed_entries_to_lambdas_errors(workload)
     assert alarm["TreatMissingData"] == "notBreaching" and alarm["AlarmActions"]
 
 
-def test_the_function_writes_the_metric_the_alarm_watches(workload, monkeypatch) -> None:
+def test_the_function_writes_the_metric_the_alarm_watches(workload) -> None:
     """The failed entries of a batch, as the template's own code logs them in CloudWatch embedded
     metric format, name the alarm's namespace, metric and dimension."""
-    import types
-    import sys
+    from stacks.docs import load_inline
 
-    module = types.ModuleType("inline_notifier_metrics")
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    exec(compile(workload["Resources"]["NotifierFunction"]["Properties"]["Code"]["ZipFile"], "index.py", "exec"),
-         module.__dict__)  # noqa: S102 - the template's own code
+    module = load_inline(workload["Resources"]["NotifierFunction"]["Properties"]["Code"]["ZipFile"],
+                         "inline_notifier_metrics")
 
     class FailingTopic:
         def publish(self, **call):
