@@ -93,14 +93,7 @@ NAME_FIELD = {Service.KMS: "key", Service.SECRETS_MANAGER: "secretName"}
 # for the deletion date), whether or not a line shows them.
 NOTIFIER_READS = frozenset({"caller", "time", "eventName", "window", "deletionDate"})
 ENRICHED_FIELDS = ("aliases", "description", "state", "deletion", "daysLeft", "deletionNote", "deletionUnknown",
-                   "readNote")
-
-AUTO_CANCEL_TEXT = {
-    Service.KMS: ("AutoCancelOnUse={mode}: SSM Automation cancels the deletion of the key{scope}; it then stays "
-                  "Disabled until someone runs the enable-key command above."),
-    Service.SECRETS_MANAGER: "AutoCancelOnUse={mode}: SSM Automation restores the secret{scope}.",
-}
-AUTO_CANCEL_SCOPE = {"Tagged": " if its owners tagged it deletion-alarms:auto-cancel=true", "All": ""}
+                   "readNote", "autoCancel")
 
 # ------------------------------------------------------------------ what happened: the outcomes
 # An outcome is what a record says happened, decided from the record alone (event name, error code,
@@ -115,6 +108,56 @@ LOSS, USE, SCHEDULED, FAILED, REFUSED, RESOLVED = range(6)
 ENABLE_KEY = "aws kms enable-key --region {region} --key-id {key}"
 CANCEL_KEY_DELETION = "aws kms cancel-key-deletion --region {region} --key-id {key}"
 RESTORE_SECRET = "aws secretsmanager restore-secret --region {region} --secret-id {secret}"
+
+# What the notifier says when the stack cancels on use (AutoCancelOnUse Tagged or All): the notifier
+# makes the one call itself, once per key or secret per few minutes, and reports its result in the
+# alert that describes the use. Placeholders: mode, at (HH:MM UTC), error (code: message), account.
+_BY_HAND = "The deletion is still scheduled: if the use is legitimate, run the undo commands below by hand."
+AUTO_CANCEL = {
+    Service.KMS: {
+        "call": "CancelKeyDeletion",
+        # After a cancel made, what is left to the person: it replaces the outcome's undo and what to do.
+        "next": [ENABLE_KEY],
+        "next_to_do": ("Find what still uses the key (the caller above). Enable the key if it needs it; schedule "
+                       "the deletion again only once nothing does."),
+        "done": ("Cancelled automatically (AutoCancelOnUse={mode}, CancelKeyDeletion at {at} UTC): the key is no "
+                 "longer pending deletion. KMS leaves a cancelled key Disabled, so whatever used it keeps failing "
+                 "(now with \"is disabled\") until its owner runs the enable-key command below. The key is not "
+                 "enabled automatically: its owner may have disabled it on purpose before scheduling the deletion."),
+        # CancelKeyDeletion on a key that is no longer pending deletion (KMS guide, key states): cancelled
+        # already, by someone or by a run of the notifier that was stopped before it recorded its result.
+        "already": ("Not needed: KMS answered that the key is not pending deletion ({error}): its deletion was "
+                    "cancelled already. It stays Disabled until its owner runs the enable-key command below."),
+        "refused": ("Not cancelled automatically: AutoCancelOnUse=Tagged, and the cancel was refused ({error}): the "
+                    "key is not tagged deletion-alarms:auto-cancel=true, or its key policy does not let this "
+                    "account's IAM policies cancel it. " + _BY_HAND),
+    },
+    Service.SECRETS_MANAGER: {
+        "call": "RestoreSecret",
+        "next": [],
+        "next_to_do": "Find what still reads the secret (the caller above); delete it again only once nothing does.",
+        "done": ("Restored automatically (AutoCancelOnUse={mode}, RestoreSecret at {at} UTC): the secret is no "
+                 "longer scheduled for deletion, and can be read again."),
+        "refused": ("Not restored automatically: AutoCancelOnUse=Tagged, and the restore was refused ({error}): the "
+                    "secret is not tagged deletion-alarms:auto-cancel=true, or its resource policy denies it. "
+                    + _BY_HAND),
+    },
+}
+AUTO_CANCEL_COMMON = {
+    "failed": "AUTOMATIC {call} FAILED ({error}). " + _BY_HAND,
+    "earlier": "{result} (an earlier run of the notifier, at most a few minutes ago)",
+    "underway": ("{call} was started at {at} UTC by another run of the notifier, and its result is not "
+                 "recorded yet: check the state above, and run the undo commands below if it is still pending."),
+    "skipped": ("Not attempted: more keys and secrets were used at once than one run cancels ({limit}), or the "
+                "notifier was short of time. " + _BY_HAND),
+    "elsewhere": ("Not cancelled automatically: it is in account {account}, and this notifier acts only in its "
+                  "own account. " + _BY_HAND),
+    "unnamed": ("Not cancelled automatically: the record names two keys, and its error message does not say which "
+                "is pending deletion. " + _BY_HAND),
+    "not_a_use": ("AutoCancelOnUse={mode}: these calls are not a use of it (management calls, such as a tag or a "
+                  "second ScheduleKeyDeletion): nothing is cancelled automatically."),
+}
+
 
 
 def outcome(name: str, rank: int, headline: str, meaning: str, what_to_do: str, when: dict | None = None,
@@ -278,6 +321,7 @@ def _detail_lines(detection: Detection) -> list[list[str]]:
         ["Deletion date: {deletion} UTC", "{daysLeft} left", "{deletionNote}"],
         ["Deletion date: {deletionUnknown}"],
         ["{readNote}"],
+        ["{autoCancel}"],
         ["Console: " + console],
     ]
 
@@ -305,11 +349,15 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
         "fields": {name: sources for name, sources in fields.items() if name in used | NOTIFIER_READS},
         "lines": lines,
         "outcomes": outcomes(detection),
-        # Shown when the stack cancels on use (AutoCancelOnUse Tagged or All): what the automation does.
-        "auto_cancel": AUTO_CANCEL_TEXT.get(detection.service, "") if detection.kind is Kind.ACCESS else "",
-        "auto_cancel_scope": AUTO_CANCEL_SCOPE,
-        # Only these calls start the automation (stacks/autocancel.py): the line is shown for them alone.
-        "auto_cancel_operations": sorted(USES[detection.service] - TWO_KEY_USES),
+        # AutoCancelOnUse (Tagged or All): the call the notifier makes on a use, and what it says of it.
+        "auto_cancel": {**AUTO_CANCEL_COMMON, **AUTO_CANCEL[detection.service]} if detection.kind is Kind.ACCESS
+        else {},
+        # Only a use cancels (detections/operations.py): a management call refused on a pending key never does.
+        "auto_cancel_operations": sorted(USES[detection.service]),
+        # A use that names two keys (ReEncrypt: source and destination in its resources) cancels only the
+        # one the refusal names; when the message does not name it, nothing is cancelled.
+        "auto_cancel_exact": {"operations": sorted(TWO_KEY_USES), "sources": [KEY_IN_ERROR]}
+        if detection.service is Service.KMS else {},
     }
 
 

@@ -22,6 +22,11 @@ lists the keys pending deletion and the secrets scheduled for deletion in its ac
 and emails one reminder about those whose deletion day is one of ``REMINDER_DAYS`` (calendar days,
 UTC) away, and a final notice about each secret whose recovery window ended and that is gone.
 
+With ``AUTO_CANCEL`` Tagged or All (the workload's AutoCancelOnUse), a use of a key pending deletion
+or a read of a secret scheduled for deletion also cancels that deletion (CancelKeyDeletion,
+RestoreSecret): only for a use, on the key the refusal names, once per resource per CANCEL_SECONDS
+(a claim in the same table), and the alert that describes the use says what the call did.
+
 ``SPECS`` holds what to say about each detection; the build appends it from detections/messages.py.
 """
 
@@ -70,6 +75,12 @@ MAX_ATTEMPTS = 2  # in all, the first included (botocore's total_max_attempts): 
 RESERVE_SECONDS = 25  # start no read with less time left than one call may take at worst
 LEASE_SECONDS = 90  # longer than the function's timeout: a claim held by a killed run lapses
 METRIC_NAMESPACE = "DeletionAlarms"  # the notifier's own metrics, written as embedded metric format
+# AutoCancelOnUse: one cancel (or restore) per key or secret per CANCEL_SECONDS, however many uses and
+# invocations; at most MAX_CANCELS calls per digest (CancelKeyDeletion's request quota is 5 a second).
+CANCEL_SECONDS = 300
+MAX_CANCELS = 10
+AUTO_CANCEL_MODES = ("Tagged", "All")
+DENIED_CODES = ("AccessDenied", "AccessDeniedException")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
 
@@ -159,6 +170,7 @@ class Row:
 
     values: dict[str, str | None]
     outcome: dict[str, Any]
+    event: dict[str, Any] | None = None  # the EventBridge event it describes
 
     @property
     def headline(self) -> str:
@@ -186,7 +198,7 @@ class Digest:
         rows = []
         for event in self.events:
             values = {name: field_value(event, sources) for name, sources in spec["fields"].items()}
-            rows.append(Row(values, choose_outcome(spec, values)))
+            rows.append(Row(values, choose_outcome(spec, values), event))
         seen: set[tuple[Any, ...]] = set()
         first, rest = [], []
         for row in rows:
@@ -245,8 +257,7 @@ def undo_lines(row: Row, own_account: str) -> list[str]:
     return [f"{label}: {commands[0]}", *[" " * (len(label) + 2) + c for c in commands[1:]]]
 
 
-def body(spec: Mapping[str, Any], digest: Digest, rows: list[Row], listing: str,
-         auto_cancel: str = "Off", own_account: str = "") -> str:
+def body(spec: Mapping[str, Any], digest: Digest, rows: list[Row], listing: str, own_account: str = "") -> str:
     """The email: what happened to what and where, each described event with its undo, what each
     outcome means and what to do, and where every event is listed."""
     count = f"{digest.count} event" + ("s" if digest.count != 1 else "")
@@ -259,6 +270,9 @@ def body(spec: Mapping[str, Any], digest: Digest, rows: list[Row], listing: str,
         out.append(f"{short_name(spec, top.values)}{where}. {count}.")
     else:
         out.append(f"{count}.")
+    failed = sum(1 for row in rows if row.values.get("autoCancelFailed"))
+    if failed:  # the one thing a person must do by hand comes first
+        out += ["", f"AUTOMATIC CANCEL FAILED for {failed} of the events below: run its undo commands by hand."]
     if digest.count > len(rows):
         out.append(f"The first {len(rows)} (distinct keys or secrets, callers and outcomes first):")
     for i, row in enumerate(rows, 1):
@@ -273,14 +287,6 @@ def body(spec: Mapping[str, Any], digest: Digest, rows: list[Row], listing: str,
             continue
         seen.add(o["name"])
         out += ["", f"{row.headline}: {o['meaning']}", f"What to do: {o['what_to_do']}"]
-    scope = spec.get("auto_cancel_scope", {})
-    uses = set(spec.get("auto_cancel_operations", []))
-    if spec.get("auto_cancel") and auto_cancel in scope:  # the stack cancels on use: say what it does
-        if any(row.values.get("eventName") in uses for row in rows):
-            out += ["", spec["auto_cancel"].format(mode=auto_cancel, scope=scope[auto_cancel])]
-        else:
-            out += ["", f"AutoCancelOnUse={auto_cancel}: these calls are not a use of it (management calls, or "
-                        "ReEncrypt, whose record names two keys): nothing is cancelled automatically."]
     out += ["", listing]
     return "\n".join(out)
 
@@ -557,11 +563,13 @@ class Notifier:
         self.log_group, self.region, self.specs = log_group, region, specs
         self.clock, self.log = clock, log
         self.function_name, self.remaining = function_name, remaining
+        self.cancels: dict[str, tuple[str, str]] = {}  # AutoCancelOnUse: resource -> (status, what it says)
 
     def handle(self, batch: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
         """Process one batch; return the entries to retry (Lambda's partial batch response)."""
         digests: dict[str, Digest] = {}
         failed: list[str] = []
+        self.cancels = {}
         rejected = 0
         for record in batch.get("Records", []):
             message_id = record["messageId"]
@@ -627,6 +635,8 @@ class Notifier:
         if digest.detection == REMINDER:
             self.remind(digest)
             return
+        # Before the minute's claim: a digest held back for the next minute still cancels now.
+        self.cancel_on_use(self.specs[digest.detection], digest)
         minute = int(self.clock() // CLAIM_SECONDS)
         claim = f"{digest.detection}#{minute}"
         if not self.claim(claim, minute * CLAIM_SECONDS + CLAIM_TTL_SECONDS):
@@ -660,18 +670,117 @@ class Notifier:
             return False
         return True
 
-    def done(self, claim: str) -> None:
-        """The work of a leased claim is done: keep it until it expires."""
+    def done(self, claim: str, result: str = "") -> None:
+        """The work of a leased claim is done: keep it (and what it came to) until it expires."""
+        values = {":done": {"S": "done"}, **({":result": {"S": result}} if result else {})}
         self.dynamodb.update_item(TableName=self.claim_table, Key={"claim": {"S": claim}},
-                                  UpdateExpression="SET #state = :done REMOVE lease",
-                                  ExpressionAttributeNames={"#state": "state"},
-                                  ExpressionAttributeValues={":done": {"S": "done"}})
+                                  UpdateExpression="SET #state = :done" + (", #result = :result" if result else "")
+                                  + " REMOVE lease",
+                                  ExpressionAttributeNames={"#state": "state", **({"#result": "result"} if result else {})},
+                                  ExpressionAttributeValues=values)
 
     def release(self, claim: str) -> None:
         try:
             self.dynamodb.delete_item(TableName=self.claim_table, Key={"claim": {"S": claim}})
         except Exception as error:  # noqa: BLE001 - the claim expires anyway
             self.log(json.dumps({"release failed": claim, "error": repr(error)}))
+
+    # ------------------------------------------------------------------ AutoCancelOnUse
+    def cancel_target(self, spec: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[str, str, str] | None:
+        """(resource, Region, account) of a use this stack cancels on, or None for any other call. The
+        resource is "" when the record does not say which one is pending deletion: ReEncrypt lists two
+        keys, and only the refusal's message names the pending one (KMS guide, ct-reencrypt)."""
+        fields = spec["fields"]
+        name = field_value(event, fields["eventName"])
+        if name not in spec.get("auto_cancel_operations", ()):
+            return None
+        exact = spec.get("auto_cancel_exact") or {}
+        sources = exact["sources"] if name in exact.get("operations", ()) else fields[spec["resource"]]
+        return (field_value(event, sources) or "", field_value(event, fields["region"]) or self.region,
+                field_value(event, fields["account"]) or "")
+
+    def cancel_on_use(self, spec: Mapping[str, Any], digest: Digest) -> None:
+        """AutoCancelOnUse: cancel the deletion of each key (restore each secret) that a use in this
+        digest names, in this account; once per CANCEL_SECONDS per resource, however many uses and
+        invocations (a claim), so an application that retries a thousand times makes one call. The
+        result is kept with the claim: the alert that describes the use says it, whichever run sends it."""
+        texts = spec.get("auto_cancel") or {}
+        if self.auto_cancel not in AUTO_CANCEL_MODES or not texts or self.clients is None:
+            return
+        targets: dict[str, str] = {}
+        for event in digest.events:
+            found = self.cancel_target(spec, event)
+            if found and found[0] and (not self.account or not found[2] or found[2] == self.account):
+                targets.setdefault(found[0], found[1])
+        for n, (resource, region) in enumerate(targets.items()):
+            if resource in self.cancels:
+                continue
+            if n >= MAX_CANCELS or self.time_is_short():
+                self.cancels[resource] = ("failed", texts["skipped"].format(limit=MAX_CANCELS))
+                continue
+            claim = f"cancel#{resource}"
+            if not self.claim(claim, int(self.clock()) + CANCEL_SECONDS, lease=LEASE_SECONDS):
+                continue  # made, or under way, in another run: the alert reads its result
+            self.cancels[resource] = self.cancel(spec, texts, resource, region)
+            self.done(claim, "|".join(self.cancels[resource]))
+
+    def cancel(self, spec: Mapping[str, Any], texts: Mapping[str, str], resource: str, region: str) -> tuple[str, str]:
+        """Make the one call (CancelKeyDeletion or RestoreSecret): (status, what the alert says)."""
+        call, at = texts["call"], utc(self.clock()).strftime("%H:%M")
+        try:
+            if spec["service"] == "kms":
+                self.clients("kms", region).cancel_key_deletion(KeyId=resource)
+            else:
+                self.clients("secretsmanager", region).restore_secret(SecretId=resource)
+        except Exception as error:  # noqa: BLE001 - any failure is said in the alert, with the way by hand
+            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+            message = getattr(error, "response", {}).get("Error", {}).get("Message") or ""
+            detail = f"{call}: {code}" + (f": {message}" if message else "")
+            self.log(json.dumps({"auto-cancel failed": resource, "call": call, "error": repr(error)}))
+            if "already" in texts and code == "KMSInvalidStateException" and "is not pending deletion" in message:
+                return "already", texts["already"].format(error=detail)
+            if code in DENIED_CODES and self.auto_cancel == "Tagged":
+                return "refused", texts["refused"].format(error=detail)
+            return "failed", texts["failed"].format(call=call, error=detail)
+        self.log(json.dumps({"auto-cancel": resource, "call": call}))
+        return "done", texts["done"].format(mode=self.auto_cancel, at=at)
+
+    def cancel_result(self, texts: Mapping[str, str], resource: str) -> tuple[str, str] | None:
+        """What became of the cancel of ``resource``: this run's, or another's within CANCEL_SECONDS."""
+        if resource in self.cancels:
+            return self.cancels[resource]
+        item = self.dynamodb.get_item(TableName=self.claim_table, Key={"claim": {"S": f"cancel#{resource}"}},
+                                      ConsistentRead=True).get("Item")
+        now = int(self.clock())
+        if not item or int(item["expires"]["N"]) < now:
+            return None
+        if "result" not in item:
+            started = int(item["expires"]["N"]) - CANCEL_SECONDS
+            return "underway", texts["underway"].format(call=texts["call"], at=utc(started).strftime("%H:%M"))
+        status, _, text = item["result"]["S"].partition("|")
+        return status, texts["earlier"].format(result=text)
+
+    def describe_cancel(self, spec: Mapping[str, Any], row: Row) -> None:
+        """The row's line about the automatic cancel: what it did, or why it did not act."""
+        texts = spec.get("auto_cancel") or {}
+        if self.auto_cancel not in AUTO_CANCEL_MODES or not texts or row.event is None:
+            return
+        found = self.cancel_target(spec, row.event)
+        if found is None:
+            row.values["autoCancel"] = texts["not_a_use"].format(mode=self.auto_cancel)
+            return
+        resource, _, account = found
+        if not resource:
+            row.values["autoCancel"] = texts["unnamed"]
+        elif self.account and account and account != self.account:
+            row.values["autoCancel"] = texts["elsewhere"].format(account=account)
+        elif result := self.cancel_result(texts, resource):
+            row.values["autoCancel"] = result[1]
+            if result[0] == "failed":
+                row.values["autoCancelFailed"] = "yes"
+            elif result[0] == "done":  # nothing left to undo: only what comes next (enable the key)
+                row.outcome = {**row.outcome, "name": row.outcome["name"] + "AutoCancelled", "undo": texts["next"],
+                               "undo_label": "Next", "what_to_do": texts["next_to_do"]}
 
     def time_is_short(self) -> bool:
         return self.remaining() < RESERVE_SECONDS
@@ -898,10 +1007,12 @@ class Notifier:
         spec = self.specs[digest.detection]
         rows = digest.details(spec)
         self.enrich(spec, rows)
+        for row in rows:
+            self.describe_cancel(spec, row)
         first = rows[0] if rows else Row({}, choose_outcome(spec, {}))
         steps = [c for c in (render_if(c, first.values) for c in first.outcome["undo"]) if c]
         self._publish(subject(spec, digest, first),
-                      body(spec, digest, rows, self.listing(digest.detection), self.auto_cancel, self.account),
+                      body(spec, digest, rows, self.listing(digest.detection), self.account),
                       digest.detection, digest.count, steps,
                       {"resource": first.values.get(spec["resource"]) or "", "outcome": first.outcome["name"]})
 

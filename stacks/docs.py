@@ -76,6 +76,12 @@ ALERT_EXAMPLES = (
     ("kms-cancelkeydeletion", "KmsKeyDeletionCancelled"),
     ("secretsmanager-restoresecret", "SecretRestored"),
 )
+# With AutoCancelOnUse: the call made, and the call refused (corpus class, detection, error code or None).
+AUTO_CANCEL_EXAMPLES = (
+    ("kms-decrypt-pending-deletion-kmsinvalidstateexception", "KmsKeyPendingDeletionUse", None),
+    ("kms-decrypt-pending-deletion-kmsinvalidstateexception", "KmsKeyPendingDeletionUse", "AccessDeniedException"),
+    ("secretsmanager-getsecretvalue-marked-for-deletion-new-wording", "SecretPendingDeletionUse", None),
+)
 EXAMPLE_ALIAS = "alias/orders-db"
 EXAMPLE_DAYS_LEFT = 7
 
@@ -99,13 +105,32 @@ class _Reads:
     class NotFound(Exception):
         response = {"Error": {"Code": "ResourceNotFoundException"}}
 
-    def __init__(self, record: Mapping[str, Any], deletion: Any) -> None:
-        self.record, self.deletion = record, deletion
+    class Refused(Exception):
+        def __init__(self, code: str) -> None:
+            super().__init__(code)
+            self.response = {"Error": {"Code": code, "Message": "User: arn:aws:sts::111122223333:assumed-role/"
+                                       "deletion-alarms-NotifierRole-1A2B3C4D/notifier is not authorized to "
+                                       "perform this operation"}}
+
+    def __init__(self, record: Mapping[str, Any], deletion: Any, refuse: str | None = None) -> None:
+        self.record, self.deletion, self.refuse = record, deletion, refuse
+        self.cancelled = False
+
+    def cancel_key_deletion(self, KeyId: str) -> dict:  # noqa: N803
+        if self.refuse:
+            raise self.Refused(self.refuse)
+        self.cancelled = True
+        return {"KeyId": KeyId}
+
+    def restore_secret(self, SecretId: str) -> dict:  # noqa: N803
+        return self.cancel_key_deletion(SecretId)
 
     def _state(self) -> str:
         record = self.record
         if record.get("errorCode") and "pending" not in (record.get("errorMessage") or ""):
             return "Enabled"
+        if self.cancelled:
+            return "Disabled"
         return ((record.get("responseElements") or {}).get("keyState")
                 or {"DisableKey": "Disabled", "CancelKeyDeletion": "Disabled", "DeleteImportedKeyMaterial":
                     "PendingImport"}.get(record["eventName"], "PendingDeletion"))
@@ -125,30 +150,36 @@ class _Reads:
         record = self.record
         if (record.get("requestParameters") or {}).get("forceDeleteWithoutRecovery") and not record.get("errorCode"):
             raise self.NotFound()
-        scheduled = (record["eventName"] == "DeleteSecret" and not record.get("errorCode")) or \
-            "marked for deletion" in (record.get("errorMessage") or "")
+        scheduled = not self.cancelled and ((record["eventName"] == "DeleteSecret" and not record.get("errorCode")) or
+                                            "marked for deletion" in (record.get("errorMessage") or ""))
         return {"ARN": SecretId, "Name": "prod/db/password", **({"DeletedDate": self.deletion} if scheduled else {})}
 
 
-def render_alert(module: Any, detection: str, record: Mapping[str, Any]) -> tuple[str, str, dict]:
+def render_alert(module: Any, detection: str, record: Mapping[str, Any], auto_cancel: str = "Off",
+                 refuse: str | None = None) -> tuple[str, str, dict]:
     """Subject, email text and chat notification of one record, as the notifier publishes them, five
-    minutes after the event, in the record's account."""
+    minutes after the event, in the record's account; with ``auto_cancel``, after the notifier's own
+    cancel, made or refused with ``refuse``."""
     import json
     from datetime import datetime, timedelta
 
     event_time = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
     sent: list[dict] = []
     topic = type("Topic", (), {"publish": lambda self, **call: sent.append(call)})()
-    reads = _Reads(record, event_time + timedelta(days=EXAMPLE_DAYS_LEFT))
+    reads = _Reads(record, event_time + timedelta(days=EXAMPLE_DAYS_LEFT), refuse)
     notifier = module.Notifier(
         topic, None, None, topic_arn="arn:aws:sns:us-east-1:111122223333:deletion-alarms-AlertTopic",
         queue_url="", claim_table="", log_group="/aws/lambda/deletion-alarms-NotifierFunction-1A2B3C4D", region=record["awsRegion"],
         specs=module.SPECS, clock=lambda: (event_time + timedelta(minutes=5)).timestamp(), log=lambda line: None,
         account=record.get("recipientAccountId", ""), clients=lambda service, region=None: reads)
+    event = {"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": f"aws.{record['eventSource'].split('.')[0]}",
+             "account": record.get("recipientAccountId"), "region": record["awsRegion"], "detail": record}
     digest = module.Digest(detection)
-    digest.add([{"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": f"aws.{record['eventSource'].split('.')[0]}",
-                 "account": record.get("recipientAccountId"), "region": record["awsRegion"], "detail": record}],
-               1, "example", False)
+    digest.add([event], 1, "example", False)
+    if auto_cancel != "Off":  # the call cancel_on_use makes, without its claim table
+        notifier.auto_cancel, spec = auto_cancel, module.SPECS[detection]
+        resource, region, _ = notifier.cancel_target(spec, event)
+        notifier.cancels[resource] = notifier.cancel(spec, spec["auto_cancel"], resource, region)
     notifier.publish(digest)
     (call,) = sent
     message = json.loads(call["Message"])
@@ -162,11 +193,15 @@ def alert_examples(code: str, records: Mapping[str, Mapping[str, Any]], only_fir
 
     module = load_inline(code)
     blocks = []
-    for i, (cls, detection) in enumerate(ALERT_EXAMPLES[:1] if only_first else ALERT_EXAMPLES):
-        subject, text, chat = render_alert(module, detection, records[cls])
+    cases = [(cls, detection, "Off", None) for cls, detection in ALERT_EXAMPLES]
+    cases += [(cls, detection, "All", refuse) for cls, detection, refuse in AUTO_CANCEL_EXAMPLES]
+    for i, (cls, detection, mode, refuse) in enumerate(cases[:1] if only_first else cases):
+        subject, text, chat = render_alert(module, detection, records[cls], mode, refuse)
+        how = "" if mode == "Off" else f", with AutoCancelOnUse={mode}" + (
+            f" and the call refused ({refuse})" if refuse else " and the call made")
         blocks.append("\n".join([
-            f"{'####' if only_first else '##'} {subject}", "",
-            f"From the record `{cls}` ({detection}).", "",
+            f"{'####' if only_first else '##'} {subject}{' (auto-cancel)' if mode != 'Off' else ''}", "",
+            f"From the record `{cls}` ({detection}{how}).", "",
             "```text", f"Subject: {subject}", "", text, "```"]))
         if i == 0:
             blocks.append("\n".join([

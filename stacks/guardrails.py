@@ -146,8 +146,6 @@ PROTECTED_ACTIONS = _actions(
     # The notifier: new code, a concurrency of 0, a disabled or deleted event source mapping, and
     # no other way in (a function URL, a resource policy for other accounts).
     "lambda:Update*", "lambda:Delete*", "lambda:Put*", "lambda:Create*", "lambda:AddPermission",
-    # The auto-cancel automation documents.
-    "ssm:UpdateDocument*", "ssm:DeleteDocument",
     # Its claim table, and replicas elsewhere whose writes would replicate into it.
     "dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive", "dynamodb:*ResourcePolicy",
     "dynamodb:*Replica*", "dynamodb:*GlobalTable*",
@@ -158,8 +156,7 @@ PROTECTED_ACTIONS = _actions(
 # An administrator reads queued events, and hands dead letters back with a message move task.
 NOTIFIER_DATA_ACTIONS = _actions(
     "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "lambda:Invoke*",
-    # Passing one of the product's roles: to another function it would give that function the tag;
-    # the auto-cancel events role passes the automation role to SSM, and carries the tag itself.
+    # Passing one of the product's roles: to another function it would give that function the tag.
     "iam:PassRole",
     "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
     "dynamodb:PartiQL*",
@@ -169,7 +166,6 @@ NOTIFIER_DATA_ACTIONS = _actions(
 TAG_ACTIONS = _actions(
     "cloudwatch:*Tag*", "events:*Tag*", "sns:*Tag*", "sqs:*Tag*", "kms:*Tag*", "cloudformation:*Tag*",
     "iam:Tag*", "iam:Untag*", "iam:Create*", "sts:TagSession", "lambda:*Tag*", "dynamodb:*Tag*",
-    "ssm:*TagsToResource", "ssm:RemoveTagsFromResource",
 )
 # What the deploy roles are made of: nobody else creates, re-trusts, re-permissions, passes or
 # deletes a role whose name or path the exemption matches.

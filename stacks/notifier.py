@@ -37,7 +37,7 @@ from troposphere.sqs import Queue
 from detections.messages import notification_specs
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
-from stacks.parameters import CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
+from stacks.parameters import AUTO_CANCEL_ANY, CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
 from stacks.reminders import reminder_policy
 
 NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
@@ -112,7 +112,7 @@ def make_role_policy(notifications: NotificationRefs, events: Queue, table: Tabl
             sqs_actions.ReceiveMessage, sqs_actions.DeleteMessage, sqs_actions.GetQueueAttributes,
             sqs_actions.ChangeMessageVisibility]),
         Statement(Sid="CarryEventsOver", Effect=Allow, Action=[sqs_actions.SendMessage], Resource=[queue_arn]),
-        Statement(Sid="ClaimAMinute", Effect=Allow, Action=[ddb.PutItem, ddb.UpdateItem, ddb.DeleteItem],
+        Statement(Sid="ClaimAMinute", Effect=Allow, Action=[ddb.PutItem, ddb.UpdateItem, ddb.DeleteItem, ddb.GetItem],
                   Resource=[GetAtt(table, "Arn")]),
         # What an alert names, read now (functions/notifier.py, enrich): the key's aliases, state and
         # deletion date, the secret's name and state. Read-only, in this account (any of its Regions: one
@@ -186,8 +186,9 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
             "TOPIC_ARN": notifications.topic_arn,
             "EVENT_QUEUE_URL": Ref(events),
             "CLAIM_TABLE": Ref(table),
-            # The workload's AutoCancelOnUse, for the line that says what the automation does.
-            "AUTO_CANCEL": Ref(params.auto_cancel_on_use) if params.auto_cancel_on_use is not None else "Off",
+            # The workload's AutoCancelOnUse, where its role may cancel (stacks/autocancel.py).
+            "AUTO_CANCEL": If(AUTO_CANCEL_ANY, Ref(params.auto_cancel_on_use), "Off")
+            if params.auto_cancel_on_use is not None else "Off",
             # The workload's ReminderDays: the daily check's entries come only from its schedule.
             "REMINDER_DAYS": Ref(params.reminder_days) if params.reminder_days is not None else "none",
             "ACCOUNT_ID": Ref("AWS::AccountId"),

@@ -289,7 +289,8 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
             "Off: alert only. All: when a key pending deletion is used, cancel its deletion (it stays "
             "Disabled until someone enables it); when a secret scheduled for deletion is read, restore it. "
             "Tagged: the same, only for keys and secrets their owners tagged deletion-alarms:auto-cancel=true. "
-            "Uses SSM Automation with a role that can do those two calls and nothing else."
+            "The notifier makes the call, once per key or secret per 5 minutes, and its alert says the result. "
+            "Needs the EventBridge engine, the use detections and no CollectorEventBusArn."
         ),
         AllowedValues=list(AUTO_CANCEL_MODES),
         Default="Off",
@@ -359,6 +360,14 @@ def add_parameter_rules(template: Template, p: ParameterRefs) -> None:
         add_rule(template, "NotifierNetworkComplete", Not(And(subnets, groups)), And(Not(subnets), Not(groups)),
                  "NotifierSubnetIds and NotifierSecurityGroupIds go together: give both to run the "
                  "notifier in a VPC, or leave both empty.")
+    if p.auto_cancel_on_use is not None and forwarding is not None and p.detection_engine is not None:
+        with_uses = [m for m, kinds in DETECTION_MODES.items() if Kind.ACCESS in kinds]
+        add_rule(template, "AutoCancelNeedsTheNotifier", Not(Equals(Ref(p.auto_cancel_on_use), "Off")),
+                 And(empty(forwarding), Not(Equals(Ref(p.detection_engine), "CloudWatchLogs")),
+                     Or(*[Equals(Ref(p.detection_mode), m) for m in with_uses])),
+                 "AutoCancelOnUse needs this account's notifier and the use detections: leave "
+                 "CollectorEventBusArn empty, set DetectionEngine to EventBridge or Both, and DetectionMode to "
+                 f"{' or '.join(with_uses)}; or set AutoCancelOnUse to Off.")
     add_rule(template, "KeyArnOnlyWithExistingKey", Not(empty(p.topic_kms_key_arn)),
           Equals(Ref(p.topic_encryption), "ExistingKey"),
           "TopicKmsKeyArn is used only when TopicEncryption is ExistingKey: set TopicEncryption to "
@@ -479,9 +488,10 @@ def add_conditions(
         on = Not(Equals(Ref(params.auto_cancel_on_use), "Off"))
         for service in Service:
             (use,) = [d for d in detections if d.kind is Kind.ACCESS and d.service is service]
-            # With the use detection's rule (EventBridge engine): the automation's rule shares its
-            # pattern and its dead-letter queue.
-            template.add_condition(auto_cancel_condition(service), And(on, Condition(rule_condition(use))))
+            # With the use detection's rule (EventBridge engine) and this account's notifier, which
+            # makes the call (a stack that forwards to a collector has none: a Rule refuses that).
+            here = [Condition(NOTIFY_HERE)] if forwarding else []
+            template.add_condition(auto_cancel_condition(service), And(on, Condition(rule_condition(use)), *here))
         template.add_condition(AUTO_CANCEL_ANY, Or(*[Condition(auto_cancel_condition(s)) for s in Service]))
         template.add_condition(AUTO_CANCEL_TAGGED, Equals(Ref(params.auto_cancel_on_use), "Tagged"))
     delivery = DeliveryConditions(CREATE_EVENT_QUEUE, FORWARD_TO_COLLECTOR) if forwarding \

@@ -50,15 +50,8 @@ class RuleRefs:
     rules: dict[str, Rule]
     event_queue: Queue
     dead_letter: Queue
-    delivery_sources: list = field(default_factory=list)
-    """The rule ARNs the dead-letter queue admits: the detections' rules, and the rules a later
-    step appends (admit()) so that their failed events reach the same queue and its alarm."""
     queue_sources: list = field(default_factory=list)
     """The rule ARNs the event queue admits: the detections' rules, and those of admit_to_queue()."""
-
-    def admit(self, rule: Rule) -> None:
-        """Let ``rule`` put its failed events in the dead-letter queue."""
-        self.delivery_sources.append(If(rule.Condition, GetAtt(rule, "Arn"), NoValue))
 
     @staticmethod
     def retry_policy() -> RetryPolicy:
@@ -175,7 +168,6 @@ def add_event_rules(
             **({"EventBusName": bus.name} if bus is not None else {}),
         ))
     refs = RuleRefs(rules, events, dead_letter)
-    refs.delivery_sources.extend(refs.conditional_arns())
     refs.queue_sources.extend(refs.conditional_arns())
     add_queue_policy(template, refs, dead_letter, conditions)
     return refs
@@ -203,14 +195,6 @@ def add_queue_policy(template: Template, refs: RuleRefs, dead_letter: Queue,
                 Action=[sqs_actions.SendMessage],
                 Resource=[when_listed(GetAtt(refs.event_queue, "Arn")), GetAtt(dead_letter, "Arn")],
                 Condition=Condition(ArnEquals("aws:SourceArn", refs.queue_sources)),
-            ), Statement(
-                # Rules of later steps (admit()) put only their failed events here, never an alert.
-                Sid="AllowThisStacksRulesToDeadLetter",
-                Effect=Allow,
-                Principal=Principal("Service", "events.amazonaws.com"),
-                Action=[sqs_actions.SendMessage],
-                Resource=[GetAtt(dead_letter, "Arn")],
-                Condition=Condition(ArnEquals("aws:SourceArn", refs.delivery_sources)),
             )],
         ),
     ))

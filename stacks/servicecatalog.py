@@ -83,7 +83,6 @@ def product_resource_arns() -> dict[str, list[Sub]]:
         "logs": [_arn("logs", "log-group:*")],
         "sns": [_arn("sns", SC)],
         "sqs": [_arn("sqs", SC)],
-        "ssm": [_arn("ssm", f"document/{SC}")],
     }
 
 

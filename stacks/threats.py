@@ -37,7 +37,6 @@ RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "AWS::Lambda::Function": ("lambda:function",),
     "AWS::Lambda::EventSourceMapping": ("lambda:eventSourceMapping",),
     "AWS::DynamoDB::Table": ("dynamodb:table",),
-    "AWS::SSM::Document": ("ssm:document",),
     "AWS::Logs::MetricFilter": ("logs:log-group",),
     "AWS::Chatbot::SlackChannelConfiguration": ("chatbot:ChatbotConfiguration",),
     "AWS::Chatbot::MicrosoftTeamsChannelConfiguration": ("chatbot:ChatbotConfiguration",),
@@ -121,12 +120,6 @@ ACCEPTED: dict[str, tuple[str, ...]] = {
     "the organization's permission stops forwarding (events wait 24 hours, then go to each member's "
     "dead-letter queue): keep the collector's account to a few administrators":
         ("events:PutPermission", "events:RemovePermission"),
-    "runs or shares an automation document, or makes a new one or an association: the documents only "
-    "cancel a key deletion or restore a secret, and run with the caller's own role unless the product's "
-    "role is passed (denied to untagged principals)":
-        ("ssm:SendCommand", "ssm:StartSession", "ssm:CreateAssociation", "ssm:CreateAssociationBatch",
-         "ssm:DeleteAssociation", "ssm:UpdateAssociation", "ssm:UpdateAssociationStatus", "ssm:CreateDocument",
-         "ssm:ModifyDocumentPermission", "ssm:PutCalendar"),
     "chat channel configurations (Chatbot) deliver in addition to email; the topic and its email "
     "subscription are protected":
         ("chatbot:DeleteChimeWebhookConfiguration", "chatbot:DeleteMicrosoftTeamsChannelConfiguration",

@@ -33,9 +33,10 @@ def make_workload_template() -> Template:
     add_metric_alarms(template, params, notifications, DETECTIONS)
     forwarding = add_forwarding_role(template, params)
     rules = add_event_rules(template, params, DETECTIONS, conditions, forwarding=forwarding)
-    add_notifier(template, params, notifications, rules.event_queue, rules.dead_letter, conditions.event_queue)
+    notifier = add_notifier(template, params, notifications, rules.event_queue, rules.dead_letter,
+                            conditions.event_queue)
     add_reminders(template, params, rules)
-    add_auto_cancel(template, rules)
+    add_auto_cancel(template, notifier)
     add_topic_policy(template, notifications)
     template.add_output(Output(
         "AlertTopicArn",

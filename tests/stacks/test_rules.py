@@ -84,22 +84,20 @@ def test_queue_policy_admits_only_this_stacks_rules(workload) -> None:
     assert policy["Properties"]["Queues"] == [
         {"Fn::If": ["CreateEventQueue", {"Ref": "AlertEventQueue"}, {"Ref": "AWS::NoValue"}]},
         {"Ref": "AlertDeliveryDeadLetterQueue"}]
-    deliver, dead_letter = policy["Properties"]["PolicyDocument"]["Statement"]
-    for statement in (deliver, dead_letter):
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert statement["Action"] == ["sqs:SendMessage"]
-    # the detections' rules and the daily reminder reach both queues; the auto-cancel rules only the
-    # dead-letter queue
-    assert dead_letter["Resource"] == [{"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "Arn"]}]
-    assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in deliver["Condition"]["ArnEquals"]["aws:SourceArn"]) == \
-        sorted([f"{n}Rule" for n in NAMES] + ["DeletionReminderRule"])
-    auto_cancel = ["KmsKeyAutoCancelRule", "SecretAutoRestoreRule"]
-    arns = dead_letter["Condition"]["ArnEquals"]["aws:SourceArn"]
-    assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in arns) == sorted([f"{n}Rule" for n in NAMES] + auto_cancel)
-    for a in deliver["Condition"]["ArnEquals"]["aws:SourceArn"] + arns:  # an absent rule contributes nothing
+    (deliver,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deliver["Principal"] == {"Service": "events.amazonaws.com"}
+    assert deliver["Action"] == ["sqs:SendMessage"]
+    # the detections' rules and the daily reminder reach both queues, and nothing else does
+    assert deliver["Resource"] == [
+        {"Fn::If": ["CreateEventQueue", {"Fn::GetAtt": ["AlertEventQueue", "Arn"]}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::GetAtt": ["AlertDeliveryDeadLetterQueue", "Arn"]}]
+    arns = deliver["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(a["Fn::If"][1]["Fn::GetAtt"][0] for a in arns) == sorted([f"{n}Rule" for n in NAMES] +
+                                                                         ["DeletionReminderRule"])
+    for a in arns:  # an absent rule contributes nothing
         condition, _, otherwise = a["Fn::If"]
         assert otherwise == {"Ref": "AWS::NoValue"}
-        assert condition.endswith("Rule") or condition.startswith("UseAutoCancelFor") or condition == "SendReminders"
+        assert condition.endswith("Rule") or condition == "SendReminders"
 
 
 PIPELINE = "arn:aws:sts::111122223333:assumed-role/pipeline-teardown/1700000000"

@@ -86,7 +86,6 @@ SAMPLE_ARNS = {
     "code signing config": f"arn:aws:lambda:us-east-1:{ACCOUNT}:code-signing-config:csc-0123456789abcdef0",
     "layerVersion": f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{STACK}-layer:1",
     "dynamodb:stream": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{STACK}-NotifierClaimTable-1A2B/stream/2026",
-    "document": f"arn:aws:ssm:us-east-1:{ACCOUNT}:document/{STACK}-KmsKeyAutoCancelDocument-1A2B",
     # properties the workload never sets (stream destinations, file systems, code from S3)
     "stream": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{STACK}-stream",
     "file-system": f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/{STACK}-fs",

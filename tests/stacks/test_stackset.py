@@ -61,7 +61,7 @@ def test_workload_is_stackset_safe() -> None:
             value = resource["Properties"][prop]
             assert isinstance(value, dict) and "${AWS::StackName}" in json.dumps(value), (lid, prop)
         if resource["Type"].startswith("AWS::IAM::"):  # the forwarding and notifier roles, unnamed
-            assert lid in ("CollectorForwardingRole", "NotifierRole", "AutoCancelAutomationRole", "AutoCancelEventsRole") and "RoleName" not in resource["Properties"], lid
+            assert lid in ("CollectorForwardingRole", "NotifierRole") and "RoleName" not in resource["Properties"], lid
 
 
 def test_workload_and_stackset_lint_in_every_region() -> None:
