@@ -38,7 +38,6 @@ from detections.messages import notification_specs
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
 from stacks.parameters import AUTO_CANCEL_ANY, CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
-from stacks.reminders import reminder_policy
 
 NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
 RUNTIME = "python3.14"
@@ -164,8 +163,8 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
         # roles under /deletion-alarms/, which this one must not be.
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole])]),
-        Policies=[Policy(PolicyName="notify", PolicyDocument=make_role_policy(notifications, events, table)),
-                  *([reminder_policy()] if params.reminder_days is not None else [])],
+        # Later steps append theirs (stacks/reminders.py, stacks/autocancel.py), each under its condition.
+        Policies=[Policy(PolicyName="notify", PolicyDocument=make_role_policy(notifications, events, table))],
         # In a VPC, Lambda creates and deletes the function's network interfaces with this role: the
         # AWS managed policy for it, kept current by AWS (lambda configuration-vpc, execution role).
         ManagedPolicyArns=If(NOTIFIER_IN_VPC, [VPC_ACCESS_POLICY], NoValue),

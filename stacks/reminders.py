@@ -13,8 +13,6 @@ and a secret's exact deletion date). ``READ_ACTIONS`` is what a test records the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, If, NoValue, Ref, Sub, Template
 from troposphere.events import DeadLetterConfig, InputTransformer, Rule, Target
@@ -22,10 +20,9 @@ from troposphere.iam import Policy
 
 from detections.messages import REMINDER, queue_entry
 from stacks.guardrails import protected_tags
+from stacks.notifier import NotifierRefs
 from stacks.parameters import SEND_REMINDERS, ParameterRefs
-
-if TYPE_CHECKING:
-    from stacks.rules import RuleRefs
+from stacks.rules import RuleRefs
 
 # The check's calls. None of the List calls and LookupEvents takes a resource (Service Authorization
 # Reference: no resource types for these actions); DescribeKey takes the key.
@@ -49,8 +46,10 @@ def reminder_policy() -> If:
         ])), NoValue)
 
 
-def add_reminders(template: Template, params: ParameterRefs, rules: "RuleRefs") -> Rule:
-    """The rule that starts the check daily, admitted to the alert queue."""
+def add_reminders(template: Template, params: ParameterRefs, rules: RuleRefs, notifier: NotifierRefs) -> Rule:
+    """The rule that starts the check daily, admitted to the alert queue, and the notifier role's
+    permissions for the check."""
+    notifier.role.Policies.append(reminder_policy())
     rule = template.add_resource(Rule(
         "DeletionReminderRule",
         Condition=SEND_REMINDERS,

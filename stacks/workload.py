@@ -35,7 +35,7 @@ def make_workload_template() -> Template:
     rules = add_event_rules(template, params, DETECTIONS, conditions, forwarding=forwarding)
     notifier = add_notifier(template, params, notifications, rules.event_queue, rules.dead_letter,
                             conditions.event_queue)
-    add_reminders(template, params, rules)
+    add_reminders(template, params, rules, notifier)
     add_auto_cancel(template, notifier)
     add_topic_policy(template, notifications)
     template.add_output(Output(

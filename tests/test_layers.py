@@ -63,3 +63,50 @@ def test_the_check_catches_a_wrong_direction(tmp_path: Path) -> None:
 def test_every_module_belongs_to_a_layer() -> None:
     top = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
     assert top == set(ALLOWED)
+
+
+def module_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Which of the project's modules each module imports (``package.module``), anywhere in the file,
+    ``if TYPE_CHECKING`` blocks included."""
+    modules = {f"{p.parent.name}.{p.stem}": p for package in ALLOWED for p in sorted((root / package).glob("*.py"))}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle, each once, starting at its smallest module name."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(path: list[str]) -> None:
+        for following in sorted(graph[path[-1]]):
+            if following == path[0]:
+                found.add(tuple(path))
+            elif following not in path and following > path[0]:
+                walk(path + [following])
+
+    for start in sorted(graph):
+        walk([start])
+    return [list(c) for c in sorted(found)]
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert cycles(module_graph()) == []
+
+
+def test_the_circle_check_finds_a_circle(tmp_path: Path) -> None:
+    for package in ALLOWED:
+        (tmp_path / package).mkdir()
+    (tmp_path / "stacks" / "a.py").write_text("from stacks.b import x\n")
+    (tmp_path / "stacks" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                              "    from stacks import c\n")
+    (tmp_path / "stacks" / "c.py").write_text("import stacks.a\n")
+    assert cycles(module_graph(tmp_path)) == [["stacks.a", "stacks.b", "stacks.c"]]
