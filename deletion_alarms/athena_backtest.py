@@ -21,7 +21,7 @@ from deletion_alarms.awsclient import aws_errors
 from deletion_alarms.backtest import DetectionStats, Options, Report
 from detections import exclusions
 from detections.athena import RESULT_COLUMNS, combined_sql, partition_days, record_of, table_ddl
-from detections.errors import UserError
+from detections.errors import UsageError, UserError
 
 # The calls it makes, as IAM actions (a test records them; the README lists them). Athena itself
 # then needs glue:GetTable (glue:CreateTable with --create-table) and s3:GetObject on the trail's
@@ -152,7 +152,7 @@ def backtest(athena: Any, s3: Any, target: AthenaTarget, options: Options, creat
     """Create the table when asked (``create_table``: the first day it projects), estimate and
     confirm the scan, run the one query, and build the report."""
     if not options.start or not options.end:
-        raise UserError("--athena needs --start and --end: the window decides which partitions are read")
+        raise UsageError("--athena needs --start and --end: the window decides which partitions are read")
     if create_table:
         ddl = table_ddl(target.table, target.location, target.accounts, target.regions, create_table)
         rows, _ = run_query(athena, ddl, target, "create table", sleep=sleep)

@@ -14,7 +14,7 @@ import botocore.exceptions
 import botocore.parsers
 from botocore.config import Config
 
-from detections.errors import UserError
+from detections.errors import UsageError, UserError
 
 # Standard retry mode: exponential backoff with jitter on throttling and transient errors; bounded
 # waits, so that an endpoint that never answers costs at most about ATTEMPTS x (connect + read).
@@ -35,7 +35,7 @@ def make_session(profile: str | None = None, region: str | None = None) -> boto3
     try:
         return boto3.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as error:
-        raise UserError(f"AWS profile not found: {error.kwargs.get('profile', profile)}") from None
+        raise UsageError(f"AWS profile not found: {error.kwargs.get('profile', profile)}") from None
 
 
 def make_client(session: boto3.Session, service: str, endpoint_url: str | None = None,
@@ -43,13 +43,13 @@ def make_client(session: boto3.Session, service: str, endpoint_url: str | None =
     """A client with standard-mode retries (``adaptive``: adaptive mode); ``endpoint_url`` is for
     tests and emulators."""
     if session.region_name is None:
-        raise UserError("no AWS Region: pass --region or set AWS_REGION (or a profile's region)")
+        raise UsageError("no AWS Region: pass --region or set AWS_REGION (or a profile's region)")
     known = {r for p in session.get_available_partitions()
              for r in session.get_available_regions(service, p)}
     if not known:  # a global service (organizations, iam): botocore lists no Region; any real one routes to it
         known = {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
     if session.region_name not in known and not endpoint_url:
-        raise UserError(f"unknown Region {session.region_name!r} for {service}")
+        raise UsageError(f"unknown Region {session.region_name!r} for {service}")
     return session.client(service, config=ADAPTIVE_CONFIG if adaptive else RETRY_CONFIG, endpoint_url=endpoint_url)
 
 

@@ -33,7 +33,7 @@ from isal import igzip_lib
 from detections import exclusions
 from detections.athena import LATE_DELIVERY_DAYS
 from detections.catalog import Detection, detections_for_mode
-from detections.errors import UserError
+from detections.errors import UsageError
 from detections.patterns import (
     MISSING,
     And,
@@ -444,12 +444,12 @@ class Report:
 
 
 def utc_event_time(text: str, option: str) -> str:
-    """An ISO 8601 date or time as CloudTrail writes eventTime (UTC, seconds, Z); a UserError
+    """An ISO 8601 date or time as CloudTrail writes eventTime (UTC, seconds, Z); a UsageError
     naming ``option`` otherwise. A date alone is its midnight UTC, a time without offset is UTC."""
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UserError(f"{option} {text!r} is not an ISO 8601 date or time, e.g. 2026-11-01 or "
+        raise UsageError(f"{option} {text!r} is not an ISO 8601 date or time, e.g. 2026-11-01 or "
                         "2026-11-01T00:00:00Z") from None
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc).replace(tzinfo=None)
@@ -475,15 +475,15 @@ class Options:
             if value is not None:
                 object.__setattr__(self, option, utc_event_time(value, f"--{option}"))
         if self.start and self.end and self.start >= self.end:
-            raise UserError(f"--start {self.start} is not before --end {self.end}: the window is empty")
+            raise UsageError(f"--start {self.start} is not before --end {self.end}: the window is empty")
         if self.expected_deleters and self.engine != "EventBridge":
-            raise UserError("expected deleters are skipped by the EventBridge engine only: use "
+            raise UsageError("expected deleters are skipped by the EventBridge engine only: use "
                             "--engine EventBridge with --expected-deleter")
         for pattern in self.expected_deleters:
             try:
                 exclusions.validate(pattern)
             except ValueError as error:
-                raise UserError(f"--expected-deleter: {error}") from None
+                raise UsageError(f"--expected-deleter: {error}") from None
 
     def may_hold_window(self, name: str) -> bool:
         """False only for a CloudTrail log file that holds no record of the window by its name: a

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from detections.errors import UserError
+from detections.errors import UsageError
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 FOLDERS = {"templates": CHECKOUT / "dist", "corpus": CHECKOUT / "tests" / "corpus"}
@@ -25,8 +25,8 @@ def folder(kind: str, override: Path | None = None, option: str = "--dist") -> P
         found = Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations \
             else FOLDERS[kind]
     if not found.is_dir():
-        raise UserError(f"{option}: {found} is not a folder")
+        raise UsageError(f"{option}: {found} is not a folder")
     if not any(found.glob("*.json")):
-        raise UserError(f"{option}: no .json files in {found}"
+        raise UsageError(f"{option}: no .json files in {found}"
                         + ("" if override else " (a broken installation: reinstall deletion-alarms)"))
     return found

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from detections.errors import UserError
+from detections.errors import UsageError, UserError
 
 PROG = "deletion-alarms"
 COMMANDS = ("test-patterns", "publish", "service-catalog", "stackset", "doctor", "drill", "backtest", "inventory")
@@ -316,7 +316,7 @@ def confirm(yes: bool, what: str) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise UserError(f"{what}: confirm with --yes when not on a terminal")
+        raise UsageError(f"{what}: confirm with --yes when not on a terminal")
     if input("Go on? [y/N] ").strip().lower() not in ("y", "yes"):
         raise UserError("nothing done")
 
@@ -335,7 +335,7 @@ def stackset(args: argparse.Namespace) -> int:
         return 0
     parameters = dict(p.split("=", 1) for p in args.parameter if "=" in p)
     if len(parameters) != len(args.parameter):
-        raise UserError("--parameter takes KEY=VALUE")
+        raise UsageError("--parameter takes KEY=VALUE")
     publishing.validate_parameters(parameters, json.loads((folder("templates", None) / "deletion-alarms.json").read_text()))
     publishing.validate_topic_region(parameters, args.target_region)
     print(publishing.describe_stackset_plan(args.name, args.template_url, parameters, args.ou, args.account,
@@ -373,9 +373,9 @@ def backtest(args: argparse.Namespace) -> int:
         show_backtest(args, athena_backtest(args, options), options, f"Athena table {args.athena_table}")
         return 0
     if not args.sources:
-        raise UserError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
+        raise UsageError("backtest needs at least one SOURCE (file, folder or s3://bucket/prefix), or --athena-sql")
     if args.html and not args.html.parent.is_dir():  # before the work, not after it
-        raise UserError(f"--html: folder {args.html.parent} does not exist")
+        raise UsageError(f"--html: folder {args.html.parent} does not exist")
 
     def sources():
         for source in args.sources:
@@ -460,7 +460,7 @@ def drill(args: argparse.Namespace) -> int:
     print(dr.describe(plan, args.timeout))
     if not args.yes:
         if not sys.stdin.isatty():
-            raise UserError("the drill creates billed resources: confirm with --yes when not on a terminal")
+            raise UsageError("the drill creates billed resources: confirm with --yes when not on a terminal")
         if input("Go on? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing done")
             return 1
@@ -496,16 +496,16 @@ def inventory(args: argparse.Namespace) -> int:
 
     for account in args.account:
         if not (account.isdigit() and len(account) == 12):
-            raise UserError(f"--account {account!r} is not a 12-digit account ID")
+            raise UsageError(f"--account {account!r} is not a 12-digit account ID")
     if (args.account or args.organization) and not args.role_name:
-        raise UserError("--account and --organization read other accounts through a role: give --role-name")
+        raise UsageError("--account and --organization read other accounts through a role: give --role-name")
     if args.html and not args.html.parent.is_dir():  # before the work, not after it
-        raise UserError(f"--html: folder {args.html.parent} does not exist")
+        raise UsageError(f"--html: folder {args.html.parent} does not exist")
     regions = [r.strip() for r in (args.regions or "").split(",") if r.strip()]
     known = {r for p in boto3.Session().get_available_partitions() for r in boto3.Session().get_available_regions("kms", p)}
     unknown = [r for r in regions if r not in known and not args.endpoint_url]
     if unknown:
-        raise UserError(f"--regions: unknown Region {', '.join(unknown)}")
+        raise UsageError(f"--regions: unknown Region {', '.join(unknown)}")
     session, sts = aws_clients(args, "sts")
     with awsclient.aws_errors("caller identity"):
         identity = sts.get_caller_identity()
@@ -589,11 +589,11 @@ def athena_backtest(args: argparse.Namespace, options: Any) -> Any:
     missing = [o for o, v in (("--trail-bucket", args.trail_bucket), ("--accounts", args.accounts),
                               ("--regions", args.regions), ("--start", args.start), ("--end", args.end)) if not v]
     if missing:
-        raise UserError(f"--athena needs {', '.join(missing)}")
+        raise UsageError(f"--athena needs {', '.join(missing)}")
     if args.html and not args.html.parent.is_dir():
-        raise UserError(f"--html: folder {args.html.parent} does not exist")
+        raise UsageError(f"--html: folder {args.html.parent} does not exist")
     if args.athena_output and not args.athena_output.startswith("s3://"):
-        raise UserError(f"--athena-output {args.athena_output!r} is not an s3:// location")
+        raise UsageError(f"--athena-output {args.athena_output!r} is not an s3:// location")
     target = ab.AthenaTarget(
         args.athena_table, args.athena_database, args.athena_workgroup, args.athena_output,
         trail_prefix(args.trail_bucket, args.trail_prefix, args.organization_id),
@@ -692,6 +692,8 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
         status = commands[args.command](args)
         sys.stdout.flush()  # a broken pipe shows here, not at exit
         return status
+    except UsageError as error:
+        return fail(EXIT_USAGE, f"error: {error}")
     except UserError as error:
         return fail(EXIT_FAILED, f"error: {error}")
     except botocore.exceptions.ParamValidationError as error:

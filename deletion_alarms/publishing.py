@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 import botocore.exceptions
 
 from deletion_alarms.awsclient import aws_errors
-from detections.errors import UserError
+from detections.errors import UsageError, UserError
 from stacks.guardrails import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 
 Say = Callable[[str], None]
@@ -154,18 +154,18 @@ def ensure_product(sc: Any, name: str, owner: str, template_url: str, version: s
 def validate_targets(ous: list[str], accounts: list[str], regions: list[str], known_regions: set[str]) -> None:
     """Raise UserError naming the first bad OU ID, account ID or Region."""
     if bool(ous) == bool(accounts):
-        raise UserError("give either --ou (service-managed StackSet) or --account (self-managed), not both or neither")
+        raise UsageError("give either --ou (service-managed StackSet) or --account (self-managed), not both or neither")
     for ou in ous:
         if not OU_PATTERN.fullmatch(ou):
-            raise UserError(f"--ou {ou!r} is not an OU ID (ou-xxxx-xxxxxxxx) or root ID (r-xxxx)")
+            raise UsageError(f"--ou {ou!r} is not an OU ID (ou-xxxx-xxxxxxxx) or root ID (r-xxxx)")
     for account in accounts:
         if not ACCOUNT_PATTERN.fullmatch(account):
-            raise UserError(f"--account {account!r} is not a 12-digit account ID")
+            raise UsageError(f"--account {account!r} is not a 12-digit account ID")
     if not regions:
-        raise UserError("give at least one --target-region")
+        raise UsageError("give at least one --target-region")
     for region in regions:
         if not REGION_PATTERN.fullmatch(region) or (known_regions and region not in known_regions):
-            raise UserError(f"--target-region {region!r} is not a known AWS Region")
+            raise UsageError(f"--target-region {region!r} is not a known AWS Region")
 
 
 def validate_parameters(parameters: dict[str, str], template: dict) -> None:
@@ -175,14 +175,60 @@ def validate_parameters(parameters: dict[str, str], template: dict) -> None:
     declared = template["Parameters"]
     for name, value in parameters.items():
         if name not in declared:
-            raise UserError(f"--parameter {name}: not a parameter of the template; known: {', '.join(sorted(declared))}")
+            raise UsageError(f"--parameter {name}: not a parameter of the template; known: {', '.join(sorted(declared))}")
         spec = declared[name]
         allowed = spec.get("AllowedValues")
         if allowed is not None and value not in [str(v) for v in allowed]:
-            raise UserError(f"--parameter {name}={value!r}: allowed values are {', '.join(map(str, allowed))}")
+            raise UsageError(f"--parameter {name}={value!r}: allowed values are {', '.join(map(str, allowed))}")
         pattern = spec.get("AllowedPattern")
         if pattern is not None and not re.fullmatch(pattern, value):
-            raise UserError(f"--parameter {name}={value!r}: {spec.get('ConstraintDescription', 'invalid value')}")
+            raise UsageError(f"--parameter {name}={value!r}: {spec.get('ConstraintDescription', 'invalid value')}")
+    refused = failed_rules(template, parameters)
+    if refused:  # every stack instance would fail the same way, one account and Region at a time
+        name, message = refused[0]
+        raise UsageError(f"the template's rule {name} refuses these parameters: {message}")
+
+
+_RULE_FUNCTIONS: dict[str, Any] = {
+    "Fn::Equals": lambda args: args[0] == args[1],
+    "Fn::Not": lambda args: not args[0],
+    "Fn::And": all,
+    "Fn::Or": any,
+}
+
+
+def failed_rules(template: dict, parameters: dict[str, str]) -> list[tuple[str, str]]:
+    """The template's Rules whose assertions fail with ``parameters`` (the others at their
+    defaults), as CloudFormation evaluates them before it creates a stack (CloudFormation user guide,
+    rules section: Fn::And, Fn::Equals, Fn::Not, Fn::Or, Ref). A rule using anything else is left to
+    CloudFormation. Returns (rule name, its AssertDescription)."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    values.update(parameters)
+
+    class Unknown(Exception):
+        pass
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            (function, args), = node.items()
+            if function == "Ref" and args in values:
+                return values[args]
+            if function in _RULE_FUNCTIONS:
+                return _RULE_FUNCTIONS[function]([value(a) for a in args] if isinstance(args, list) else [value(args)])
+            raise Unknown(function)
+        if isinstance(node, (dict, list)):
+            raise Unknown(type(node).__name__)
+        return node
+
+    failed = []
+    for name, rule in sorted(template.get("Rules", {}).items()):
+        try:
+            if "RuleCondition" in rule and not value(rule["RuleCondition"]):
+                continue
+            failed += [(name, a.get("AssertDescription", "")) for a in rule["Assertions"] if not value(a["Assert"])]
+        except Unknown:
+            continue
+    return failed
 
 
 def describe_stackset_plan(name: str, template_url: str, parameters: dict[str, str], ous: list[str],
@@ -209,7 +255,7 @@ def validate_topic_region(parameters: dict[str, str], regions: list[str]) -> Non
     topic_region = parts[3] if len(parts) > 3 else ""
     others = sorted(r for r in regions if r != topic_region)
     if others:
-        raise UserError(f"ExistingTopicArn is in {topic_region or 'no Region'}, but alarms notify only a topic "
+        raise UsageError(f"ExistingTopicArn is in {topic_region or 'no Region'}, but alarms notify only a topic "
                         f"of their own Region: not {', '.join(others)}. Deploy to {topic_region} only, give "
                         "one topic per Region, or send everything to a collector (CollectorEventBusArn)")
 

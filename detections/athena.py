@@ -20,7 +20,7 @@ import re
 from datetime import datetime, timedelta
 
 from detections.catalog import Detection
-from detections.errors import UserError
+from detections.errors import UsageError
 from detections.patterns import And, Node, NumberValue, Or, Predicate, RegexValue, Selector, parse
 
 JSON_COLUMNS = {"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}
@@ -226,9 +226,9 @@ def check_scope(accounts: tuple[str, ...], regions: tuple[str, ...]) -> None:
     bad_accounts = [a for a in accounts if not ACCOUNT.match(a)]
     bad_regions = [r for r in regions if not REGION.match(r)]
     if bad_accounts or not accounts:
-        raise UserError(f"--accounts needs 12-digit account IDs, comma-separated; not: {', '.join(bad_accounts) or 'none given'}")
+        raise UsageError(f"--accounts needs 12-digit account IDs, comma-separated; not: {', '.join(bad_accounts) or 'none given'}")
     if bad_regions or not regions:
-        raise UserError(f"--regions needs Region names such as us-east-1, comma-separated; not: "
+        raise UsageError(f"--regions needs Region names such as us-east-1, comma-separated; not: "
                         f"{', '.join(bad_regions) or 'none given'}")
 
 
@@ -236,9 +236,9 @@ def trail_prefix(bucket: str, prefix: str = "", organization_id: str = "") -> st
     """s3://bucket/[prefix/]AWSLogs/[o-id/]: where CloudTrail writes a trail's (or an organization
     trail's) logs, one folder per account below."""
     if not BUCKET.match(bucket):
-        raise UserError(f"--trail-bucket {bucket!r} is not an S3 bucket name")
+        raise UsageError(f"--trail-bucket {bucket!r} is not an S3 bucket name")
     if organization_id and not ORGANIZATION.match(organization_id):
-        raise UserError(f"--organization-id {organization_id!r} is not an organization ID (o-exampleorgid)")
+        raise UsageError(f"--organization-id {organization_id!r} is not an organization ID (o-exampleorgid)")
     parts = [bucket, prefix.strip("/"), "AWSLogs", organization_id]
     return "s3://" + "/".join(p for p in parts if p) + "/"
 
@@ -250,7 +250,7 @@ def table_ddl(table: str, location: str, accounts: tuple[str, ...], regions: tup
     one table covers an organization trail and a query reads only the accounts, Regions and days
     it names. ``first_day`` (YYYY/MM/DD) starts the projected range."""
     if not TABLE.match(table):
-        raise UserError(f"--athena-table {table!r}: use lower-case letters, digits and underscores")
+        raise UsageError(f"--athena-table {table!r}: use lower-case letters, digits and underscores")
     check_scope(accounts, regions)
     return (
         f"CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n{TABLE_COLUMNS}\n)\n"

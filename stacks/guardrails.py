@@ -48,7 +48,7 @@ from awacs.aws import (
 from troposphere import Output, Parameter, Ref, Tags, Template
 from troposphere.organizations import Policy
 
-from detections.errors import UserError
+from detections.errors import UsageError, UserError
 
 SCP_SIZE_LIMIT = 5120  # characters, AWS Organizations' limit for a service control policy
 MIN_WINDOW_RANGE = (7, 30)  # what KMS and Secrets Manager accept as a waiting period
@@ -99,7 +99,7 @@ class GuardrailOptions:
         """Raise UserError naming the option and the allowed values for anything invalid."""
         low, high = MIN_WINDOW_RANGE
         if not low <= self.min_window_days <= high:
-            raise UserError(f"--min-window-days must be a whole number from {low} to {high}, "
+            raise UsageError(f"--min-window-days must be a whole number from {low} to {high}, "
                             f"not {self.min_window_days}")
         for option, values, pattern, example in (
             ("--break-glass-arn", self.break_glass_arns, PRINCIPAL_ARN_PATTERN,
@@ -111,9 +111,9 @@ class GuardrailOptions:
         ):
             for value in values:
                 if not pattern.fullmatch(value):
-                    raise UserError(f"{option} {value!r} is not valid; expected a value like {example}")
+                    raise UsageError(f"{option} {value!r} is not valid; expected a value like {example}")
         if not self.deploy_role_arns:
-            raise UserError("--deploy-role-arn: at least one deploying role is needed, or no "
+            raise UsageError("--deploy-role-arn: at least one deploying role is needed, or no "
                             "deployment could ever update the protected resources")
         return self
 

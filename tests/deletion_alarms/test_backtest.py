@@ -162,7 +162,7 @@ def test_cli_text_and_json(tmp_path: Path, capsys) -> None:
 def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert cli.main(["backtest", str(tmp_path / "missing")]) == 1
     assert "no such file or folder" in capsys.readouterr().err
-    assert cli.main(["backtest"]) == 1
+    assert cli.main(["backtest"]) == cli.EXIT_USAGE
     assert "needs at least one SOURCE" in capsys.readouterr().err
 
 
@@ -322,7 +322,7 @@ def test_expected_deleters_are_skipped_and_counted(tmp_path: Path, capsys) -> No
     (["--expected-deleter", APP_ROLE, "--engine", "Both"], "EventBridge engine only"),
 ])
 def test_expected_deleter_errors_are_one_line(tmp_path: Path, capsys, args, message) -> None:
-    assert cli.main(["backtest", str(tmp_path), *args]) == 1
+    assert cli.main(["backtest", str(tmp_path), *args]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
 

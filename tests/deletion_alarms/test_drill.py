@@ -335,7 +335,7 @@ def test_the_command_refuses_an_unknown_stack_and_a_silent_confirmation(aws, cap
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     deploy_stack(aws)
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    assert cli.main(aws.cli("drill", "--stack-name", STACK)) == 1
+    assert cli.main(aws.cli("drill", "--stack-name", STACK)) == cli.EXIT_USAGE
     captured = capsys.readouterr()
     assert "confirm with --yes" in captured.err and "KMS key (1 USD a month" in captured.out
     assert not aws.client("kms").list_keys()["Keys"]  # nothing created

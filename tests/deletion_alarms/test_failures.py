@@ -24,7 +24,8 @@ COMMANDS = {
     "test-patterns --live": ["test-patterns", "--live"],
     "publish": ["publish", "--bucket", "templates-111122223333"],
     "service-catalog": ["service-catalog", "--template-url", URL],
-    "stackset": ["stackset", "--template-url", URL, "--ou", "r-abcd", "--target-region", "us-east-1", "--yes"],
+    "stackset": ["stackset", "--template-url", URL, "--ou", "r-abcd", "--target-region", "us-east-1", "--yes",
+                 "--parameter", "NotificationEmail=security-team@example.com"],
     "doctor": ["doctor"],
     "drill": ["drill", "--stack-name", "deletion-alarms", "--yes"],
     "backtest s3://": ["backtest", "s3://cloudtrail-111122223333/AWSLogs/"],
@@ -193,7 +194,7 @@ def test_a_broken_pipe_ends_quietly_with_141(monkeypatch, capsys) -> None:
 ])
 def test_backtest_dates_are_checked_before_the_scan(args, expected, tmp_path, capsys) -> None:
     status = cli.main(["backtest", str(tmp_path), *args])
-    one_line_failure(capsys, status, cli.EXIT_FAILED, expected)
+    one_line_failure(capsys, status, cli.EXIT_USAGE, expected)
 
 
 @pytest.mark.parametrize("content", [None, b"not a log\n", b"\x1f\x8b broken gzip"])

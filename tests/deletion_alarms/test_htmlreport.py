@@ -74,7 +74,7 @@ def test_cli_writes_the_file_and_refuses_a_missing_folder(tmp_path: Path, capsys
     out = tmp_path / "report.html"
     assert cli.main(["backtest", str(folder), "--workers", "1", "--html", str(out)]) == 0
     assert out.read_text().startswith("<!doctype html>")
-    assert cli.main(["backtest", str(folder), "--html", str(tmp_path / "nope" / "r.html")]) == 1
+    assert cli.main(["backtest", str(folder), "--html", str(tmp_path / "nope" / "r.html")]) == cli.EXIT_USAGE
     assert "does not exist" in capsys.readouterr().err
 
 

@@ -94,5 +94,5 @@ def test_an_empty_dist_is_an_error_not_a_silent_success(installed, tmp_path, aws
     empty.mkdir()
     result = run(installed, tmp_path, "publish", "--bucket", "b", "--dist", str(empty),
                  "--endpoint-url", aws.endpoint, "--region", "us-east-1")
-    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         f"deletion-alarms: error: --dist: no .json files in {empty}"]

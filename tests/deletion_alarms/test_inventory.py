@@ -173,7 +173,7 @@ def test_html_lists_every_pending_one_soonest_first_and_escapes_names(aws, capsy
 
 def test_html_into_a_missing_folder_fails_before_reading(capsys, tmp_path) -> None:
     code = cli.main(["inventory", "--region", "us-east-1", "--html", str(tmp_path / "no" / "x.html")])
-    assert code == 1 and "--html: folder" in capsys.readouterr().err
+    assert code == cli.EXIT_USAGE and "--html: folder" in capsys.readouterr().err
 
 
 def test_the_inventory_reads_with_adaptive_retries(aws, capsys, monkeypatch) -> None:
@@ -206,7 +206,7 @@ def test_nothing_pending_says_so(aws, capsys) -> None:
 def test_bad_input_is_one_line(args, message, capsys) -> None:
     code = cli.main(["inventory", "--region", "us-east-1", *args])
     err = capsys.readouterr().err
-    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert code == cli.EXIT_USAGE and message in err and len(err.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------------------ arithmetic

@@ -6,6 +6,7 @@ instance that fails, an operation that outlasts the timeout)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def test_missing_credentials_and_unknown_region(aws, capsys, monkeypatch, tmp_pa
     code, _, err = run(aws.cli("publish", "--bucket", "b"), capsys)
     assert code == 1 and "no AWS credentials found" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(["publish", "--bucket", "b", "--region", "mars-north-1"], capsys)
-    assert code == 1 and "unknown Region 'mars-north-1'" in err
+    assert code == cli.EXIT_USAGE and "unknown Region 'mars-north-1'" in err
 
 
 # -------------------------------------------------------------------------------- service catalog
@@ -207,13 +208,13 @@ def test_service_managed_sets_deploy_automatically_to_new_accounts() -> None:
 def test_bad_targets_are_refused_before_any_call(aws, capsys, extra, message) -> None:
     code, _, err = run(aws.cli("stackset", "--template-url", "https://b.s3.us-east-1.amazonaws.com/t.json",
                                "--target-region", "us-east-1", *extra), capsys)
-    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert code == cli.EXIT_USAGE and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_unknown_target_region_is_refused(aws, capsys) -> None:
     code, _, err = run(aws.cli("stackset", "--template-url", "https://b.s3.us-east-1.amazonaws.com/t.json",
                                "--account", "123456789012", "--target-region", "us-mars-1"), capsys)
-    assert code == 1 and "not a known AWS Region" in err
+    assert code == cli.EXIT_USAGE and "not a known AWS Region" in err
 
 
 @pytest.mark.parametrize(("regions", "refused"), [
@@ -226,7 +227,7 @@ def test_an_existing_topic_of_another_region_is_refused(aws, capsys, regions, re
         args += ["--target-region", region]
     if refused:
         code, _, err = run(aws.cli(*args), capsys)
-        assert code == 1 and "ExistingTopicArn is in eu-west-1" in err and "us-east-1" in err
+        assert code == cli.EXIT_USAGE and "ExistingTopicArn is in eu-west-1" in err and "us-east-1" in err
     else:
         publishing.validate_topic_region({"ExistingTopicArn": "arn:aws:sns:eu-west-1:1:t"}, regions)
 
@@ -290,12 +291,14 @@ def test_stackset_shows_its_plan_and_a_dry_run_changes_nothing(aws, capsys, monk
     assert aws.client("cloudformation").list_stack_sets()["Summaries"] == []
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     code, _, err = run([a for a in args if a != "--dry-run"], capsys)
-    assert code == 1 and "confirm with --yes" in err
+    assert code == cli.EXIT_USAGE and "confirm with --yes" in err
     assert aws.client("cloudformation").list_stack_sets()["Summaries"] == []
 
 
 @pytest.mark.parametrize(("parameter", "message"), [
     ("CollectorEventBusArn=arn:aws:events:eu-west-1:444455556666:bus/x", "CollectorEventBusArn='arn:aws:events"),
+    # no email, topic or collector: the template's Rule would refuse every instance, one by one
+    ("DetectionMode=AccessOnly", "rule NotificationTargetRequired refuses these parameters: Give NotificationEmail"),
     ("ExistingTopicArn=topic", "ExistingTopicArn='topic': must be empty or an SNS topic ARN"),
     ("DetectionMode=Everything", "allowed values are AccessAndDeletion, AccessOnly, DeletionOnly"),
     ("NotAParameter=1", "--parameter NotAParameter: not a parameter of the template"),
@@ -304,5 +307,47 @@ def test_stackset_checks_every_parameter_before_any_call(aws, capsys, parameter,
     args = aws.cli("stackset", "--template-url", "https://b.s3.us-east-1.amazonaws.com/t.json", "--account",
                    "123456789012", "--target-region", "us-east-1", "--parameter", parameter, "--yes")
     code, _, err = run(args, capsys)
-    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert code == cli.EXIT_USAGE and message in err and len(err.strip().splitlines()) == 1
     assert aws.client("cloudformation").list_stack_sets()["Summaries"] == []
+
+
+WORKLOAD = json.loads((Path(__file__).resolve().parents[2] / "dist" / "deletion-alarms.json").read_text())
+EMAIL = {"NotificationEmail": "security-team@example.com"}
+BUS = "arn:aws:events:us-east-1:444455556666:event-bus/deletion-alarms"
+
+
+@pytest.mark.parametrize(("parameters", "refused_by"), [
+    ({}, ["NotificationTargetRequired"]),
+    (EMAIL, []),
+    ({"ExistingTopicArn": "arn:aws:sns:us-east-1:111122223333:alerts"}, []),
+    ({"CollectorEventBusArn": BUS}, []),
+    ({**EMAIL, "CollectorEventBusArn": BUS}, ["ForwardingIsForEventBridgeAlone"]),
+    ({"CollectorEventBusArn": BUS, "AutoCancelOnUse": "All"}, ["AutoCancelNeedsTheNotifier"]),
+    ({**EMAIL, "DetectionEngine": "CloudWatchLogs"}, ["LogGroupRequiredForCloudWatchLogs"]),
+    ({**EMAIL, "TopicEncryption": "ExistingKey"}, ["KeyArnRequiredForExistingKey"]),
+    ({**EMAIL, "NotifierSubnetIds": "subnet-0123456789abcdef0"}, ["NotifierNetworkComplete"]),
+])
+def test_the_templates_rules_are_evaluated_before_a_stack_set_is_made(parameters, refused_by) -> None:
+    assert [name for name, _ in publishing.failed_rules(WORKLOAD, parameters)] == refused_by
+
+
+def test_the_rules_evaluation_agrees_with_the_tests_own_evaluator() -> None:
+    """Two evaluators of the same Rules (this one and tests/helpers.py's), over combinations of the
+    parameters the Rules read: a wrong function in either shows as a disagreement."""
+    import itertools
+
+    from tests.helpers import ConditionEvaluator, parameter_values
+
+    choices = {"NotificationEmail": ["", "a@example.com"], "CollectorEventBusArn": ["", BUS],
+               "DetectionEngine": ["EventBridge", "CloudWatchLogs", "Both"], "CloudTrailLogGroupName": ["", "trail"],
+               "AutoCancelOnUse": ["Off", "All"], "DetectionMode": ["AccessAndDeletion", "DeletionOnly"],
+               "TopicEncryption": ["CreateKey", "ExistingKey"]}
+    checked = 0
+    for combination in itertools.product(*choices.values()):
+        given = dict(zip(choices, combination))
+        ours = sorted(name for name, _ in publishing.failed_rules(WORKLOAD, given))
+        theirs = sorted(f.split(":")[0] for f in ConditionEvaluator(
+            WORKLOAD, parameter_values(WORKLOAD, **given)).failed_rules())
+        assert ours == theirs, given
+        checked += 1
+    assert checked == 2 * 2 * 3 * 2 * 2 * 2 * 2

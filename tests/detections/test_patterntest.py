@@ -53,5 +53,5 @@ def test_command_fails_on_a_mismatch(tmp_path: Path) -> None:
 
 def test_command_reports_a_missing_corpus_in_one_line(tmp_path: Path) -> None:
     result = run("test-patterns", "--corpus", str(tmp_path / "nothing"))
-    assert result.returncode == 1
+    assert result.returncode == 2  # a --corpus that is no folder: a bad value
     assert len(result.stderr.strip().splitlines()) == 1 and "corpus" in result.stderr
