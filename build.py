@@ -91,13 +91,10 @@ def build(args: argparse.Namespace) -> int:
     from stacks import distribution
 
     rendered = distribution.render_all(args.guardrails)
-    readme_path = ROOT / "README.md"
-    readme = readme_path.read_text()
-    new_readme = distribution.render_readme(readme, rendered)
-    pages = distribution.render_docs(rendered)
+    hand = {path: (ROOT / path).read_text() for path in distribution.HAND_PAGES}
+    pages = {**distribution.render_pages(hand, rendered), **distribution.render_docs(rendered)}
     if args.check:
         stale = distribution.stale_files(args.dist, rendered)
-        stale += ["README.md"] if new_readme != readme else []
         stale += [path for path, text in pages.items()
                   if not (ROOT / path).is_file() or (ROOT / path).read_text() != text]
         if stale:
@@ -108,11 +105,10 @@ def build(args: argparse.Namespace) -> int:
     for name, body in rendered.items():
         distribution.check_artifact(name, body)
     distribution.write_all(args.dist, rendered)
-    if new_readme != readme:
-        readme_path.write_text(new_readme)
     for path, text in pages.items():
-        (ROOT / path).parent.mkdir(exist_ok=True)
-        (ROOT / path).write_text(text)
+        if not (ROOT / path).is_file() or (ROOT / path).read_text() != text:
+            (ROOT / path).parent.mkdir(exist_ok=True)
+            (ROOT / path).write_text(text)
     for name, body in rendered.items():
         document = json.loads(body)
         if "Resources" in document:

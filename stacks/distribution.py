@@ -97,16 +97,35 @@ def render_docs(rendered: dict[str, str]) -> dict[str, str]:
     return {ALERTS_DOC: head + docs.alert_examples(notifier_code(rendered), example_records()) + "\n"}
 
 
-def render_readme(readme: str, rendered: dict[str, str]) -> str:
-    """The README with its generated sections (parameter table, detection reference) refreshed."""
-    readme = docs.replace_section(
-        readme, "parameters", docs.parameter_table(json.loads(rendered[WORKLOAD_FILE])))
-    readme = docs.replace_section(readme, "iam-roles", docs.iam_roles(json.loads(rendered[WORKLOAD_FILE])))
-    readme = docs.replace_section(readme, "example-alert", docs.alert_examples(
-        notifier_code(rendered), example_records(), only_first=True))
-    readme = docs.replace_section(readme, "detections", docs.detection_reference())
-    readme = docs.replace_section(readme, "threats", threat_model_table())
-    return docs.replace_section(readme, "cost", cost_table())
+# The hand-written pages, relative to the checkout, whose generated sections the build refreshes.
+HAND_PAGES = ("README.md", "docs/detections.md", "docs/parameters.md", "docs/operations.md", "docs/security.md")
+
+
+def generated_sections(rendered: dict[str, str]) -> dict[str, Callable[[], str]]:
+    """Each generated section (between ``<!-- name:start -->`` and ``<!-- name:end -->``) and what
+    makes it: from the templates, the catalog and the notifier's code, so that no page can drift."""
+    workload = json.loads(rendered[WORKLOAD_FILE])
+    return {
+        "parameters": lambda: docs.parameter_table(workload),
+        "iam-roles": lambda: docs.iam_roles(workload),
+        "example-alert": lambda: docs.alert_examples(notifier_code(rendered), example_records(), only_first=True),
+        "detections": docs.detection_reference,
+        "threats": threat_model_table,
+        "cost": cost_table,
+    }
+
+
+def render_pages(pages: dict[str, str], rendered: dict[str, str]) -> dict[str, str]:
+    """The hand-written ``pages`` (path -> text) with their generated sections refreshed. Each
+    section stands in exactly one page."""
+    out = dict(pages)
+    for name, make in generated_sections(rendered).items():
+        holders = [path for path, text in pages.items() if f"<!-- {name}:start -->" in text]
+        if len(holders) != 1:
+            raise BuildError(f"the generated section {name!r} must stand in exactly one page; it is in "
+                             f"{', '.join(holders) or 'none'}")
+        out[holders[0]] = docs.replace_section(out[holders[0]], name, make())
+    return out
 
 
 def lint_regions(body: str) -> list[str]:

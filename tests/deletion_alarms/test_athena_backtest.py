@@ -212,7 +212,7 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(monkeypatch) -> None:
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
     own = readme[readme.index("- Permissions: `athena:"):readme.index("for Athena\n  itself")]
     assert set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", own)) == set(ab.CALLS)
 

@@ -65,11 +65,11 @@ def test_every_subcommand_has_an_example_and_every_option_a_help(command) -> Non
     assert undocumented == []
 
 
-def test_the_readme_exit_status_table_is_the_commands() -> None:
-    """Each status the README documents is one the command returns, and the other way round."""
+def test_the_documented_exit_status_table_is_the_commands() -> None:
+    """Each status docs/operations.md documents is one the command returns, and the other way round."""
     import re
 
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "operations.md").read_text()
     table = text[text.index("| Status | Meaning |"):].split("\n\n", 1)[0]
     documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)}
     assert documented == {0, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED, cli.EXIT_BROKEN_PIPE}

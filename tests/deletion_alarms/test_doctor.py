@@ -217,8 +217,8 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatc
     run(aws, capsys, "--engine", "Both", "--log-group", GROUP, "--stack-name", "deletion-alarms")
     run(aws, capsys, "--collector-stack", "deletion-alarms-collector")
     assert called == set(PERMISSIONS)
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    paragraph = readme[readme.index("It needs these read-only"):readme.index("### Publish the templates")]
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    paragraph = readme[readme.index("It needs these read-only"):readme.index("## What is at risk now")]
     assert set(re.findall(r"`([a-z]+:[A-Za-z]+)`", paragraph)) == set(PERMISSIONS)
 
 

@@ -287,7 +287,7 @@ def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatc
     called = record_aws_calls(monkeypatch)
     assert cli.main(aws.cli("inventory", "--organization", "--role-name", "Reader")) == 0
     assert called == set(inv.PERMISSIONS)
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
     paragraph = readme[readme.index("The inventory needs these read-only"):readme.index("## Backtest before deploying")]
     assert set(re.findall(r"`([a-z0-9]+:[A-Za-z]+)`", paragraph)) == set(inv.PERMISSIONS)
 

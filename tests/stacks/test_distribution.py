@@ -26,9 +26,33 @@ def test_dist_equals_the_build() -> None:
     assert distribution.stale_files(ROOT / "dist", RENDERED) == []
 
 
-def test_readme_generated_sections_equal_the_build() -> None:
+def test_generated_sections_of_every_page_equal_the_build() -> None:
+    pages = {path: (ROOT / path).read_text() for path in distribution.HAND_PAGES}
+    assert distribution.render_pages(pages, RENDERED) == pages
+
+
+def test_a_generated_section_stands_in_exactly_one_page() -> None:
+    pages = {path: (ROOT / path).read_text() for path in distribution.HAND_PAGES}
+    doubled = {**pages, "docs/copy.md": pages["README.md"]}
+    with pytest.raises(distribution.BuildError, match="exactly one page"):
+        distribution.render_pages(doubled, RENDERED)
+
+
+def test_the_readme_is_a_deployers_page_and_links_the_rest() -> None:
+    """A deployer's README (the issue: at most about 450 lines), whose links to docs/ all resolve."""
+    import re
+
     readme = (ROOT / "README.md").read_text()
-    assert distribution.render_readme(readme, RENDERED) == readme
+    assert len(readme.splitlines()) <= 450
+    for page in distribution.HAND_PAGES + (distribution.ALERTS_DOC,):
+        text = (ROOT / page).read_text()
+        for target, anchor in re.findall(r"\]\(((?:\.\./|docs/)?[\w./-]+\.md)(?:#([\w-]+))?\)", text):
+            path = (ROOT / page).parent / target
+            assert path.is_file(), (page, target)
+            if anchor:  # GitHub's anchors: the heading in lower case, spaces as hyphens, punctuation out
+                headings = re.findall(r"^#+ (.+)$", path.read_text(), re.MULTILINE)
+                anchors = {re.sub(r"[^\w -]", "", h).strip().lower().replace(" ", "-") for h in headings}
+                assert anchor in anchors, (page, target, anchor)
 
 
 @pytest.mark.parametrize("name", sorted(RENDERED))

@@ -30,12 +30,14 @@ def test_replace_section_needs_markers() -> None:
 
 
 def readme_blocks(language: str) -> list[str]:
-    """The code blocks of the README and CONTRIBUTING.md in ``language``."""
+    """The code blocks of the README, CONTRIBUTING.md and the docs pages in ``language``."""
     import re
     from pathlib import Path
 
+    from stacks.distribution import HAND_PAGES
+
     root = Path(__file__).resolve().parents[2]
-    text = "\n".join((root / name).read_text() for name in ("README.md", "CONTRIBUTING.md"))
+    text = "\n".join((root / name).read_text() for name in (*HAND_PAGES, "CONTRIBUTING.md"))
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
@@ -70,7 +72,7 @@ def test_the_security_section_names_every_iam_role_the_template_creates(workload
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     section = readme.split("<!-- iam-roles:start -->")[1].split("<!-- iam-roles:end -->")[0]
     listed = set(re.findall(r"^\| `(\w+)`", section, re.MULTILINE))
     created = {k for k, r in workload["Resources"].items() if r["Type"].startswith("AWS::IAM::")}
