@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import venv
 import zipfile
 from pathlib import Path
@@ -42,11 +43,36 @@ def installed(wheel, tmp_path_factory) -> Path:
     return python
 
 
+# The build and lint toolchain: not a dependency of the installed command (pyproject's "build" extra).
+BUILD_ONLY = ("cfnlint", "sympy")
+BLOCKED = Path(tempfile.mkdtemp(prefix="blocked-imports-"))
+
+
+def blocked_imports() -> str:
+    """A folder, first on the installed command's path, whose packages refuse to import: a run that
+    needs the build toolchain fails the test instead of finding it in this environment."""
+    for name in BUILD_ONLY:
+        (BLOCKED / name).mkdir(parents=True, exist_ok=True)
+        (BLOCKED / name / "__init__.py").write_text(
+            f"raise ImportError('{name} belongs to the build extra, not to the installed command')\n")
+    return str(BLOCKED)
+
+
 def run(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"], "AWS_ACCESS_KEY_ID": "testing",
+    path = os.pathsep.join([blocked_imports(), sysconfig.get_paths()["purelib"]])
+    env = {**os.environ, "PYTHONPATH": path, "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
     return subprocess.run([str(python), "-c", "from deletion_alarms.cli import entry_point; entry_point()", *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_command_does_not_depend_on_the_build_toolchain(wheel) -> None:
+    """pip install . for running the command pulls no lint toolchain: cfn-lint only with an extra."""
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        requires = [line for line in archive.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
+    lint = [r for r in requires if "cfn-lint" in r]
+    assert lint and all("extra ==" in r for r in lint), requires
 
 
 def test_the_wheel_carries_dist_and_the_corpus(wheel) -> None:
