@@ -10,7 +10,8 @@ Standard library only, so that it works on a fresh machine with Python 3.11+.
   boto3's), pinned by ``requirements/checkov-lock.txt``, and unpacks AWS Control Tower's proactive
   control rules with their cfn-guard binary from the npm package ``@cdklabs/cdk-validator-cfnguard``
   (pinned version, integrity checked) into ``.cache/``. It names both in CHECKOV_BIN and
-  CONTROL_TOWER_RULES for the tests.
+  CONTROL_TOWER_RULES for the tests. Where Debian's chromium is missing, it installs it with
+  apt-get (as root, or with sudo) for the tests that check the HTML reports in a real browser.
 - ``lock`` resolves the newest versions that pyproject.toml allows in throwaway virtualenvs and
   rewrites both lock files: the one command that refreshes the pins.
 """
@@ -107,6 +108,22 @@ def lock() -> int:
     return 0
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Debian's chromium, for the tests that look at the HTML reports in a real browser: installed
+    with apt-get where this machine has it and may (root, or sudo); otherwise those tests say how."""
+    if CHROMIUM.exists() or not shutil.which("apt-get"):
+        return
+    sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if sudo is None:
+        return
+    print("installing Debian's chromium for the HTML report tests", file=sys.stderr)
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=False)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "chromium"], check=False, stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str]) -> int:
     tasks = ("build", "test", "lock")
     if not argv or argv[0] not in tasks:
@@ -122,6 +139,7 @@ def main(argv: list[str]) -> int:
         ensure_venv(CHECKOV_VENV, CHECKOV_LOCK, CHECKOV_REQUIREMENT)
         env["CHECKOV_BIN"] = str(_bin(CHECKOV_VENV, "checkov"))
         env["CONTROL_TOWER_RULES"] = str(ensure_control_tower_rules())
+        ensure_chromium()
         command = [str(python), "-m", "pytest"]
     return subprocess.run(command + argv[1:], cwd=ROOT, env=env).returncode
 

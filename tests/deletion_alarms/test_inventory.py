@@ -5,6 +5,7 @@ its boundaries."""
 
 from __future__ import annotations
 
+import re
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -162,7 +163,7 @@ def test_html_lists_every_pending_one_soonest_first_and_escapes_names(aws, capsy
     page = tmp_path / "inventory.html"
     code, _, err = run(aws, capsys, "--html", str(page), "--fail-within", "7")
     assert code == 1, err  # the payments key is within 7 days
-    html = page.read_text()
+    html = re.sub(r'<wbr>|<span class="w">|</span>', "", page.read_text())  # the cells' break points
     assert "<script" not in html and 'name="viewport"' in html and "<img" not in html
     assert "x&lt;img src=y&gt;" in html
     positions = [html.index(arn) for arn in (pending["payments key"], pending["other key"], pending["db secret"],
