@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator
 import msgspec
 from isal import igzip_lib
 
+from deletion_alarms.words import plural
 from detections import exclusions
 from detections.athena import LATE_DELIVERY_DAYS
 from detections.catalog import Detection, detections_for_mode
@@ -413,12 +414,12 @@ class Report:
     def read_summary(self) -> str:
         """What was read, in one line."""
         if self.scanned_bytes is not None:
-            return (f"Athena scanned {self.scanned_bytes:,} bytes and returned {self.records:,} matching records "
-                    "(one query for every detection)")
-        pruned = (f"; {self.files_outside_window:,} files delivered outside the window not read"
+            return (f"Athena scanned {plural(self.scanned_bytes, 'byte')} and returned "
+                    f"{plural(self.records, 'matching record')} (one query for every detection)")
+        pruned = (f"; {plural(self.files_outside_window, 'file')} delivered outside the window not read"
                   if self.files_outside_window else "")
-        return (f"{self.files:,} files, {self.records:,} records, {self.parse_failures:,} unparsable, "
-                f"{self.outside_window:,} outside the time window, {self.skipped_files:,} files without "
+        return (f"{plural(self.files, 'file')}, {plural(self.records, 'record')}, {self.parse_failures:,} unparsable, "
+                f"{self.outside_window:,} outside the time window, {plural(self.skipped_files, 'file')} without "
                 f"records skipped (digests){pruned}")
 
     def merge(self, other: "Report") -> None:
@@ -737,11 +738,11 @@ def format_report(report: Report, options: Options) -> str:
     if report.unparsable_files:
         shown = ", ".join(clean(f) for f in report.unparsable_files[:SHOWN_FILES])
         more = len(report.unparsable_files) - SHOWN_FILES
-        lines.append(f"  unparsable entries in: {shown}" + (f" and {more} more files" if more > 0 else ""))
+        lines.append(f"  unparsable entries in: {shown}" + (f" and {more} more" if more > 0 else ""))
     for d in options.detections():
         s = report.detections[d.name]
-        lines.append(f"\n{d.name}: {s.matches} matches, would have fired in {len(s.periods)} "
-                     f"{options.period_seconds}-second periods")
+        lines.append(f"\n{d.name}: {plural(s.matches, 'match', 'matches')}, would have fired in "
+                     f"{plural(len(s.periods), 'alarm period')} of {options.period_seconds} s")
         if d.name in options.skips():
             lines.append(f"  {s.excluded} more made by expected deleters, skipped")
         if s.matches:

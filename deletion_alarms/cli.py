@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deletion_alarms.words import plural
 from detections.errors import UsageError, UserError
 
 PROG = "deletion-alarms"
@@ -398,12 +399,13 @@ def backtest(args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
     if report.records == 0:  # never "0 matches" for a scan that read nothing
-        failed = f"; {len(report.failed_files)} files failed, e.g. {report.failed_files[0]}" if report.failed_files else ""
-        raise UserError(f"read no CloudTrail record from {', '.join(args.sources)} ({report.files} files"
+        failed = (f"; {plural(len(report.failed_files), 'file')} failed, e.g. {report.failed_files[0]}"
+                  if report.failed_files else "")
+        raise UserError(f"read no CloudTrail record from {', '.join(args.sources)} ({plural(report.files, 'file')}"
                         f"{failed}): nothing was backtested")
     show_backtest(args, report, options, ", ".join(args.sources))
     if report.failed_files:  # the report is whole for what was read; the run is not done
-        raise UserError(f"{len(report.failed_files)} of {report.files} files could not be read (first: "
+        raise UserError(f"{len(report.failed_files):,} of {plural(report.files, 'file')} could not be read (first: "
                         f"{report.failed_files[0]}): the report above leaves them out")
     return 0
 
@@ -541,7 +543,7 @@ def inventory(args: argparse.Namespace) -> int:
                 return awsclient.make_client(regional, service, args.endpoint_url, adaptive=True)
             tasks.append((account, region, clients))
     bar = tqdm(total=len(tasks), unit="Region", file=sys.stderr, disable=not sys.stderr.isatty(),
-               desc=f"{len(sessions)} accounts")
+               desc=plural(len(sessions), "account"))
     notes: list[str] = []
     try:
         found = inv.collect(tasks, datetime.now(timezone.utc), args.workers, lambda: bar.update(1), notes)
@@ -553,12 +555,12 @@ def inventory(args: argparse.Namespace) -> int:
     if args.html:
         from deletion_alarms import htmlreport
 
-        scope = f"{len(sessions)} account(s): {', '.join(sessions)}; Regions: {', '.join(regions) or 'every enabled one'}"
+        scope = f"{plural(len(sessions), 'account')}: {', '.join(sessions)}; Regions: {', '.join(regions) or 'every enabled one'}"
         write_html(args.html, lambda generated: htmlreport.inventory_page(found, scope, generated, args.fail_within))
     soon = [p for p in found if args.fail_within is not None and p.days_left <= args.fail_within]
     for p in soon:  # what made the run fail, on stderr where CI and cron show it
         print(f"deletion-alarms: {p.kind} {p.name or p.arn} in {p.account} {p.region} is deleted in "
-              f"{p.days_left:.1f} day(s) (--fail-within {args.fail_within}): {p.arn}", file=sys.stderr)
+              f"{p.days_left:.1f} days (--fail-within {args.fail_within}): {p.arn}", file=sys.stderr)
     return 1 if soon else 0
 
 

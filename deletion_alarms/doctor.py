@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from deletion_alarms.awsclient import aws_errors
+from deletion_alarms.words import plural
 from detections.catalog import metric_alarm_detections
 
 # Every call the doctor makes, as IAM actions: the read-only permissions it needs (README; a test
@@ -193,7 +194,7 @@ def check_subscriptions(cfn: Any, sns: Any, stack_name: str) -> list[Finding]:
                                    "nothing is delivered to it before that")]
     if not subs and not chats:
         return [Finding("warning", "subscription", f"{topic} has no subscriber", "subscribe the team to it")]
-    return findings + ([Finding("ok", "subscription", f"{len(subs)} confirmed subscriber(s) on {topic}")]
+    return findings + ([Finding("ok", "subscription", f"{plural(len(subs), 'confirmed subscriber')} on {topic}")]
                        if subs else [])
 
 

@@ -21,6 +21,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from deletion_alarms.backtest import DetectionStats, Options, Report, top
+from deletion_alarms.words import plural
 
 if TYPE_CHECKING:
     from deletion_alarms.inventory import Pending
@@ -53,11 +54,6 @@ table.cards td::before{{content:attr(data-label) ": ";font-weight:600}}
 """
 CHART_UNITS = 100  # a chart's drawing height; its width is one unit per day, stretched to the page
 MIN_BAR = 3  # a day with any count stays visible next to the busiest
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    """``count`` and its noun, singular for 1: "1 match", "19 matches"."""
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def cell(text: str) -> str:
@@ -167,7 +163,7 @@ def inventory_page(found: "list[Pending]", scope: str, generated_at: str, fail_w
     soon = sum(1 for p in found if fail_within is not None and p.days_left <= fail_within)
     header = [("Scope", scope), ("Generated", generated_at), ("Pending deletion", f"{len(found):,}")]
     if fail_within is not None:
-        header.append((f"Within {fail_within} days", f"{soon:,}"))
+        header.append((f"Within {plural(fail_within, 'day')}", f"{soon:,}"))
     parts = [_page("deletion-alarms inventory", header)]
     if not found:
         parts.append('<p class="quiet">Nothing pending deletion.</p>')

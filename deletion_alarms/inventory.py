@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from deletion_alarms.awsclient import aws_errors
+from deletion_alarms.words import plural
 from detections.catalog import DETECTIONS, Kind, Service
 from detections.patterns import compile_pattern
 
@@ -183,7 +184,7 @@ def pending_in(clients: Callable[[str], Any], account: str, region: str, now: da
                                      days_left(deletion, now) if deletion else float("nan"),
                                      past.scheduled_by, past.scheduled_at, past.used_since))
         if notes is not None:
-            notes += [f"{account} {region}: {n} KMS key(s) could not be described ({code}): not checked"
+            notes += [f"{account} {region}: {plural(n, 'KMS key')} could not be described ({code}): not checked"
                       for code, n in sorted(undescribed.items())]
     with aws_errors(f"secrets in {account} {region}"):
         for page in secrets.get_paginator("list_secrets").paginate(IncludePlannedDeletion=True):

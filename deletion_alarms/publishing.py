@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 import botocore.exceptions
 
 from deletion_alarms.awsclient import aws_errors
+from deletion_alarms.words import plural
 from detections.errors import UsageError, UserError
 from stacks.guardrails import PROTECTED_TAG_KEY, PROTECTED_TAG_VALUE
 
@@ -235,8 +236,8 @@ def describe_stackset_plan(name: str, template_url: str, parameters: dict[str, s
                            accounts: list[str], regions: list[str]) -> str:
     """What the stackset command will do, for the confirmation prompt and --dry-run."""
     targets = (f"every account of {', '.join(ous)} (service-managed; the count is known to AWS only)"
-               if ous else f"{len(accounts)} accounts: {', '.join(accounts)} (self-managed)")
-    instances = "" if ous else f", {len(accounts) * len(regions)} stack instances"
+               if ous else f"{plural(len(accounts), 'account')}: {', '.join(accounts)} (self-managed)")
+    instances = "" if ous else f", {plural(len(accounts) * len(regions), 'stack instance')}"
     lines = [f"Stack set {name}, template {template_url}:",
              f"  targets: {targets}",
              f"  Regions: {', '.join(regions)} ({len(regions)}){instances}",

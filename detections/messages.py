@@ -379,7 +379,7 @@ def reminder_spec() -> dict[str, Any]:
         undo = undo_commands(by_name(REMINDED_BY[service]))
         lines[resource] = [
             [f"{subject}: {{{resource}}}", f"{names}: {{name}}"],
-            ["Deleted on: {deletion} UTC, in {days} day(s)", "State: {state}", "({dateSource})"],
+            ["Deleted on: {deletion} UTC, in {days}", "State: {state}", "({dateSource})"],
             ["Scheduled by: {caller}", "at {scheduledAt} UTC"],
             ["Undo: " + undo[0]], *[["      " + command] for command in undo[1:]],
         ]
@@ -387,8 +387,9 @@ def reminder_spec() -> dict[str, Any]:
         "name": REMINDER,
         "kind": "Reminder",
         "title": "Keys and secrets that will be deleted soon",
-        "subject": "Deletion reminder: {count} key(s) or secret(s) deleted within {days} days ({account} {region})",
-        "final_subject": "Deleted for good: {count} secret(s) ({account} {region})",
+        # count and days carry their nouns ("1 key or secret", "7 days"): the notifier says them.
+        "subject": "Deletion reminder: {count} deleted within {days} ({account} {region})",
+        "final_subject": "Deleted for good: {count} ({account} {region})",
         "lines": lines,
         "final_title": "SECRETS DELETED FOR GOOD (their recovery window ended; nothing can restore them)",
         "final_lines": [["Secret: {secret}", "Name: {name}"],

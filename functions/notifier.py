@@ -85,6 +85,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
 
 
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``count`` and its noun, singular for exactly 1 (this function imports nothing of the package)."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
 def json_path(document: Any, path: str) -> Any:
     """The value at ``$.a.b[0]`` in ``document``; None when any step is missing."""
     value = document
@@ -395,7 +400,7 @@ class AtRisk:
     def values(self, account: str, region: str, day: date) -> dict[str, str | None]:
         return {"account": account, "region": region, self.resource: self.arn, "name": self.name or None,
                 "state": self.state, "deletion": iso(self.deletion) if self.deletion else None,
-                "days": str(days_until(self.deletion, day)) if self.deletion else None,
+                "days": plural(days_until(self.deletion, day), "day") if self.deletion else None,
                 "caller": self.caller or "not found in the CloudTrail event history read",
                 "scheduledAt": self.scheduled_at or None, "dateSource": self.date_source or None}
 
@@ -864,12 +869,14 @@ class Notifier:
     def publish_reminder(self, day: date, due: list[AtRisk], pending: int, undescribed: int,
                          complete: bool = True) -> None:
         spec = self.specs[REMINDER]
-        head = {"account": self.account, "region": self.region, "count": str(len(due)),
-                "days": str(max(days_until(p.deletion, day) for p in due if p.deletion))}
+        head = {"account": self.account, "region": self.region,
+                "count": plural(len(due), "key or secret", "keys or secrets"),
+                "days": plural(max(days_until(p.deletion, day) for p in due if p.deletion), "day")}
+        reminds_at = sorted(self.reminder_days, reverse=True)
         out = [spec["title"].upper(), "",
-               f"Checked {day.isoformat()} (UTC): {pending} pending deletion in {self.account} {self.region}; "
-               f"{len(due)} deleted in {', '.join(str(d) for d in sorted(self.reminder_days, reverse=True))} "
-               "day(s), the days this stack reminds at."]
+               f"Checked {day.isoformat()} (UTC): {pending:,} pending deletion in {self.account} {self.region}; "
+               f"{len(due):,} deleted in {', '.join(str(d) for d in reminds_at)} "
+               f"{'day' if reminds_at == [1] else 'days'}, the days this stack reminds at."]
         steps: list[str] = []
         for i, item in enumerate(due[:MAX_LISTED], 1):
             values = item.values(self.account, self.region, day)
@@ -884,7 +891,7 @@ class Notifier:
                         "(many deletions in this account): who scheduled some of these, and final notices of "
                         "older deletions, may be missing."]
         if undescribed:
-            out += ["", f"{undescribed} key(s) could not be described (their key policies do not let IAM "
+            out += ["", f"{plural(undescribed, 'key')} could not be described (their key policies do not let IAM "
                         "policies allow kms:DescribeKey, or the check ran out of time): they were not checked."]
         out += ["", "What it means: " + spec["meaning"], "What to do: " + spec["what_to_do"]]
         self._publish(render(spec["subject"], head), "\n".join(out), REMINDER, len(due), steps)
@@ -898,7 +905,7 @@ class Notifier:
             out += [(f"{i}. " if j == 0 else "   ") + text for j, text in enumerate(lines)]
         if len(gone) > MAX_LISTED:
             out += [f"... and {len(gone) - MAX_LISTED} more."]
-        head = {"account": self.account, "region": self.region, "count": str(len(gone))}
+        head = {"account": self.account, "region": self.region, "count": plural(len(gone), "secret")}
         self._publish(render(spec["final_subject"], head), "\n".join(out), REMINDER + "Final", len(gone))
 
     def carry_over(self, digest: Digest) -> None:

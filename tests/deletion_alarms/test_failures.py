@@ -222,7 +222,7 @@ def test_a_backtest_names_its_failed_files_reports_the_rest_and_fails(tmp_path, 
     assert f"failed: {tmp_path / 'dangling.json.gz'}: No such file or directory" in out
     assert f"failed: {tmp_path / 'corrupt.json.gz'}" in out
     assert f"unparsable entries in: {tmp_path / 'mixed.json'} (2)" in out
-    assert "KmsKeyDisableOrDeletion: 1 matches" in out
+    assert "KmsKeyDisableOrDeletion: 1 match," in out
     # The report of what was read is whole, but the run did not read everything: not "done".
     assert status == cli.EXIT_FAILED
     status = cli.main(["backtest", str(tmp_path), "--workers", "1", "--format", "json"])

@@ -108,7 +108,7 @@ def test_a_key_that_cannot_be_described_is_counted_and_the_rest_is_listed(aws, c
     code, out, err = run(aws, capsys, "--format", "json")
     assert code == 0, err
     assert {row["arn"] for row in json.loads(out)} == set(pending.values())
-    assert f"deletion-alarms: {HOME} us-east-1: 1 KMS key(s) could not be described (AccessDeniedException): " \
+    assert f"deletion-alarms: {HOME} us-east-1: 1 KMS key could not be described (AccessDeniedException): " \
            "not checked" in err
 
 

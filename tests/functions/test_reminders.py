@@ -200,7 +200,7 @@ def test_the_reminder_names_each_due_key_and_secret_with_its_undo_command(accoun
     (email,) = account.emails()
     text = email["Subject"] + "\n" + email["Message"]
     assert email["MessageAttributes"]["detection"]["Value"] == REMINDER
-    assert "Deletion reminder: 2 key(s) or secret(s) deleted within 7 days (123456789012 us-east-1)" == email["Subject"]
+    assert "Deletion reminder: 2 keys or secrets deleted within 7 days (123456789012 us-east-1)" == email["Subject"]
     for arn in (due_key, week_secret):
         assert arn in text
     for arn in (later_key, due_secret):
@@ -210,7 +210,7 @@ def test_the_reminder_names_each_due_key_and_secret_with_its_undo_command(accoun
     assert f"Undo: aws secretsmanager restore-secret --region us-east-1 --secret-id {week_secret}" in text
     assert "Scheduled by: arn:aws:iam::123456789012:user/deleter-app-7" in text
     assert "Scheduled by: arn:aws:iam::123456789012:user/deleter-db-7" in text
-    assert "alias/app-7" in text and "in 7 day(s)" in text
+    assert "alias/app-7" in text and "in 7 days" in text
     assert "(not in the record)" not in text
 
 
@@ -238,7 +238,7 @@ def test_a_secret_whose_window_ended_and_is_gone_gets_one_final_notice(account) 
     late = account.secret(7, "late-db", deletion=ended)  # window ended, not yet deleted: no notice
     account.run(account.now.date(), "a")
     (email,) = account.emails()
-    assert email["Subject"] == "Deleted for good: 1 secret(s) (123456789012 us-east-1)"
+    assert email["Subject"] == "Deleted for good: 1 secret (123456789012 us-east-1)"
     assert gone in email["Message"] and forced not in email["Message"] and late not in email["Message"]
     assert "nothing can restore them" in email["Message"]
     tomorrow = account.now.date() + timedelta(days=1)
@@ -257,12 +257,12 @@ def test_the_secret_date_is_the_delete_records_when_there_is_one(account) -> Non
                              "deletionDate": (account.now + timedelta(days=3)).strftime("%b %d, %Y, %I:%M:%S %p")}})
     account.run(account.now.date(), "a")
     (email,) = account.emails()
-    assert "in 3 day(s)" in email["Message"] and "DeletedDate" not in email["Message"]
+    assert "in 3 days" in email["Message"] and "DeletedDate" not in email["Message"]
     account.history.clear()
     account.clock[0] += 4 * 86_400
     account.run(account.now.date() + timedelta(days=4), "b")  # moto's DeletedDate: 7 days after the call
     (email,) = account.emails()
-    assert "in 3 day(s)" in email["Message"] and "date from DeletedDate: no DeleteSecret record found" in email["Message"]
+    assert "in 3 days" in email["Message"] and "date from DeletedDate: no DeleteSecret record found" in email["Message"]
 
 
 def test_a_failed_publish_is_retried_and_the_day_released(account) -> None:
@@ -311,7 +311,7 @@ def test_a_key_it_may_not_describe_is_counted_not_fatal(account, monkeypatch) ->
     monkeypatch.setattr(account.kms, "describe_key", denied)
     assert account.run(account.now.date()) == {"batchItemFailures": []}
     (email,) = account.emails()
-    assert "1 key(s) could not be described" in email["Message"]
+    assert "1 key could not be described" in email["Message"]
 
 
 def test_history_keeps_the_last_successful_scheduling_of_each_resource() -> None:
@@ -393,8 +393,8 @@ def test_a_run_killed_after_its_claim_sends_when_the_entry_comes_back(account, m
     account.clock[0] += VISIBILITY_TIMEOUT_SECONDS  # the entry is handed out again
     assert account.run(day, "a") == {"batchItemFailures": []}
     subjects = sorted(e["Subject"] for e in account.emails())
-    assert subjects == ["Deleted for good: 1 secret(s) (123456789012 us-east-1)",
-                        "Deletion reminder: 1 key(s) or secret(s) deleted within 7 days (123456789012 us-east-1)"]
+    assert subjects == ["Deleted for good: 1 secret (123456789012 us-east-1)",
+                        "Deletion reminder: 1 key or secret deleted within 7 days (123456789012 us-east-1)"]
     account.clock[0] += VISIBILITY_TIMEOUT_SECONDS
     account.run(day, "b")  # delivered once more: nothing twice
     assert account.emails() == []

@@ -364,4 +364,4 @@ def test_the_daily_reminder_reaches_a_person_with_the_key_and_its_undo_command(a
     assert set(got) == {"DeletionReminder"}
     text = got["DeletionReminder"]["Message"]
     assert f"Undo: aws kms cancel-key-deletion --region {REGION} --key-id {key['Arn']}" in text
-    assert "in 7 day(s)" in text
+    assert "in 7 days" in text
