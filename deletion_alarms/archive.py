@@ -3,10 +3,14 @@ a worker scans it, so the archive is never held in memory."""
 
 from __future__ import annotations
 
+import difflib
+
 import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterator
+
+from detections.errors import UsageError
 
 _CLIENTS: dict[tuple, Any] = {}  # one S3 client per worker process and settings
 
@@ -110,7 +114,26 @@ def s3_objects(url: str, profile: str | None = None, region: str | None = None,
                     yield from walked(folder["Prefix"], first, last)
 
     with aws_errors(f"listing {url}"):
+        if not client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount"):
+            raise UsageError(nothing_under(client, bucket, prefix))
         if days is None or BELOW_REGION_FOLDER.search(prefix):
             yield from listed(prefix)
         else:
             yield from walked(prefix, *days)
+
+
+def nothing_under(client: Any, bucket: str, prefix: str, shown: int = 8) -> str:
+    """Why a prefix gave nothing, in one line: the folders its parent holds, the closest first (a
+    mistyped account ID, Region or "CloudTrail" is the usual cause)."""
+    parent = prefix[:prefix.rstrip("/").rfind("/") + 1] if "/" in prefix.rstrip("/") else ""
+    page = client.list_objects_v2(Bucket=bucket, Prefix=parent, Delimiter="/", MaxKeys=1000)
+    folders = [p["Prefix"][len(parent):] for p in page.get("CommonPrefixes", [])]
+    wanted = prefix[len(parent):]
+    close = difflib.get_close_matches(wanted, folders, n=shown, cutoff=0.5)
+    ordered = close + [f for f in folders if f not in close]
+    where = f"s3://{bucket}/{parent}"
+    if not ordered:
+        return f"nothing under s3://{bucket}/{prefix}, and {where} holds no folder"
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    hint = f" (did you mean {where}{close[0]}?)" if close else ""
+    return f"nothing under s3://{bucket}/{prefix}; {where} holds {', '.join(ordered[:shown])}{more}{hint}"

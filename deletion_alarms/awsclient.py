@@ -93,6 +93,20 @@ def aws_errors(action: str) -> Iterator[None]:
         raise UserError(f"{action}: {explain(error)}") from None
 
 
+def describe_stack(cfn: Any, stack_name: str) -> dict:
+    """The stack, or a UserError that names the Region looked in when there is none: a stack in
+    another Region is the usual cause (CloudFormation answers ValidationError "does not exist")."""
+    try:
+        with aws_errors(f"stack {stack_name}"):
+            return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except UserError as error:
+        if "does not exist" not in str(error):
+            raise
+        region = cfn.meta.region_name
+        raise UserError(f"no stack {stack_name} in {region}: give the Region it is in (--region), or the "
+                        "stack's name as CloudFormation shows it") from None
+
+
 def explain(error: Exception) -> str:
     """One line for any botocore failure: what happened, where, in words a user can act on."""
     endpoint = getattr(error, "kwargs", {}).get("endpoint_url", "the endpoint")

@@ -408,6 +408,9 @@ class Report:
     """Files with entries that are no CloudTrail record, each with how many."""
     files_outside_window: int = 0
     """CloudTrail log files not read: delivered outside the window (Options.may_hold_window)."""
+    folders_not_listed: bool = False
+    """An S3 archive was walked by day folders: files of folders outside the window were never
+    listed, so they are not in ``files_outside_window`` (a local folder's are)."""
     scanned_bytes: int | None = None
     """Athena's DataScannedInBytes when the report comes from Athena (records: the matching ones)."""
 
@@ -418,6 +421,8 @@ class Report:
                     f"{plural(self.records, 'matching record')} (one query for every detection)")
         pruned = (f"; {plural(self.files_outside_window, 'file')} delivered outside the window not read"
                   if self.files_outside_window else "")
+        if self.folders_not_listed:
+            pruned += "; S3 day folders outside the window not listed, their files not counted"
         return (f"{plural(self.files, 'file')}, {plural(self.records, 'record')}, {self.parse_failures:,} unparsable, "
                 f"{self.outside_window:,} outside the time window, {plural(self.skipped_files, 'file')} without "
                 f"records skipped (digests){pruned}")
@@ -438,7 +443,7 @@ class Report:
         return {"files": self.files, "skipped_files": self.skipped_files, "records": self.records,
                 "parse_failures": self.parse_failures,
                 "outside_window": self.outside_window, "files_outside_window": self.files_outside_window,
-                "failed_files": self.failed_files,
+                "folders_not_listed": self.folders_not_listed, "failed_files": self.failed_files,
                 "unparsable_files": self.unparsable_files,
                 **({"athena_scanned_bytes": self.scanned_bytes} if self.scanned_bytes is not None else {}),
                 "detections": {n: s.to_dict() for n, s in self.detections.items()}}

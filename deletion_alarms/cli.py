@@ -396,6 +396,7 @@ def backtest(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         report.files_outside_window = not_in_window
+        report.folders_not_listed = options.delivery_days() is not None and any(s.startswith("s3://") for s in args.sources)
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
     if report.records == 0:  # never "0 matches" for a scan that read nothing

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from deletion_alarms.awsclient import aws_errors
+from deletion_alarms.awsclient import aws_errors, describe_stack
 from deletion_alarms.words import plural
 from detections.catalog import metric_alarm_detections
 
@@ -154,11 +154,6 @@ def check_log_group(logs: Any, trails: list[dict], region: str, log_group: str |
     return findings
 
 
-def _stack(cfn: Any, stack_name: str) -> dict:
-    with aws_errors(f"stack {stack_name}"):
-        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-
-
 def _output(stack: dict, key: str) -> str | None:
     return next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == key), None)
 
@@ -166,7 +161,7 @@ def _output(stack: dict, key: str) -> str | None:
 def check_subscriptions(cfn: Any, sns: Any, stack_name: str) -> list[Finding]:
     """On a deployed stack: is the alert topic's email subscription confirmed, or is there a chat
     channel? A workload that forwards to a collector has no topic: say where its alerts go."""
-    stack = _stack(cfn, stack_name)
+    stack = describe_stack(cfn, stack_name)
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     if parameters.get("CollectorEventBusArn"):
         return [Finding("ok", "forwarding", f"events go to the collector bus {parameters['CollectorEventBusArn']}",
@@ -201,7 +196,7 @@ def check_subscriptions(cfn: Any, sns: Any, stack_name: str) -> list[Finding]:
 def check_collector(cfn: Any, events: Any, sns: Any, stack_name: str) -> list[Finding]:
     """On a deployed collector: its bus exists, admits the organization's PutEvents, and its topic
     reaches someone."""
-    stack = _stack(cfn, stack_name)
+    stack = describe_stack(cfn, stack_name)
     bus_arn = _output(stack, "EventBusArn")
     if not bus_arn:
         return [Finding("problem", "collector bus", f"stack {stack_name} has no EventBusArn output",

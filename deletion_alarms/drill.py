@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from deletion_alarms.awsclient import aws_errors
+from deletion_alarms.awsclient import aws_errors, describe_stack
 from detections.catalog import Detection, Service, detections_for_mode
 from detections.messages import undo_commands
 from detections.errors import UserError
@@ -101,11 +101,6 @@ class Result:
         return f"MISSING    {name}  {self.note}".rstrip()
 
 
-def _describe(cfn: Any, stack_name: str) -> dict:
-    with aws_errors(f"stack {stack_name}"):
-        return cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
-
-
 def _topic(stack: dict, stack_name: str) -> str:
     topic = next((o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == "AlertTopicArn"), None)
     if not topic:
@@ -117,7 +112,7 @@ def make_plan(cfn: Any, stack_name: str, collector_cfn: Any = None, collector_st
     """Read the deployed stack: its topic, and the notifications its parameters deploy. A stack that
     forwards to a collector is watched at the collector (its stack in its account): its topic,
     notifier and alarms, named after the collector stack."""
-    stack = _describe(cfn, stack_name)
+    stack = describe_stack(cfn, stack_name)
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     alarm_prefix = stack_name
     if params.get("CollectorEventBusArn"):
@@ -125,7 +120,7 @@ def make_plan(cfn: Any, stack_name: str, collector_cfn: Any = None, collector_st
             raise UserError(f"stack {stack_name} forwards to {params['CollectorEventBusArn']}: give "
                             "--collector-stack (and --collector-profile / --collector-region for its account) "
                             "so that the drill watches the collector's topic")
-        topic = _topic(_describe(collector_cfn, collector_stack), collector_stack)
+        topic = _topic(describe_stack(collector_cfn, collector_stack), collector_stack)
         alarm_prefix = collector_stack
     else:
         topic = _topic(stack, stack_name)

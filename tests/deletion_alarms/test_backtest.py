@@ -201,6 +201,21 @@ def test_an_archived_s3_object_is_named_and_the_rest_is_read(aws, tmp_path: Path
     assert "1 of 3 files could not be read" in captured.err
 
 
+@pytest.mark.parametrize(("source", "says"), [
+    ("s3://org-trail-111122223333/AWSLogs/o-abc123/111122223333/CloudTrial/",
+     "s3://org-trail-111122223333/AWSLogs/o-abc123/111122223333/ holds CloudTrail/, CloudTrail-Digest/, "
+     "CloudTrail-Insight/ (did you mean s3://org-trail-111122223333/AWSLogs/o-abc123/111122223333/CloudTrail/?)"),
+    ("s3://org-trail-111122223333/AWSLog/", "s3://org-trail-111122223333/ holds AWSLogs/ (did you mean "
+                                            "s3://org-trail-111122223333/AWSLogs/?)"),
+    ("s3://org-trail-111122223333/nothing/at/all/", "s3://org-trail-111122223333/nothing/at/ holds no folder"),
+])
+def test_a_mistyped_s3_prefix_names_the_folders_there(aws, capsys, source, says) -> None:
+    trail_archive(aws.client("s3"))
+    assert cli.main(aws.cli("backtest", source, "--start", "2026-11-01", "--end", "2026-11-03")) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"nothing under {source}" in err and says in err, err
+
+
 TRAIL_BUCKET = "org-trail-111122223333"
 
 
@@ -504,3 +519,25 @@ def test_files_delivered_outside_the_window_are_not_read_and_counted(tmp_path: P
     assert data["detections"]["KmsKeyDisableOrDeletion"]["matches"] == 3
     assert cli.main([*args, "--late-days", "0"]) == 0
     assert "3 files delivered outside the window not read" in capsys.readouterr().out
+
+
+def test_local_and_s3_backtests_of_the_same_files_say_the_same_or_why_not(aws, tmp_path: Path, capsys) -> None:
+    """The same trail folders, local and in S3, with a window: the same records are read; the local
+    scan counts every file outside the window, the S3 scan never lists far day folders and says so."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    body = gzip.compress(json.dumps({"Records": RECORDS}).encode())
+    for day in (3, 4, 20, 25):  # 20 and 25: far outside the window
+        key = log_name(datetime(2026, 11, day, 12, 0))
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_bytes(body)
+        s3.put_object(Bucket=TRAIL_BUCKET, Key=key, Body=body)
+    window = ["--start", "2026-11-03", "--end", "2026-11-05", "--format", "json", "--workers", "1"]
+    assert cli.main(["backtest", str(tmp_path / "AWSLogs"), *window]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert cli.main(aws.cli("backtest", f"s3://{TRAIL_BUCKET}/AWSLogs/", *window)) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert local["records"] == remote["records"] and local["files"] == remote["files"] == 2
+    assert local["files_outside_window"] == 2 and remote["files_outside_window"] == 0
+    assert not local["folders_not_listed"] and remote["folders_not_listed"]  # the text says it:
+    assert "S3 day folders outside the window not listed" in bt.Report({}, folders_not_listed=True).read_summary()

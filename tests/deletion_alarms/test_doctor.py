@@ -276,3 +276,12 @@ def test_a_topic_of_another_region_is_a_problem(aws, capsys) -> None:
         "Resources": {"T": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"AlertTopicArn": {"Value": topic}}}))
     code, out = run(aws, capsys, "--stack-name", "deletion-alarms")
     assert code == 1 and "is in eu-west-1, the stack in us-east-1" in out
+
+
+def test_a_stack_in_another_region_is_named_with_the_region_looked_in(aws, capsys) -> None:
+    """CloudFormation answers a stack of another Region with ValidationError "does not exist": the
+    line says where the doctor looked, and what to give."""
+    code = cli.main(aws.cli("doctor", "--stack-name", "deletion-alarms", region="eu-west-1"))
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED and len(err.strip().splitlines()) == 1
+    assert "no stack deletion-alarms in eu-west-1: give the Region it is in (--region)" in err
