@@ -78,3 +78,65 @@ def test_the_security_section_names_every_iam_role_the_template_creates(workload
     created = {k for k, r in workload["Resources"].items() if r["Type"].startswith("AWS::IAM::")}
     assert listed == created and created
     assert "creates no IAM role" not in readme
+
+
+def aws_deploy_commands() -> list[list[str]]:
+    """Each `aws cloudformation deploy` of the README and the docs pages, as arguments."""
+    import shlex
+
+    commands = []
+    for block in readme_blocks("sh"):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if line.startswith("aws cloudformation deploy"):
+                commands.append(shlex.split(line))
+    return commands
+
+
+def test_every_deploy_command_of_the_docs_fits_its_template() -> None:
+    """A deployer copies these: the template exists in dist/, each parameter it sets is one of the
+    template's, with a value the template allows, and the capabilities are the ones the template
+    needs (derived from it); a template over CloudFormation's inline limit is given a bucket."""
+    import json
+    import re
+    from pathlib import Path
+
+    from stacks.stackset import required_capabilities
+
+    root = Path(__file__).resolve().parents[2]
+    commands = aws_deploy_commands()
+    assert len(commands) >= 3
+    for args in commands:
+        options: dict[str, list[str]] = {}
+        for arg in args[3:]:
+            if arg.startswith("--"):
+                current = options.setdefault(arg, [])
+            else:
+                current.append(arg)
+        (template_file,) = options["--template-file"]
+        template = json.loads((root / template_file).read_text())
+        assert sorted(options.get("--capabilities", [])) == sorted(required_capabilities(template)), args
+        if (root / template_file).stat().st_size > 51_200:  # CloudFormation's TemplateBody limit
+            assert options.get("--s3-bucket"), f"{template_file} is over 51,200 bytes: it needs --s3-bucket"
+        for pair in options.get("--parameter-overrides", []):
+            name, value = pair.split("=", 1)
+            spec = template["Parameters"][name]  # a KeyError is a parameter the template does not have
+            if "AllowedValues" in spec:
+                assert value in spec["AllowedValues"], pair
+            if "AllowedPattern" in spec:
+                assert re.fullmatch(spec["AllowedPattern"], value), pair
+
+
+def test_the_readme_states_the_template_sizes_and_roles_as_they_are() -> None:
+    """The README's claims about dist/: over the inline limit, roles created (CAPABILITY_IAM)."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    workload = root / "dist" / "deletion-alarms.json"
+    assert "over the 51,200 bytes CloudFormation takes inline" in readme and workload.stat().st_size > 51_200
+    resources = json.loads(workload.read_text())["Resources"]
+    assert "creates IAM roles" in readme and any(r["Type"] == "AWS::IAM::Role" for r in resources.values())
+    assert not any("RoleName" in r.get("Properties", {}) for r in resources.values())  # "unnamed IAM roles only"
+    assert "unnamed IAM roles only" in readme
