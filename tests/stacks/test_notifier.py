@@ -187,3 +187,78 @@ def test_each_constraint_fails_when_broken(workload, change, expected) -> None:
     mutated = copy.deepcopy(workload)
     change(mutated["Resources"])
     assert any(expected in p for p in mapping_problems(mutated))
+
+
+# ------------------------------------------------------------------ the claim table's time to live
+class RecordingTable:
+    """DynamoDB as the notifier's claims meet it: every item written is kept for inspection."""
+
+    exceptions = type("Exceptions", (), {"ConditionalCheckFailedException": type("C", (Exception,), {})})
+
+    def __init__(self) -> None:
+        self.written: list[dict] = []
+
+    def put_item(self, **call) -> None:
+        self.written.append(call["Item"])
+
+    def update_item(self, **call) -> None:
+        pass
+
+    def get_item(self, **call) -> dict:
+        return {}
+
+
+def claims_written(clock: float) -> list[dict]:
+    """The items of every kind of claim the notifier writes: a digest's minute, an automatic cancel,
+    a day's reminder, a secret's final notice."""
+    from functions.notifier import FINAL_CLAIM_TTL_SECONDS, LEASE_SECONDS, Notifier
+    from tests.functions.test_notifier import SPECS
+
+    table = RecordingTable()
+
+    class Cancels:  # KMS as the cancel meets it
+        def cancel_key_deletion(self, KeyId):  # noqa: N803
+            return {"KeyId": KeyId}
+
+    topic = type("Topic", (), {"publish": lambda self, **call: {"MessageId": "m"}})()
+    notifier = Notifier(topic, None, table, topic_arn="t", queue_url="q", claim_table="claims", log_group="g",
+                        region="us-east-1", specs=SPECS, clock=lambda: clock, log=lambda line: None,
+                        auto_cancel="All", account="111122223333", clients=lambda service, region=None: Cancels())
+    record = next(s.record for s in load_corpus() if s.cls == "kms-decrypt-pending-deletion-kmsinvalidstateexception")
+    notifier.enrich = lambda spec, rows: None  # no reads: only the claims matter here
+    notifier.handle({"Records": [sqs_record(entry("KmsKeyPendingDeletionUse", record), "m1")]})
+    notifier.check = lambda day: None  # the day's claim is what is looked at
+    notifier.remind(type("Digest", (), {"events": [{"time": "2026-12-05T08:00:00Z"}]})())
+    # A secret's final notice is claimed for FINAL_CLAIM_TTL_SECONDS through the same claim().
+    notifier.claim("final#arn:aws:secretsmanager:us-east-1:111122223333:secret:old-a1B2c3",
+                   int(clock) + FINAL_CLAIM_TTL_SECONDS, lease=LEASE_SECONDS)
+    return table.written
+
+
+def ttl_problems(template: dict) -> list[str]:
+    """Why DynamoDB would keep some claim for ever: TTL off, or an item without the template's TTL
+    attribute as a Number of epoch seconds (DynamoDB developer guide, TTL: "formatting an item's TTL
+    attribute"; an item without it, or with another type, is never deleted)."""
+    ttl = template["Resources"]["NotifierClaimTable"]["Properties"]["TimeToLiveSpecification"]
+    problems = [] if ttl["Enabled"] is True else ["TTL is off"]
+    now = 1_764_921_600.0
+    items = claims_written(now)
+    kinds = {item["claim"]["S"].split("#")[0] for item in items}
+    assert kinds == {"KmsKeyPendingDeletionUse", "cancel", "DeletionReminder", "final"}, kinds
+    for item in items:
+        value = item.get(ttl["AttributeName"], {})
+        if set(value) != {"N"} or not now < int(value["N"]) <= now + 100 * 86_400:  # seconds, not ms
+            problems.append(f"{item['claim']['S']}: no {ttl['AttributeName']} in epoch seconds")
+    return problems
+
+
+def test_every_claim_carries_the_templates_time_to_live_as_epoch_seconds(workload) -> None:
+    assert ttl_problems(workload) == []
+
+
+def test_the_time_to_live_proof_fails_on_another_attribute(workload) -> None:
+    import copy
+
+    mutated = copy.deepcopy(workload)
+    mutated["Resources"]["NotifierClaimTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] = "ttl"
+    assert len(ttl_problems(mutated)) == 4
