@@ -558,7 +558,7 @@ def inventory(args: argparse.Namespace) -> int:
 
         scope = f"{plural(len(sessions), 'account')}: {', '.join(sessions)}; Regions: {', '.join(regions) or 'every enabled one'}"
         write_html(args.html, lambda generated: htmlreport.inventory_page(found, scope, generated, args.fail_within))
-    soon = [p for p in found if args.fail_within is not None and p.days_left <= args.fail_within]
+    soon = [p for p in found if args.fail_within is not None and p.within(args.fail_within)]
     for p in soon:  # what made the run fail, on stderr where CI and cron show it
         print(f"deletion-alarms: {p.kind} {p.name or p.arn} in {p.account} {p.region} is deleted in "
               f"{p.days_left:.1f} days (--fail-within {args.fail_within}): {p.arn}", file=sys.stderr)

@@ -160,7 +160,7 @@ def inventory_page(found: "list[Pending]", scope: str, generated_at: str, fail_w
     soonest first; those within ``fail_within`` days marked."""
     from deletion_alarms.inventory import COLUMNS
 
-    soon = sum(1 for p in found if fail_within is not None and p.days_left <= fail_within)
+    soon = sum(1 for p in found if fail_within is not None and p.within(fail_within))
     header = [("Scope", scope), ("Generated", generated_at), ("Pending deletion", f"{len(found):,}")]
     if fail_within is not None:
         header.append((f"Within {plural(fail_within, 'day')}", f"{soon:,}"))
@@ -170,7 +170,7 @@ def inventory_page(found: "list[Pending]", scope: str, generated_at: str, fail_w
     else:
         rows = []
         for pending in found:
-            mark = ' style="font-weight:bold"' if fail_within is not None and pending.days_left <= fail_within else ""
+            mark = ' style="font-weight:bold"' if fail_within is not None and pending.within(fail_within) else ""
             rows.append(f"<tr{mark}>" + "".join(
                 f'<td data-label="{escape(column)}"{" class=n" if i == 4 else ""}>{cell(value)}</td>'
                 for i, (column, value) in enumerate(zip(COLUMNS, pending.row()))) + "</tr>")

@@ -48,7 +48,7 @@ class Pending:
     name: str  # the key's aliases, or the secret's name
     state: str
     deletion_date: str  # ISO 8601, UTC
-    days_left: float
+    days_left: float | None  # None: a multi-Region primary, deleted only after its replicas (no date yet)
     scheduled_by: str
     scheduled_at: str
     used_since: int | None  # use attempts seen in event history since it was scheduled; None: unknown
@@ -57,11 +57,19 @@ class Pending:
         unread = self.used_since is None  # event history could not be read (no permission, throttled)
         used = NOT_READ if unread else str(self.used_since)
         by = self.scheduled_by or (NOT_READ if unread else NOT_FOUND)
-        return [self.account, self.region, self.kind, self.name or "-", f"{self.days_left:.1f}", self.deletion_date,
+        days = f"{self.days_left:.1f}" if self.days_left is not None else AFTER_REPLICAS
+        return [self.account, self.region, self.kind, self.name or "-", days, self.deletion_date or AFTER_REPLICAS,
                 by, self.scheduled_at or (NOT_READ if unread else NOT_FOUND), used, self.arn]
 
 
+    def within(self, days: int) -> bool:
+        """Deleted within ``days`` days from now, the last day included; never for a primary that
+        waits for its replicas, whose date is not set yet."""
+        return self.days_left is not None and self.days_left <= days
+
+
 NOT_READ = "(history not read)"
+AFTER_REPLICAS = "(after its replicas are deleted)"  # KMS sets no DeletionDate until then
 NOT_FOUND = "(not in 90 days of history)"
 COLUMNS = ["account", "region", "kind", "name", "days left", "deletion date", "scheduled by", "scheduled at",
            "used since", "arn"]
@@ -181,7 +189,7 @@ def pending_in(clients: Callable[[str], Any], account: str, region: str, now: da
                 past = history(cloudtrail, meta["Arn"], Service.KMS, now)
                 found.append(Pending(account, region, "KMS key", meta["Arn"], ", ".join(sorted(aliases.get(key["KeyId"], []))),
                                      meta["KeyState"], _iso(deletion) if deletion else "",
-                                     days_left(deletion, now) if deletion else float("nan"),
+                                     days_left(deletion, now) if deletion else None,
                                      past.scheduled_by, past.scheduled_at, past.used_since))
         if notes is not None:
             notes += [f"{account} {region}: {plural(n, 'KMS key')} could not be described ({code}): not checked"
@@ -220,7 +228,7 @@ def collect(tasks: Iterable[tuple[str, str, Callable[[str], Any]]], now: datetim
         except BaseException:  # a failure or Ctrl-C: the account-Regions not started are not read
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-    return sorted(found, key=lambda p: (p.days_left, p.account, p.region, p.arn))
+    return sorted(found, key=lambda p: (p.days_left is None, p.days_left or 0.0, p.account, p.region, p.arn))
 
 
 def render(found: list[Pending], form: str) -> str:

@@ -351,3 +351,50 @@ def test_deleted_restored_and_deleted_again_both_readers_take_the_last_schedulin
     expected = (NOW - timedelta(days=2) + timedelta(days=30)).replace(microsecond=0)
     assert complete and past.deletion_date == notifier_view[secret].deletion == expected
     assert past.scheduled_by == notifier_view[secret].caller == "arn:aws:iam::111122223333:user/second"
+
+
+def pending(days_left: float | None) -> "inv.Pending":
+    return inv.Pending("111122223333", "us-east-1", "KMS key", f"arn:aws:kms:us-east-1:111122223333:key/{days_left}",
+                       "", "PendingDeletion", "", days_left, "", "", 0)
+
+
+@pytest.mark.parametrize(("days_left", "fail_within", "within"), [
+    (7.0, 7, True),   # the last day counts: "within 7 days" includes a key deleted in exactly 7.0
+    (7.1, 7, False), (6.9, 7, True), (0.0, 0, True), (0.1, 0, False),
+    (None, 30, False),  # a primary waiting for its replicas has no date yet
+])
+def test_fail_within_counts_the_last_day_and_never_a_date_not_set(days_left, fail_within, within) -> None:
+    assert pending(days_left).within(fail_within) is within
+
+
+def test_a_multi_region_primary_waiting_for_its_replicas_is_listed_last_without_a_date() -> None:
+    """ScheduleKeyDeletion on a multi-Region primary with replicas: KeyState PendingReplicaDeletion
+    and no DeletionDate until the last replica is deleted (KMS developer guide, deleting multi-Region
+    keys). It is listed, after every dated one, and says why it has no date."""
+    now = datetime(2026, 12, 5, tzinfo=timezone.utc)
+    primary = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    dated = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+    class Kms:
+        exceptions = type("E", (), {"ClientError": Exception})
+
+        def get_paginator(self, name):
+            pages = {"list_aliases": [{"Aliases": []}],
+                     "list_keys": [{"Keys": [{"KeyId": primary.rsplit("/", 1)[1]}, {"KeyId": dated.rsplit("/", 1)[1]}]}]}
+            return type("P", (), {"paginate": lambda self, **kw: pages[name]})()
+
+        def describe_key(self, KeyId):  # noqa: N803
+            if KeyId.startswith("mrk-"):
+                return {"KeyMetadata": {"Arn": primary, "KeyState": "PendingReplicaDeletion", "MultiRegion": True}}
+            return {"KeyMetadata": {"Arn": dated, "KeyState": "PendingDeletion",
+                                    "DeletionDate": now + timedelta(days=9)}}
+
+    class Nothing:
+        def get_paginator(self, name):
+            return type("P", (), {"paginate": lambda self, **kw: [{}]})()
+
+    clients = {"kms": Kms(), "secretsmanager": Nothing(), "cloudtrail": Nothing()}
+    found = inv.collect([("111122223333", "us-east-1", clients.get)], now=now)
+    assert [p.arn for p in found] == [dated, primary]
+    assert found[1].days_left is None and found[1].row()[4:6] == [inv.AFTER_REPLICAS] * 2
+    assert "nan" not in inv.render(found, "table") and json.loads(inv.render(found, "json"))[1]["days_left"] is None
