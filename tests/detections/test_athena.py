@@ -217,3 +217,29 @@ def test_the_table_follows_cloudtrails_s3_layout() -> None:
 def test_bad_table_input_names_the_value(call, message) -> None:
     with pytest.raises(UserError, match=message):
         call()
+
+
+def test_a_record_at_either_end_of_the_window_is_counted_as_the_local_engine_counts_it(db, tmp_path) -> None:
+    """The window is [start, end): a record at exactly the start is in, one at exactly the end is
+    out, one a second before the end is in; Athena's query and the local engine agree."""
+    from deletion_alarms import backtest as bt
+
+    start, end = "2026-11-28T00:00:00Z", "2026-11-29T00:00:00Z"
+    base = next(c.record for c in CASES if c.expect == {"SecretDeletion"})
+    times = {"at-start": start, "before-end": "2026-11-28T23:59:59Z", "at-end": end,
+             "before-start": "2026-11-27T23:59:59Z"}
+    records = [{**base, "eventID": name, "eventTime": at} for name, at in times.items()]
+    con = db
+    con.execute("CREATE OR REPLACE TABLE edges AS SELECT * FROM cloudtrail_logs LIMIT 0")
+    for record in records:
+        row = athena_row(record)
+        con.execute("INSERT INTO edges SELECT " + ", ".join(f"?::{COLUMNS[name]}" for name in COLUMNS),
+                    [row.get(name) for name in COLUMNS])
+    con.execute("CREATE OR REPLACE VIEW edged AS SELECT *, '111122223333' AS account, 'us-east-1' AS region, "
+                "'2026/11/28' AS \"timestamp\" FROM edges")
+    athena = {r[0] for r in con.execute(combined_sql(DETECTIONS, "edged", start, end)).fetchall()}
+    assert athena == {"at-start", "before-end"}
+    path = tmp_path / "edges.json"
+    path.write_text(json.dumps({"Records": records}))
+    report = bt.run(bt.local_files([str(path)]), bt.Options(start=start, end=end), workers=1)
+    assert report.detections["SecretDeletion"].matches == len(athena) and report.outside_window == 2
