@@ -360,6 +360,13 @@ def forwarding_paths(member: Deployment, collector: Deployment) -> list[str]:
                              {"aws:SourceArn": rule_arn, "aws:SourceAccount": member.account})
             if evaluate(assume, resource_policy=role["AssumeRolePolicyDocument"]) != ALLOW:
                 problems.append(f"{rule_id}: EventBridge may not assume {role_id}")
+            # The confused deputy: another account's rule naming this role (IAM guide, cross-service
+            # confused deputy prevention: aws:SourceAccount).
+            foreign = Request("sts:AssumeRole", target["RoleArn"], "events.amazonaws.com",
+                              {"aws:SourceArn": rule_arn.replace(member.account, "444455556666"),
+                               "aws:SourceAccount": "444455556666"})
+            if evaluate(foreign, resource_policy=role["AssumeRolePolicyDocument"]) == ALLOW:
+                problems.append(f"{rule_id}: another account's rule may assume {role_id}")
             identity = [p["PolicyDocument"] for p in role["Policies"]]
             context = {"aws:PrincipalOrgID": ORG, "aws:PrincipalAccount": member.account}
             put = Request("events:PutEvents", bus_arn, target["RoleArn"], context)
@@ -578,6 +585,10 @@ def _forwarding_role_trusts_anyone(resources: dict) -> None:
         "Service": "sns.amazonaws.com"}
 
 
+def _forwarding_role_trusts_any_account(resources: dict) -> None:
+    resources["CollectorForwardingRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0].pop("Condition")
+
+
 def _forwarding_role_may_put_nowhere(resources: dict) -> None:
     policy = resources["CollectorForwardingRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     policy["Statement"][0]["Resource"] = ["arn:aws:events:*:*:event-bus/default"]
@@ -649,6 +660,7 @@ def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
     (_dead_letter_queue_refuses_redrive, "AlertDeliveryDeadLetterQueue: does not admit AlertEventQueue's redrive"),
     (_forwarding_role_trusts_anyone, "EventBridge may not assume CollectorForwardingRole"),
     (_forwarding_role_may_put_nowhere, "may not put events on the collector's bus"),
+    (_forwarding_role_trusts_any_account, "another account's rule may assume CollectorForwardingRole"),
     (_source_account_on_the_key_grant, "may not kms:GenerateDataKey on the topic key (without source keys)"),
     (_drop_a_rule_from_the_queue_policy, "KmsKeyPendingDeletionUseRule: events.amazonaws.com may not send to its target"),
     (_dead_letter_queue_under_the_topic_key, "AlertDeliveryDeadLetterQueue: the administrator may not decrypt"),

@@ -177,6 +177,36 @@ def test_launch_role_allows_nothing_else() -> None:
     assert "kms:ScheduleKeyDeletion" not in granted and "sqs:DeleteQueue" not in granted
 
 
+def scoping_problems(policy: dict) -> list[str]:
+    """Granted actions that reach another team's resource of the same type (a name that is not the
+    launched product's): each scoped grant stops at the product's names. Keys (random IDs) and the
+    trail's log group (a parameter) cannot be told apart by name: they are the documented exceptions."""
+    problems = []
+    for action in sorted(NEEDED):
+        for resource in resources_for(action):
+            if STACK not in resource:
+                continue  # "*" (no resource type), a key ID or the trail's log group
+            foreign = resource.replace(STACK, "payments-prod")
+            call = Request(action, foreign, ROLE, CONTEXT.get(action, {}))
+            if evaluate(call, identity_policies=[policy]) == ALLOW:
+                problems.append(f"{action} on {foreign}")
+    return problems
+
+
+def test_launch_role_stops_at_the_products_resources() -> None:
+    assert scoping_problems(launch_policy()) == []
+
+
+def test_the_scoping_proof_fails_on_a_grant_to_every_resource() -> None:
+    import copy
+
+    policy = copy.deepcopy(launch_policy())
+    for statement in policy["Statement"]:
+        statement["Resource"] = ["*"]
+    problems = scoping_problems(policy)
+    assert any(p.startswith("iam:") for p in problems) and any(p.startswith("lambda:") for p in problems), problems
+
+
 def test_the_schemas_cover_every_resource_type() -> None:
     """A new resource type cannot be forgotten: each one's handlers contribute permissions."""
     for kind in {r["Type"] for r in WORKLOAD["Resources"].values()}:
