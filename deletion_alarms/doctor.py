@@ -40,28 +40,53 @@ class Finding:
         return text + (f"\n          fix: {self.fix}" if self.fix else "")
 
 
-def _selector_coverage(selectors: dict[str, Any]) -> tuple[bool, bool]:
-    """(logs read management events, logs KMS events) for one trail's event selectors."""
-    if not selectors.get("EventSelectors") and not selectors.get("AdvancedEventSelectors"):
-        return True, True  # no selector at all: CloudTrail's default, every management event
-    reads = kms = False
-    for s in selectors.get("EventSelectors") or []:
-        if s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") in ("All", "ReadOnly"):
-            reads = True
-            if "kms.amazonaws.com" not in s.get("ExcludeManagementEventSources", []):
-                kms = True
-    for s in selectors.get("AdvancedEventSelectors") or []:
-        fields = {f["Field"]: f for f in s.get("FieldSelectors", [])}
-        if fields.get("eventCategory", {}).get("Equals") != ["Management"]:
-            continue
-        read_only = fields.get("readOnly", {})
-        if read_only.get("Equals") in (None, ["true"]) and read_only.get("NotEquals") != ["true"]:
-            reads = True
-            source = fields.get("eventSource", {})
-            if "kms.amazonaws.com" not in source.get("NotEquals", []) and (
-                    "Equals" not in source or "kms.amazonaws.com" in source["Equals"]):
-                kms = True
-    return reads, kms
+# The management events the detections read, as a trail's selectors see them: a use (read) and a
+# scheduling (write) of each service.
+NEEDED_EVENTS = {
+    "kms read": {"eventCategory": "Management", "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+                 "readOnly": "true", "eventType": "AwsApiCall"},
+    "kms write": {"eventCategory": "Management", "eventSource": "kms.amazonaws.com",
+                  "eventName": "ScheduleKeyDeletion", "readOnly": "false", "eventType": "AwsApiCall"},
+    "secretsmanager read": {"eventCategory": "Management", "eventSource": "secretsmanager.amazonaws.com",
+                            "eventName": "GetSecretValue", "readOnly": "true", "eventType": "AwsApiCall"},
+    "secretsmanager write": {"eventCategory": "Management", "eventSource": "secretsmanager.amazonaws.com",
+                             "eventName": "DeleteSecret", "readOnly": "false", "eventType": "AwsApiCall"},
+}
+_OPERATORS = {
+    "Equals": lambda value, wanted: value == wanted, "StartsWith": lambda value, wanted: value.startswith(wanted),
+    "EndsWith": lambda value, wanted: value.endswith(wanted),
+}
+
+
+def field_matches(selector: dict[str, Any], event: dict[str, str]) -> bool:
+    """One advanced field selector on one event (CloudTrail API reference, AdvancedFieldSelector):
+    each of Equals, StartsWith, EndsWith given must match one of its values; none of NotEquals,
+    NotStartsWith, NotEndsWith may match any of its values. A field the event does not have
+    matches only the negative operators."""
+    value = event.get(selector["Field"])
+    for name, test in _OPERATORS.items():
+        if name in selector and not (value is not None and any(test(value, w) for w in selector[name])):
+            return False
+        negated = selector.get("Not" + name, [])
+        if value is not None and any(test(value, w) for w in negated):
+            return False
+    return True
+
+
+def logged(selectors: dict[str, Any], event: dict[str, str]) -> bool:
+    """Whether a trail with ``selectors`` (GetEventSelectors) records ``event``: any advanced selector
+    whose fields all match; or a basic selector that includes management events of its read/write
+    type and does not exclude its source; no selector at all is CloudTrail's default, every
+    management event."""
+    advanced = selectors.get("AdvancedEventSelectors") or []
+    basic = selectors.get("EventSelectors") or []
+    if advanced:
+        return any(all(field_matches(f, event) for f in s.get("FieldSelectors", [])) for s in advanced)
+    if not basic:
+        return True
+    kind = "ReadOnly" if event["readOnly"] == "true" else "WriteOnly"
+    return any(s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") in ("All", kind)
+               and event["eventSource"] not in s.get("ExcludeManagementEventSources", []) for s in basic)
 
 
 def check_trails(cloudtrail_in: Callable[[str], Any], region: str) -> tuple[list[Finding], list[dict]]:
@@ -81,20 +106,27 @@ def check_trails(cloudtrail_in: Callable[[str], Any], region: str) -> tuple[list
                             "aws cloudtrail start-logging --name management-events")], []
         names = ", ".join(t["Name"] for t in logging)
         findings.append(Finding("ok", "logging trail", f"{names} logging in {region}"))
-        coverage = [_selector_coverage(cloudtrail_in(t["HomeRegion"]).get_event_selectors(TrailName=t["TrailARN"]))
-                    for t in logging]
-    if not any(reads for reads, _ in coverage):
+        selectors = [cloudtrail_in(t["HomeRegion"]).get_event_selectors(TrailName=t["TrailARN"]) for t in logging]
+    missing = [name for name, event in NEEDED_EVENTS.items() if not any(logged(s, event) for s in selectors)]
+    if {"kms read", "secretsmanager read"} <= set(missing):
         findings.append(Finding(
             "problem", "read management events", f"no logging trail records Read management events ({names})",
             "Decrypt and GetSecretValue are read events: set ReadWriteType All on a trail's management "
             "events (aws cloudtrail put-event-selectors ... ReadWriteType=All)"))
-    elif not any(kms for _, kms in coverage):
+    elif {"kms read", "kms write"} <= set(missing):
         findings.append(Finding(
             "problem", "KMS events", f"every logging trail excludes KMS management events ({names})",
             "remove kms.amazonaws.com from ExcludeManagementEventSources (or from an eventSource "
-            "NotEquals of an advanced selector), or the KMS use detection never fires"))
+            "NotEquals of an advanced selector), or the KMS detections never fire"))
+    elif missing:
+        calls = ", ".join(f"{NEEDED_EVENTS[m]['eventSource'].split('.')[0]} {NEEDED_EVENTS[m]['eventName']}"
+                          for m in missing)
+        findings.append(Finding(
+            "problem", "management events", f"no logging trail records {calls} ({names})",
+            "log every management event of kms.amazonaws.com and secretsmanager.amazonaws.com, read "
+            "and write, on at least one trail"))
     else:
-        findings.append(Finding("ok", "management events", "read and KMS management events are logged"))
+        findings.append(Finding("ok", "management events", "KMS and Secrets Manager management events, read and write, are logged"))
     return findings, logging
 
 

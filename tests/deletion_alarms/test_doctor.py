@@ -70,7 +70,7 @@ def test_healthy_account_for_eventbridge(aws, capsys) -> None:
     code, out = run(aws, capsys, region="eu-west-1")  # a multi-Region trail covers every Region
     assert code == 0, out
     assert "[OK     ] logging trail: org-trail logging in eu-west-1" in out
-    assert "read and KMS management events are logged" in out
+    assert "KMS and Secrets Manager management events, read and write, are logged" in out
 
 
 @pytest.mark.parametrize(("selectors", "advanced", "problem"), [
@@ -285,3 +285,41 @@ def test_a_stack_in_another_region_is_named_with_the_region_looked_in(aws, capsy
     err = capsys.readouterr().err
     assert code == cli.EXIT_FAILED and len(err.strip().splitlines()) == 1
     assert "no stack deletion-alarms in eu-west-1: give the Region it is in (--region)" in err
+
+
+
+MANAGEMENT = {"Field": "eventCategory", "Equals": ["Management"]}
+
+
+@pytest.mark.parametrize(("fields", "missing"), [
+    ([MANAGEMENT], []),
+    ([MANAGEMENT, {"Field": "readOnly", "Equals": ["true"]}], ["kms write", "secretsmanager write"]),
+    ([MANAGEMENT, {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}], ["kms read", "kms write"]),
+    ([MANAGEMENT, {"Field": "eventSource", "NotStartsWith": ["kms."]}], ["kms read", "kms write"]),
+    ([MANAGEMENT, {"Field": "eventSource", "StartsWith": ["kms."]}], ["secretsmanager read", "secretsmanager write"]),
+    ([MANAGEMENT, {"Field": "eventSource", "EndsWith": [".amazonaws.com"]}], []),
+    ([MANAGEMENT, {"Field": "eventSource", "NotEndsWith": ["manager.amazonaws.com"]}],
+     ["secretsmanager read", "secretsmanager write"]),
+    ([MANAGEMENT, {"Field": "eventName", "NotEquals": ["Decrypt"]}], ["kms read"]),
+    ([MANAGEMENT, {"Field": "eventName", "Equals": ["ScheduleKeyDeletion", "DeleteSecret"]}],
+     ["kms read", "secretsmanager read"]),
+    ([{"Field": "eventCategory", "Equals": ["Data"]}, {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}],
+     ["kms read", "kms write", "secretsmanager read", "secretsmanager write"]),
+])
+def test_every_operator_of_an_advanced_selector_is_read_as_cloudtrail_does(fields, missing) -> None:
+    """Equals, StartsWith and EndsWith include; NotEquals, NotStartsWith and NotEndsWith exclude; the
+    fields of one selector all hold (CloudTrail API reference, AdvancedFieldSelector)."""
+    from deletion_alarms.doctor import NEEDED_EVENTS, logged
+
+    selectors = {"AdvancedEventSelectors": [{"Name": "s", "FieldSelectors": fields}]}
+    assert [name for name, event in NEEDED_EVENTS.items() if not logged(selectors, event)] == missing
+
+
+def test_selectors_add_up_across_a_trails_selectors_and_trails() -> None:
+    from deletion_alarms.doctor import NEEDED_EVENTS, logged
+
+    reads = {"Name": "r", "FieldSelectors": [MANAGEMENT, {"Field": "readOnly", "Equals": ["true"]}]}
+    writes = {"Name": "w", "FieldSelectors": [MANAGEMENT, {"Field": "readOnly", "Equals": ["false"]}]}
+    both = {"AdvancedEventSelectors": [reads, writes]}
+    assert all(logged(both, event) for event in NEEDED_EVENTS.values())
+    assert logged({}, NEEDED_EVENTS["kms read"])  # no selector: every management event
