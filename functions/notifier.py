@@ -77,6 +77,11 @@ LEASE_SECONDS = 90  # longer than the function's timeout: a claim held by a kill
 METRIC_NAMESPACE = "DeletionAlarms"  # the notifier's own metrics, written as embedded metric format
 # AutoCancelOnUse: one cancel (or restore) per key or secret per CANCEL_SECONDS, however many uses and
 # invocations; at most MAX_CANCELS calls per digest (CancelKeyDeletion's request quota is 5 a second).
+# Who used a key scheduled for deletion (KMS guide: determine a key's past usage from CloudTrail before
+# deleting it): its event history, LookupEvents by resource, 50 events a page, 2 requests a second.
+USE_PAGES = 6
+USE_HISTORY_DAYS = 90  # what event history keeps
+USE_SHOWN = 3
 CANCEL_SECONDS = 300
 MAX_CANCELS = 10
 AUTO_CANCEL_MODES = ("Tagged", "All")
@@ -433,6 +438,45 @@ def scheduled_deletion(text: Any, at: datetime, request: Mapping[str, Any]) -> t
         return None, ""
     return at + timedelta(days=days), f"computed: event time + {days} days" + (
         f" (the record's date {text!r} did not parse)" if text else "")
+
+
+def recent_use(cloudtrail: Any, arn: str, uses: Iterable[str], now: datetime, pages: int = USE_PAGES) -> str:
+    """Who used ``arn`` in its CloudTrail event history (the last USE_HISTORY_DAYS days, newest first),
+    in one line: the calls that are a use (``uses``) by principal, the busiest first; read for at
+    most ``pages`` pages, and said so when the history goes on."""
+    uses = set(uses)
+    counts: dict[str, dict[str, int]] = {}
+    read, oldest, more = 0, None, False
+    paginator = cloudtrail.get_paginator("lookup_events").paginate(
+        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}],
+        StartTime=now - timedelta(days=USE_HISTORY_DAYS), EndTime=now)
+    for n, page in enumerate(paginator):
+        if n == pages:
+            more = True
+            break
+        for event in page.get("Events", []):
+            read += 1
+            oldest = event.get("EventTime") or oldest
+            if event.get("EventName") not in uses:
+                continue
+            try:
+                record = json.loads(event.get("CloudTrailEvent") or "{}")
+            except ValueError:
+                record = {}
+            who = (record.get("userIdentity") or {}).get("arn") or (record.get("userIdentity") or {}).get(
+                "invokedBy") or event.get("Username") or "unknown"
+            per = counts.setdefault(who, {})
+            per[event["EventName"]] = per.get(event["EventName"], 0) + 1
+    scope = (f"in the newest {plural(read, 'event')} of its history, back to {iso(utc(oldest))} UTC (the rest "
+             "not read)") if more and oldest else f"in the last {USE_HISTORY_DAYS} days of CloudTrail event history"
+    if not counts:
+        return f"no use {scope}: nothing called it with a cryptographic operation"
+    ranked = sorted(counts.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    total = sum(sum(per.values()) for _, per in ranked)
+    shown = "; ".join(f"{who} ({', '.join(f'{name} {count:,}' for name, count in sorted(per.items()))})"
+                      for who, per in ranked[:USE_SHOWN])
+    others = f"; and {plural(len(ranked) - USE_SHOWN, 'other principal')}" if len(ranked) > USE_SHOWN else ""
+    return f"{plural(total, 'use')} by {plural(len(ranked), 'principal')} {scope}: {shown}{others}"
 
 
 def scheduling_history(cloudtrail: Any, now: datetime, budget_seconds: float = HISTORY_BUDGET_SECONDS,
@@ -962,9 +1006,17 @@ class Notifier:
                 kms = self.clients("kms", region)
                 meta = kms.describe_key(KeyId=resource)["KeyMetadata"]
                 aliases = sorted(a["AliasName"] for a in kms.list_aliases(KeyId=meta["Arn"]).get("Aliases", []))
-                return {"aliases": ", ".join(aliases) or None, "description": meta.get("Description") or None,
+                read = {"aliases": ", ".join(aliases) or None, "description": meta.get("Description") or None,
                         "state": meta.get("KeyState"),
                         "deletion": iso(utc(meta["DeletionDate"])) if meta.get("DeletionDate") else None}
+                if spec.get("recent_use") and not self.time_is_short():
+                    try:
+                        read["recentUse"] = recent_use(self.clients("cloudtrail", region), meta["Arn"],
+                                                       spec["recent_use"], utc(self.clock()))
+                    except Exception as error:  # noqa: BLE001 - the alert goes out without it
+                        code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+                        read["recentUse"] = f"not read (LookupEvents: {code})"
+                return read
             secret = self.clients("secretsmanager", region).describe_secret(SecretId=resource)
             return {"secretName": secret.get("Name"), "description": secret.get("Description") or None,
                     "state": "scheduled for deletion" if secret.get("DeletedDate") else "not scheduled for deletion",

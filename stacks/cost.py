@@ -126,7 +126,8 @@ def cost_table() -> str:
                 "requests (DescribeKey and ListAliases for up to 5 keys described; Secrets Manager "
                 "DescribeSecret for secrets), "
                 f"{ALERT_READS_PER_EMAIL / 10_000 * PRICE_KMS_REQUESTS_PER_10K:.6f} USD beyond the free tier, and "
-                "a few hundred milliseconds. Its failure alarm's `FailedEntries` metric exists only in the hours "
+                "a few hundred milliseconds; for a key scheduled for deletion or disabled, who used it: "
+                "CloudTrail LookupEvents, free, a few pages (2 requests a second per account and Region). Its failure alarm's `FailedEntries` metric exists only in the hours "
                 f"it is written (custom metrics are billed by the hour, {PRICE_CUSTOM_METRIC:.2f} USD a month "
                 "each): nothing while the notifier works.")
     rows.append(many_regions_note())

@@ -143,6 +143,19 @@ class _Reads:
                                 "Description": "orders database",
                                 **({"DeletionDate": self.deletion} if state == "PendingDeletion" else {})}}
 
+    def get_paginator(self, name: str) -> Any:
+        """CloudTrail LookupEvents by the key (event history's response shape): an application role
+        that decrypted with it every day, newest first."""
+        import json
+        from datetime import timedelta
+
+        assert name == "lookup_events"
+        role = "arn:aws:sts::111122223333:assumed-role/orders-app/i-0123456789abcdef0"
+        events = [{"EventName": call, "EventTime": self.deletion - timedelta(days=EXAMPLE_DAYS_LEFT, hours=day),
+                   "CloudTrailEvent": json.dumps({"userIdentity": {"arn": role}, "eventName": call})}
+                  for day in range(1, 31) for call in ("Decrypt", "GenerateDataKey")]
+        return type("Pages", (), {"paginate": lambda _, **kwargs: iter([{"Events": events}])})()
+
     def list_aliases(self, KeyId: str) -> dict:  # noqa: N803
         return {"Aliases": [{"AliasName": EXAMPLE_ALIAS, "TargetKeyId": KeyId}]}
 

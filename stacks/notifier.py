@@ -54,7 +54,7 @@ MAXIMUM_CONCURRENCY = 2  # the smallest value the mapping takes; no reserved con
 MAX_RECEIVE_COUNT = 10
 # The reads an alert makes (functions/notifier.py, Notifier.read_resource): a test records them.
 ALERT_READ_ACTIONS = ("kms:DescribeKey", "secretsmanager:DescribeSecret")
-ALERT_LIST_ACTIONS = ("kms:ListAliases",)
+ALERT_LIST_ACTIONS = ("kms:ListAliases", "cloudtrail:LookupEvents")  # neither takes a resource
 # The notifier's failure alarm: entries it reported as failed (its own metric, embedded metric format)
 # plus invocations Lambda counts as errors (a timeout or crash, where the function reports nothing).
 FAILURE_PERIOD_SECONDS = 300
@@ -119,7 +119,8 @@ def make_role_policy(notifications: NotificationRefs, events: Queue, table: Tabl
         Statement(Sid="ReadWhatAnAlertNames", Effect=Allow, Action=[Action(*a.split(":")) for a in ALERT_READ_ACTIONS],
                   Resource=[Sub("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"),
                             Sub("arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*")]),
-        # ListAliases takes no resource (Service Authorization Reference).
+        # ListAliases and LookupEvents take no resource (Service Authorization Reference): the key's
+        # aliases, and who used a key scheduled for deletion (its event history).
         Statement(Sid="ListKeyAliases", Effect=Allow, Action=[Action(*a.split(":")) for a in ALERT_LIST_ACTIONS], Resource=["*"]),
         Statement(Sid="PublishToTheTopic", Effect=Allow, Action=[sns_actions.Publish],
                   Resource=[notifications.topic_arn]),

@@ -302,8 +302,71 @@ def test_an_alert_reads_exactly_what_the_role_grants(inline, monkeypatch) -> Non
     kms_stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "Arn": resource_of(key_record)}})
     kms_stub.add_response("list_aliases", {"Aliases": []})
     secrets_stub.add_response("describe_secret", {"ARN": resource_of(secret_record), "Name": "prod/db/password"})
-    clients = {"kms": kms, "secretsmanager": secrets}
-    with kms_stub, secrets_stub:
+    scheduled = SAMPLES["kms-schedulekeydeletion-success"].record
+    kms_stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "Arn": resource_of(scheduled)}})
+    kms_stub.add_response("list_aliases", {"Aliases": []})
+    cloudtrail, cloudtrail_stub = stubbed("cloudtrail")
+    cloudtrail_stub.add_response("lookup_events", {"Events": []})
+    clients = {"kms": kms, "secretsmanager": secrets, "cloudtrail": cloudtrail}
+    with kms_stub, secrets_stub, cloudtrail_stub:
         send(inline, "KmsKeyPendingDeletionUse", [key_record], clients=lambda name, region=None: clients[name])
         send(inline, "SecretPendingDeletionUse", [secret_record], clients=lambda name, region=None: clients[name])
+        send(inline, "KmsKeyDisableOrDeletion", [scheduled], clients=lambda name, region=None: clients[name])
     assert called == set(ALERT_READ_ACTIONS) | set(ALERT_LIST_ACTIONS)
+
+
+
+# ------------------------------------------------------------------ who used a key scheduled for deletion
+def history_event(name: str, who: str, hours_ago: int) -> dict:
+    """One entry of LookupEvents' answer (CloudTrail API reference, Event): the record as a string."""
+    at = NOW - timedelta(hours=hours_ago)
+    return {"EventId": f"{name}-{hours_ago}", "EventName": name, "EventTime": at, "EventSource": "kms.amazonaws.com",
+            "CloudTrailEvent": json.dumps({"eventName": name, "userIdentity": {"arn": who}})}
+
+
+def recent_use_line(inline, pages: list[list[dict]], fail: str | None = None) -> str:
+    record = SAMPLES["kms-schedulekeydeletion-success"].record
+    kms, kms_stub = stubbed("kms")
+    kms_stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "Arn": resource_of(record)}})
+    kms_stub.add_response("list_aliases", {"Aliases": []})
+    cloudtrail, cloudtrail_stub = stubbed("cloudtrail")
+    if fail:
+        cloudtrail_stub.add_client_error("lookup_events", fail)
+    for i, events in enumerate(pages):
+        cloudtrail_stub.add_response("lookup_events", {"Events": events, **({"NextToken": f"t{i}"} if i < len(pages) - 1
+                                                                             else {})})
+    clients = {"kms": kms, "cloudtrail": cloudtrail}
+    with kms_stub, cloudtrail_stub:
+        _, text, _ = send(inline, "KmsKeyDisableOrDeletion", [record], clients=lambda name, region=None: clients[name])
+    (line,) = [line.strip() for line in text.splitlines() if "Recent use:" in line]
+    return line
+
+
+APP = "arn:aws:sts::111122223333:assumed-role/orders-app/i-0abc"
+BATCH = "arn:aws:sts::111122223333:assumed-role/nightly-batch/run"
+
+
+def test_the_alert_says_who_used_the_key_the_busiest_first(inline) -> None:
+    events = ([history_event("Decrypt", APP, h) for h in range(1, 40)] + [history_event("Encrypt", BATCH, 50)]
+              + [history_event("TagResource", BATCH, 60), history_event("DescribeKey", BATCH, 61)])  # not uses
+    line = recent_use_line(inline, [events])
+    assert line == (f"Recent use: 40 uses by 2 principals in the last 90 days of CloudTrail event history: "
+                    f"{APP} (Decrypt 39); {BATCH} (Encrypt 1)")
+
+
+def test_a_key_nobody_used_says_so(inline) -> None:
+    line = recent_use_line(inline, [[history_event("DescribeKey", BATCH, 3)]])
+    assert line.startswith("Recent use: no use in the last 90 days of CloudTrail event history")
+
+
+def test_a_long_history_is_read_in_part_and_says_how_far(inline) -> None:
+    pages = [[history_event("Decrypt", APP, page * 50 + i) for i in range(50)] for page in range(8)]
+    line = recent_use_line(inline, pages)
+    oldest = (NOW - timedelta(hours=5 * 50 + 49)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"300 uses by 1 principal in the newest 300 events of its history, back to {oldest} UTC" in line
+    assert "(the rest not read)" in line
+
+
+def test_history_that_cannot_be_read_is_said_in_a_few_words(inline) -> None:
+    assert recent_use_line(inline, [], fail="AccessDeniedException") == (
+        "Recent use: not read (LookupEvents: AccessDeniedException)")
