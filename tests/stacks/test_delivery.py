@@ -81,8 +81,9 @@ SCPS = [FULL_AWS_ACCESS, *(json.loads(render_scp(GuardrailOptions(), name)) for 
 # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (publisher permissions)
 # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html (kms:ViaService, kms:CallerAccount)
 # FACT 13. The notifier reads what an alert names with its own role (FACT 10): kms:DescribeKey on the
-# key, kms:ListAliases (no resource type), secretsmanager:DescribeSecret on the secret (Service
-# Authorization Reference, AWS KMS and AWS Secrets Manager). A key's policy must also let IAM policies
+# key, kms:ListAliases (no resource type), secretsmanager:DescribeSecret on the secret, and for a key
+# scheduled for deletion who used it, cloudtrail:LookupEvents (no resource type) (Service
+# Authorization Reference, AWS KMS, AWS Secrets Manager and AWS CloudTrail). A key's policy must also let IAM policies
 # allow DescribeKey (the default key policy does); one that does not is refused, and the email says so
 # (tests/functions/test_alert_outcomes.py).
 # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html
@@ -303,7 +304,9 @@ def notifier_paths(d: Deployment) -> list[str]:
                        None),
                       ("secretsmanager:DescribeSecret",
                        f"arn:aws:secretsmanager:{region}:{d.account}:secret:prod/db-a1B2c3", None)]
-        calls += [("kms:ListAliases", "*", None)]
+        calls += [("kms:ListAliases", "*", None), ("cloudtrail:LookupEvents", "*", None)]
+        # the claims the notifier reads back (an automatic cancel's result)
+        calls += [("dynamodb:GetItem", d.stack.physical[table_id]["Arn"], None)]
         calls += [("sns:Publish", topic, d.topic_policy(topic)), ("logs:CreateLogStream", log_group, None),
                   ("logs:PutLogEvents", f"{log_group}:log-stream:2026/11/30/[$LATEST]0123", None)]
         # Every resource of the product carries the protection tag (test_guardrails checks it), and
@@ -630,6 +633,16 @@ def _notifier_reads_nothing(resources: dict) -> None:
     policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadWhatAnAlertNames"]
 
 
+def _notifier_reads_no_history(resources: dict) -> None:
+    statement = _notifier_statement(resources, "ListKeyAliases")
+    statement["Action"] = [a for a in statement["Action"] if a != "cloudtrail:LookupEvents"]
+
+
+# The daily reminder's policy grants LookupEvents too: without reminders, the alert's own statement is
+# what lets the notifier say who used a key.
+_notifier_reads_no_history.params = {"ReminderDays": "none"}  # type: ignore[attr-defined]
+
+
 def _role_trusts_another_service(resources: dict) -> None:
     resources["NotifierRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] = {
         "Service": "events.amazonaws.com"}
@@ -653,6 +666,7 @@ def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
     (_key_delegated_through_another_service, "the notifier may not kms:GenerateDataKey on the topic key through SNS"),
     (_claims_without_delete, "the notifier may not dynamodb:DeleteItem"),
     (_notifier_reads_nothing, "the notifier may not kms:DescribeKey"),
+    (_notifier_reads_no_history, "the notifier may not cloudtrail:LookupEvents"),
     (_notifier_role_without_its_key_statement, "the notifier may not kms:GenerateDataKey on the topic key through SNS"),
     (_role_trusts_another_service, "NotifierRole: Lambda may not assume it (without source keys)"),
     (_event_queue_without_redrive, "AlertEventQueue: no dead-letter queue"),
@@ -668,5 +682,6 @@ def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
 ])
 def test_each_mutation_breaks_the_proof(workload, mutation, expected) -> None:
     config = "forwarding-to-a-collector" if "orwarding" in mutation.__name__ else "defaults"
-    problems = delivery_problems(_mutated(workload, mutation), **SCAN_CONFIGS[config])
+    problems = delivery_problems(_mutated(workload, mutation), **{**SCAN_CONFIGS[config],
+                                                                  **getattr(mutation, "params", {})})
     assert any(expected in p for p in problems), problems
