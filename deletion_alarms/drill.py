@@ -46,7 +46,8 @@ PROGRESS_EVERY_SECONDS = 30
 # key material, a custom key store or a replica Region, and would destroy them; the corpus and
 # the backtest prove those detections.
 DRILLED = frozenset({"KmsKeyDisableOrDeletion", "KmsKeyPendingDeletionUse", "SecretDeletion",
-                     "SecretPendingDeletionUse", "KmsKeyDeletionCancelled", "SecretRestored"})
+                     "SecretPendingDeletionUse", "KmsKeyDeletionCancelled", "SecretRestored",
+                     "KmsKeyPolicyLockoutRisk"})
 WINDOWS_DAYS = (7, 30)  # the shortest first; a guardrail SCP may allow only 30
 COST = ("one KMS key (1 USD a month, prorated by the hour, until its deletion completes in 7 to 30 "
         "days) and one secret (0.40 USD a month, prorated, until deleted); API calls cost less than a cent")
@@ -235,6 +236,17 @@ class Drill:
                 return
             self.say(f"note: {name}: the call did not fail as a pending deletion should")
 
+        # The key's own policy set again, with the lockout safety check bypassed: the same principals
+        # keep the same access, so nothing can be locked out; only the flag is what the rule sees.
+        times["KmsKeyPolicyLockoutRisk"] = self.clock()
+        try:
+            policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+            kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy, BypassPolicyLockoutSafetyCheck=True)
+        except Exception as error:  # noqa: BLE001 - a refusal is reported as DENIED, not as a missing alert
+            if error_code(error) not in ACCESS_DENIED:
+                raise
+            self.denied["KmsKeyPolicyLockoutRisk"] = (f"kms:PutKeyPolicy was denied ({error_code(error)}): a "
+                                                      "permission problem, not a test")
         times["KmsKeyDisableOrDeletion"] = self.clock()
         with_shortest_window(lambda d: kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=d),
                              "schedule the drill key's deletion", self.say)

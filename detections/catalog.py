@@ -336,6 +336,45 @@ SECRET_REPLICA_DELETION = Detection(
     immediate=True,
 )
 
+KMS_KEY_POLICY_LOCKOUT_RISK = Detection(
+    name="KmsKeyPolicyLockoutRisk",
+    title="A KMS key policy was set with the lockout safety check bypassed",
+    service=Service.KMS,
+    kind=Kind.DELETION,
+    # The boolean is in every PutKeyPolicy and CreateKey record's requestParameters (KMS guide,
+    # ct-put-key-policy: "bypassPolicyLockoutSafetyCheck": false); only true is an alert.
+    filter_pattern=(
+        '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "PutKeyPolicy") || '
+        '($.eventName = "CreateKey")) && ($.requestParameters.bypassPolicyLockoutSafetyCheck IS TRUE) }'
+    ),
+    detects=(
+        "A key policy set, by PutKeyPolicy or CreateKey, with BypassPolicyLockoutSafetyCheck true: KMS "
+        "then does not check that the caller can still manage the key, and AWS warns that such a "
+        "policy can make the key unmanageable (KMS API reference, PutKeyPolicy)."
+    ),
+    source_records=(
+        "CloudTrail records with eventSource kms.amazonaws.com, eventName PutKeyPolicy or CreateKey and "
+        "requestParameters.bypassPolicyLockoutSafetyCheck true (AWS KMS developer guide, "
+        "ct-put-key-policy); successful, failed or denied."
+    ),
+    fires_when=(
+        "Someone bypassed the lockout safety check: if the new policy lets no principal manage the key, "
+        "nobody in the account can change or delete it, nor use it where the policy does not allow, "
+        "until AWS Support restores access."
+    ),
+    not_covered=(
+        "A policy that keeps the check but still removes access (KMS refuses it only when the caller "
+        "itself loses PutKeyPolicy); grants; policies changed through CloudFormation, which calls "
+        "PutKeyPolicy and is covered the same way."
+    ),
+    what_to_do=(
+        f"Find the key in the {KMS_CONSOLE} (Key policy tab), or read its policy (aws kms get-key-policy "
+        "--key-id <key ARN> --policy-name default), and check that an administrator can still manage "
+        "the key; if not, contact AWS Support. "
+        "Prefer keeping the safety check: it is on unless a call turns it off."
+    ),
+)
+
 DETECTIONS: tuple[Detection, ...] = (
     KMS_KEY_PENDING_DELETION_USE,
     SECRET_PENDING_DELETION_USE,
@@ -344,6 +383,7 @@ DETECTIONS: tuple[Detection, ...] = (
     KMS_KEY_MATERIAL_DELETION,
     KMS_KEY_DELETED,
     SECRET_REPLICA_DELETION,
+    KMS_KEY_POLICY_LOCKOUT_RISK,
     KMS_KEY_DELETION_CANCELLED,
     SECRET_RESTORED,
 )

@@ -269,6 +269,19 @@ OUTCOMES: dict[str, list[dict[str, Any]]] = {
         "Nothing brings the key back. Find what it encrypted (CloudTrail: its earlier Decrypt and "
         "GenerateDataKey calls; the resources whose KMS key setting names it) and restore that data from "
         "copies under another key.")],
+    "KmsKeyPolicyLockoutRisk": [
+        *attempts("PutKeyPolicy", "bypass a key's lockout check"),
+        *attempts("CreateKey", "bypass a key's lockout check"),
+        outcome("LockoutCheckBypassed", SCHEDULED, "KMS key lockout safety check bypassed",
+                "The key's policy was set with BypassPolicyLockoutSafetyCheck: KMS did not check that anyone "
+                "can still manage the key. If nobody can, nobody in the account can change, disable or "
+                "delete it, nor use it beyond what the policy allows, until AWS Support restores access.",
+                "Read the policy now and check that an administrator role can still manage the key (the "
+                "command below); if none can, contact AWS Support with the key ARN. Ask the caller why the "
+                "check was bypassed.",
+                undo=("aws kms get-key-policy --region {region} --key-id {key} --policy-name default "
+                      "--output text",), undo_label="Next"),
+    ],
     "SecretReplicaDeletion": [
         *attempts("RemoveRegionsFromReplication", "delete secret replicas"),
         outcome("ReplicasDeleted", LOSS, "Secret replicas deleted",

@@ -73,6 +73,7 @@ ALERT_EXAMPLES = (
     ("kms-disconnectcustomkeystore", "KmsKeyMaterialDeletion"),
     ("kms-deletekey-service-event", "KmsKeyDeleted"),
     ("secretsmanager-removeregionsfromreplication", "SecretReplicaDeletion"),
+    ("kms-putkeypolicy-lockout-check-bypassed", "KmsKeyPolicyLockoutRisk"),
     ("kms-cancelkeydeletion", "KmsKeyDeletionCancelled"),
     ("secretsmanager-restoresecret", "SecretRestored"),
 )
@@ -133,7 +134,8 @@ class _Reads:
             return "Disabled"
         return ((record.get("responseElements") or {}).get("keyState")
                 or {"DisableKey": "Disabled", "CancelKeyDeletion": "Disabled", "DeleteImportedKeyMaterial":
-                    "PendingImport"}.get(record["eventName"], "PendingDeletion"))
+                    "PendingImport", "PutKeyPolicy": "Enabled", "CreateKey": "Enabled"}.get(record["eventName"],
+                                                                                           "PendingDeletion"))
 
     def describe_key(self, KeyId: str) -> dict:  # noqa: N803 - boto3's parameter name
         if self.record["eventName"] == "DeleteKey":

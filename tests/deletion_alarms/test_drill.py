@@ -63,6 +63,11 @@ def drill_records(key_id: str, secret_arn: str, region: str = "us-east-1") -> di
         "KmsKeyPendingDeletionUse": {**kms, "eventName": "Encrypt", "errorCode": "KMSInvalidStateException",
                                      "errorMessage": f"{key_arn} is pending deletion.",
                                      "requestParameters": {"keyId": key_id}, "responseElements": None},
+        "KmsKeyPolicyLockoutRisk": {**kms, "eventName": "PutKeyPolicy",
+                                    "requestParameters": {"keyId": key_id, "policyName": "default", "policy": "{}",
+                                                          "bypassPolicyLockoutSafetyCheck": True},
+                                    "responseElements": None,
+                                    "resources": [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn}]},
         "KmsKeyDeletionCancelled": {**kms, "eventName": "CancelKeyDeletion", "requestParameters": {"keyId": key_id},
                                     "responseElements": {"keyId": key_arn}},
         "SecretDeletion": {**secrets, "eventName": "DeleteSecret",
@@ -129,10 +134,10 @@ ALL = {d.name for d in DETECTIONS if not d.immediate}  # what the drill triggers
 @pytest.mark.parametrize(("params", "digests", "alarms"), [
     ({}, ALL, set()),
     ({"DetectionEngine": "CloudWatchLogs", "DetectionMode": "DeletionOnly"},
-     set(), {f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-SecretDeletion"}),
+     set(), {f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-SecretDeletion", f"{STACK}-KmsKeyPolicyLockoutRisk"}),
     ({"SecretMonitoring": "Disabled", "RecoveryNotices": "Disabled", "DetectionEngine": "Both"},
-     {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion"},
-     {f"{STACK}-KmsKeyPendingDeletionUse", f"{STACK}-KmsKeyDisableOrDeletion"}),
+     {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion", "KmsKeyPolicyLockoutRisk"},
+     {f"{STACK}-KmsKeyPendingDeletionUse", f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-KmsKeyPolicyLockoutRisk"}),
 ])
 def test_the_plan_expects_what_the_stack_deploys(aws, params, digests, alarms) -> None:
     deploy_stack(aws, **params)
@@ -171,7 +176,7 @@ def test_a_drill_sees_every_alert_and_cleans_up(aws, record) -> None:
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
     drill, results = run_drill(aws, plan, topic, record, alarms=alarm_names(plan))
     assert record.runs() == {}  # cleaned up: nothing left to remember
-    assert len(results) == 6 + 4 and all(r.delivered for r in results), [r.line() for r in results]
+    assert len(results) == 7 + 5 and all(r.delivered for r in results), [r.line() for r in results]
     assert all(r.delivered_at >= r.triggered_at - 1 for r in results)
     assert_cleaned_up(aws, drill)
 
@@ -370,7 +375,7 @@ def test_a_forwarding_stack_is_drilled_through_its_collector(aws, tmp_path) -> N
     holder.append(drill)
     record = dr.RunRecord(tmp_path / "drill-runs.json", "collector")
     results = dr.run(members, plan, timeout=30, record=record, say=print, drill=drill)
-    assert [r.delivered for r in results] == [True] * 6
+    assert [r.delivered for r in results] == [True] * 7
     assert not watch["sqs"].list_queues(QueueNamePrefix=dr.NAME_PREFIX).get("QueueUrls")
     assert aws.client("kms").describe_key(KeyId=drill.created["key_id"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
 

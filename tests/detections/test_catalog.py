@@ -58,8 +58,8 @@ def test_modes() -> None:
         "KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}
     assert {d.name for d in detections_for_mode("DeletionOnly", recovery=False)} == {
         "KmsKeyDisableOrDeletion", "SecretDeletion", "KmsKeyMaterialDeletion", "KmsKeyDeleted",
-        "SecretReplicaDeletion"}
-    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 7
+        "SecretReplicaDeletion", "KmsKeyPolicyLockoutRisk"}
+    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 8
     assert len(detections_for_mode("AccessOnly")) == 4
     with pytest.raises(ValueError, match="AccessOnly"):
         detections_for_mode("Everything")

@@ -54,6 +54,8 @@ def test_alarm_descriptions_say_what_to_do(workload) -> None:
         if by_name(lid.removesuffix("Alarm")).immediate:  # nothing to cancel: the way back, if any
             assert any(way in text for way in ("import-key-material", "replicate-secret-to-regions",
                                                "Nothing brings the key back")), lid
+        elif lid == "KmsKeyPolicyLockoutRiskAlarm":  # nothing scheduled: check who can still manage the key
+            assert "get-key-policy" in text and "AWS Support" in text, lid
         else:
             assert "cancel-key-deletion" in text or "restore-secret" in text, lid
 

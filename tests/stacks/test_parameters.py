@@ -141,7 +141,7 @@ def test_every_parameter_is_described_constrained_labelled_and_grouped(workload)
             assert p["Default"] in p["AllowedValues"]
 
 
-KMS_DELETIONS = {"KmsKeyDisableOrDeletion", "KmsKeyMaterialDeletion", "KmsKeyDeleted"}
+KMS_DELETIONS = {"KmsKeyDisableOrDeletion", "KmsKeyMaterialDeletion", "KmsKeyDeleted", "KmsKeyPolicyLockoutRisk"}
 SECRET_DELETIONS = {"SecretDeletion", "SecretReplicaDeletion"}
 ALL = {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"} | KMS_DELETIONS | SECRET_DELETIONS
 RECOVERY = {"KmsKeyDeletionCancelled", "SecretRestored"}
