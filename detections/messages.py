@@ -148,6 +148,8 @@ AUTO_CANCEL_COMMON = {
     "earlier": "{result} (an earlier run of the notifier, at most a few minutes ago)",
     "underway": ("{call} was started at {at} UTC by another run of the notifier, and its result is not "
                  "recorded yet: check the state above, and run the undo commands below if it is still pending."),
+    "unknown": ("The result of the automatic {call} could not be read now: check the state above, and run the "
+                "undo commands below if it is still pending."),
     "skipped": ("Not attempted: more keys and secrets were used at once than one run cancels ({limit}), or the "
                 "notifier was short of time. " + _BY_HAND),
     "elsewhere": ("Not cancelled automatically: it is in account {account}, and this notifier acts only in its "

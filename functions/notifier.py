@@ -798,8 +798,12 @@ class Notifier:
         """What became of the cancel of ``resource``: this run's, or another's within CANCEL_SECONDS."""
         if resource in self.cancels:
             return self.cancels[resource]
-        item = self.dynamodb.get_item(TableName=self.claim_table, Key={"claim": {"S": f"cancel#{resource}"}},
-                                      ConsistentRead=True).get("Item")
+        try:
+            item = self.dynamodb.get_item(TableName=self.claim_table, Key={"claim": {"S": f"cancel#{resource}"}},
+                                          ConsistentRead=True).get("Item")
+        except Exception as error:  # noqa: BLE001 - the alert goes out; the line says what is not known
+            self.log(json.dumps({"cancel result not read": resource, "error": repr(error)}))
+            return "unknown", texts["unknown"].format(call=texts["call"])
         now = int(self.clock())
         if not item or int(item["expires"]["N"]) < now:
             return None

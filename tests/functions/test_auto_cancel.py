@@ -370,3 +370,27 @@ def test_a_cancel_made_by_a_run_that_was_stopped_is_not_reported_as_failed(world
     (email,) = world.emails()
     assert "Not needed: KMS answered that the key is not pending deletion" in email
     assert "FAILED" not in email
+
+
+def test_a_result_that_cannot_be_read_does_not_hold_the_alert_back(world) -> None:
+    """Another run made the call; reading its result fails (DynamoDB throttles): the alert still goes
+    out, and says what is not known."""
+    key = pending_key(world.aws)
+    world.notifier("All", Calls(world.aws)).handle(entries([use_record(DECRYPT, key)]))
+    world.emails()
+    world.now[0] += 60
+    later = world.notifier("All", Calls(world.aws))
+
+    def throttled(**call):
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                          "GetItem")
+
+    later.dynamodb = type("Table", (), {"get_item": staticmethod(throttled), "put_item": later.dynamodb.put_item,
+                                        "update_item": later.dynamodb.update_item,
+                                        "delete_item": later.dynamodb.delete_item,
+                                        "exceptions": later.dynamodb.exceptions})()
+    assert later.handle(entries([use_record(DECRYPT, key)], start=1)) == {"batchItemFailures": []}
+    (email,) = world.emails()
+    assert "The result of the automatic CancelKeyDeletion could not be read now" in email
