@@ -93,7 +93,7 @@ NAME_FIELD = {Service.KMS: "key", Service.SECRETS_MANAGER: "secretName"}
 # for the deletion date), whether or not a line shows them.
 NOTIFIER_READS = frozenset({"caller", "time", "eventName", "window", "deletionDate"})
 ENRICHED_FIELDS = ("aliases", "description", "state", "deletion", "daysLeft", "deletionNote", "deletionUnknown",
-                   "readNote", "autoCancel", "recentUse")
+                   "readNote", "autoCancel", "recentUse", "encryptedSecrets")
 
 # ------------------------------------------------------------------ what happened: the outcomes
 # An outcome is what a record says happened, decided from the record alone (event name, error code,
@@ -334,6 +334,7 @@ def _detail_lines(detection: Detection) -> list[list[str]]:
         ["Error: {errorCode}", "{errorMessage}"],
         ["State now: {state}"],
         ["Recent use: {recentUse}"],
+        *([["Secrets encrypted under it: {encryptedSecrets}"]] if detection.service is Service.KMS else []),
         ["Deletion date: {deletion} UTC", "{daysLeft} left", "{deletionNote}"],
         ["Deletion date: {deletionUnknown}"],
         ["{readNote}"],
@@ -342,10 +343,14 @@ def _detail_lines(detection: Detection) -> list[list[str]]:
     ]
 
 
-# The detections whose alert says who used the key recently: the person deciding whether a scheduled
-# deletion or a disabled key is a mistake needs that first (KMS guide, "Determining past usage of a
-# KMS key"). Secrets: UNCONFIRMED whether event history finds GetSecretValue by the secret's ARN.
-RECENT_USE_OF = frozenset({"KmsKeyDisableOrDeletion"})
+# The detections whose alert says who used the key or secret recently: the person deciding whether a
+# scheduled deletion or a disabled key is a mistake needs that first (KMS guide, "Determining past usage
+# of a KMS key"). Secrets: UNCONFIRMED whether event history finds GetSecretValue by the secret's ARN;
+# the line says both readings when the history names nothing (functions/notifier.py use_summary).
+RECENT_USE_OF = frozenset({"KmsKeyDisableOrDeletion", "SecretDeletion"})
+# What "no use" means, said to the person who reads it.
+NO_USE = {Service.KMS: "nothing called it with a cryptographic operation",
+          Service.SECRETS_MANAGER: "nothing read its value"}
 
 
 def notification_spec(detection: Detection) -> dict[str, Any]:
@@ -376,7 +381,8 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
         else {},
         # Who still uses a key whose deletion or disabling this detection reports (its event history,
         # functions/notifier.py recent_use): the calls that count as a use.
-        "recent_use": sorted(USES[detection.service]) if detection.name in RECENT_USE_OF else [],
+        "recent_use": {"operations": sorted(USES[detection.service]), "nothing": NO_USE[detection.service]}
+        if detection.name in RECENT_USE_OF else {},
         # Only a use cancels (detections/operations.py): a management call refused on a pending key never does.
         "auto_cancel_operations": sorted(USES[detection.service]),
         # A use that names two keys (ReEncrypt: source and destination in its resources) cancels only the

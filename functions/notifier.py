@@ -82,12 +82,19 @@ METRIC_NAMESPACE = "DeletionAlarms"  # the notifier's own metrics, written as em
 USE_PAGES = 6
 USE_HISTORY_DAYS = 90  # what event history keeps
 USE_SHOWN = 3
+SECRET_PAGES = 10  # ListSecrets pages of 100 read to find the secrets encrypted under a key
+SCHEDULING_CALLS = ("ScheduleKeyDeletion", "DeleteSecret")  # the calls that start a deletion's waiting period
 CANCEL_SECONDS = 300
 MAX_CANCELS = 10
 AUTO_CANCEL_MODES = ("Tagged", "All")
 DENIED_CODES = ("AccessDenied", "AccessDeniedException")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+
+
+def error_code(error: BaseException) -> str:
+    """An AWS error's code (botocore's ClientError), else the exception's type."""
+    return getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -440,37 +447,78 @@ def scheduled_deletion(text: Any, at: datetime, request: Mapping[str, Any]) -> t
         f" (the record's date {text!r} did not parse)" if text else "")
 
 
-def recent_use(cloudtrail: Any, arn: str, uses: Iterable[str], now: datetime, pages: int = USE_PAGES) -> str:
-    """Who used ``arn`` in its CloudTrail event history (the last USE_HISTORY_DAYS days, newest first),
-    in one line: the calls that are a use (``uses``) by principal, the busiest first; read for at
-    most ``pages`` pages, and said so when the history goes on."""
-    uses = set(uses)
-    counts: dict[str, dict[str, int]] = {}
-    read, oldest, more = 0, None, False
+@dataclass
+class ResourceHistory:
+    """One key's or secret's CloudTrail event history (LookupEvents by its ARN), newest first, as far
+    as it was read. The alert and the inventory both answer "who used it" from it."""
+
+    events: list[dict[str, Any]]
+    complete: bool  # every page was read
+
+    def oldest(self) -> datetime | None:
+        times = [utc(e["EventTime"]) for e in self.events if e.get("EventTime")]
+        return min(times) if times else None
+
+
+def resource_history(cloudtrail: Any, arn: str, now: datetime, pages: int = USE_PAGES) -> ResourceHistory:
+    """The last USE_HISTORY_DAYS days of ``arn``'s event history, at most ``pages`` pages of 50
+    (LookupEvents answers 2 requests a second per account and Region): its errors are the caller's."""
+    events: list[dict[str, Any]] = []
     paginator = cloudtrail.get_paginator("lookup_events").paginate(
         LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}],
         StartTime=now - timedelta(days=USE_HISTORY_DAYS), EndTime=now)
-    for n, page in enumerate(paginator):
-        if n == pages:
-            more = True
-            break
-        for event in page.get("Events", []):
-            read += 1
-            oldest = event.get("EventTime") or oldest
-            if event.get("EventName") not in uses:
-                continue
-            try:
-                record = json.loads(event.get("CloudTrailEvent") or "{}")
-            except ValueError:
-                record = {}
-            who = (record.get("userIdentity") or {}).get("arn") or (record.get("userIdentity") or {}).get(
-                "invokedBy") or event.get("Username") or "unknown"
-            per = counts.setdefault(who, {})
-            per[event["EventName"]] = per.get(event["EventName"], 0) + 1
-    scope = (f"in the newest {plural(read, 'event')} of its history, back to {iso(utc(oldest))} UTC (the rest "
-             "not read)") if more and oldest else f"in the last {USE_HISTORY_DAYS} days of CloudTrail event history"
+    for n, page in enumerate(paginator, 1):
+        events += page.get("Events", [])
+        if n == pages:  # the last page allowed: more only if it says so (no request spent to find out)
+            return ResourceHistory(events, not page.get("NextToken"))
+    return ResourceHistory(events, True)
+
+
+def record_of(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The CloudTrail record inside one LookupEvents entry ({} when it is not JSON)."""
+    try:
+        record = json.loads(event.get("CloudTrailEvent") or "{}")
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def caller_of(record: Mapping[str, Any], event: Mapping[str, Any]) -> str:
+    """Who made a call: the identity's ARN, else the service that made it, else event history's user name."""
+    identity = record.get("userIdentity") or {}
+    return identity.get("arn") or identity.get("invokedBy") or event.get("Username") or ""
+
+
+def uses_by_principal(history: ResourceHistory, uses: Iterable[str],
+                      after: datetime | None = None) -> dict[str, dict[str, int]]:
+    """The calls in ``history`` that are a use (``uses``: detections/operations.py), by principal and
+    operation; only those later than ``after`` when it is given (a refused use counts: it is a need)."""
+    uses = set(uses)
+    counts: dict[str, dict[str, int]] = {}
+    for event in history.events:
+        name = event.get("EventName")
+        if name not in uses or (after is not None and utc(event["EventTime"]) <= after):
+            continue
+        per = counts.setdefault(caller_of(record_of(event), event) or "unknown", {})
+        per[name] = per.get(name, 0) + 1
+    return counts
+
+
+def use_summary(history: ResourceHistory, uses: Iterable[str], nothing: str) -> str:
+    """Who used it, in one line: the busiest principals first, how far the history was read, and
+    ``nothing`` (what no use means for this kind of resource) when no call was a use."""
+    counts = uses_by_principal(history, uses)
+    oldest = history.oldest()
+    if not history.events:
+        # Either nothing named it, or event history does not index its calls by ARN (UNCONFIRMED for
+        # secrets): both are said, since they call for different things.
+        return (f"no event in the last {USE_HISTORY_DAYS} days of CloudTrail event history names it (nothing "
+                "called it, or event history does not find its calls by ARN: check the trail)")
+    scope = (f"in the newest {plural(len(history.events), 'event')} of its history, back to {iso(oldest)} UTC "
+             "(the rest not read)") if not history.complete and oldest else \
+        f"in the last {USE_HISTORY_DAYS} days of CloudTrail event history"
     if not counts:
-        return f"no use {scope}: nothing called it with a cryptographic operation"
+        return f"no use {scope}: {nothing}"
     ranked = sorted(counts.items(), key=lambda item: (-sum(item[1].values()), item[0]))
     total = sum(sum(per.values()) for _, per in ranked)
     shown = "; ".join(f"{who} ({', '.join(f'{name} {count:,}' for name, count in sorted(per.items()))})"
@@ -479,42 +527,80 @@ def recent_use(cloudtrail: Any, arn: str, uses: Iterable[str], now: datetime, pa
     return f"{plural(total, 'use')} by {plural(len(ranked), 'principal')} {scope}: {shown}{others}"
 
 
+def secret_keys(secrets: Any, pages: int = SECRET_PAGES) -> tuple[list[dict[str, Any]], bool]:
+    """Every secret of the client's Region with the key it is encrypted under (ListSecrets, those
+    scheduled for deletion included), at most ``pages`` pages of 100, and whether all were read."""
+    entries: list[dict[str, Any]] = []
+    for n, page in enumerate(secrets.get_paginator("list_secrets").paginate(
+            IncludePlannedDeletion=True, PaginationConfig={"PageSize": 100}), 1):
+        entries += page.get("SecretList", [])
+        if n == pages:
+            return entries, not page.get("NextToken")
+    return entries, True
+
+
+def encrypted_under(entries: Iterable[Mapping[str, Any]], key_arn: str, aliases: Iterable[str]) -> list[str]:
+    """The names of the secrets whose KmsKeyId is this key, in any of the forms DescribeSecret documents
+    (key ID, key ARN, alias name or alias ARN). A secret with no KmsKeyId uses aws/secretsmanager."""
+    prefix = key_arn.split(":key/")[0]
+    names = {key_arn, key_arn.rsplit("/", 1)[-1]}
+    for alias in aliases:
+        names |= {alias, f"{prefix}:{alias}"}
+    return sorted(e.get("Name") or e.get("ARN", "") for e in entries if e.get("KmsKeyId") in names)
+
+
+def secrets_summary(found: list[str], listed: int, complete: bool) -> str:
+    """Which secrets a key's loss makes unreadable, in one line; the good news plainly too."""
+    scope = f"{plural(listed, 'secret')} in this Region" + ("" if complete else " listed (the rest not read)")
+    if not found:
+        return f"none of the {scope}"
+    shown = ", ".join(found[:USE_SHOWN]) + (f" and {len(found) - USE_SHOWN:,} more" if len(found) > USE_SHOWN else "")
+    return (f"{len(found):,} of the {scope}: {shown} (Secrets Manager cannot decrypt them while the key is "
+            "disabled, nor ever once it is deleted)")
+
+
+def scheduling_of(event: Mapping[str, Any]) -> tuple[str, Scheduling] | None:
+    """The resource and the scheduling of one LookupEvents entry of a successful ScheduleKeyDeletion
+    or DeleteSecret; None for anything else (a refused call schedules nothing)."""
+    if event.get("EventName") not in SCHEDULING_CALLS:
+        return None
+    record = record_of(event)
+    if not record or record.get("errorCode"):
+        return None
+    response = record.get("responseElements") or {}
+    request = record.get("requestParameters") or {}
+    arn = response.get("keyId") or response.get("aRN") or response.get("arn") or request.get("secretId")
+    if not arn:
+        return None
+    try:
+        at = utc(record.get("eventTime") or event["EventTime"])
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return None
+    deletion, note = scheduled_deletion(response.get("deletionDate"), at, request)
+    return arn, Scheduling(caller_of(record, event), at, deletion, bool(request.get("forceDeleteWithoutRecovery")),
+                           note)
+
+
 def scheduling_history(cloudtrail: Any, now: datetime, budget_seconds: float = HISTORY_BUDGET_SECONDS,
-                       clock: Callable[[], float] = time.monotonic) -> tuple[dict[str, Scheduling], bool]:
-    """The last successful scheduling call of each key and secret in the last HISTORY_DAYS days,
-    by ARN (CloudTrail LookupEvents: management events, kept 90 days in every account), and
-    whether all of it was read: LookupEvents answers 2 requests a second per account and Region,
-    so an account that deletes a lot is read for ``budget_seconds`` only, within the function's
-    timeout."""
+                       clock: Callable[[], float] = time.monotonic,
+                       days: int = HISTORY_DAYS) -> tuple[dict[str, Scheduling], bool]:
+    """The last successful scheduling call of each key and secret in the last ``days`` days, by ARN
+    (CloudTrail LookupEvents: management events, kept 90 days in every account), and whether all
+    of it was read: LookupEvents answers 2 requests a second per account and Region, so an account
+    that deletes a lot is read for ``budget_seconds`` only, within the function's timeout. The daily
+    check and ``deletion-alarms inventory`` both call it."""
     found: dict[str, Scheduling] = {}
     ends = clock() + budget_seconds
-    for name in ("ScheduleKeyDeletion", "DeleteSecret"):
+    for name in SCHEDULING_CALLS:
         for page in cloudtrail.get_paginator("lookup_events").paginate(
                 LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}],
-                StartTime=now - timedelta(days=HISTORY_DAYS), EndTime=now):
+                StartTime=now - timedelta(days=days), EndTime=now):
             if clock() > ends:
                 return found, False
             for event in page.get("Events", []):
-                try:
-                    record = json.loads(event.get("CloudTrailEvent") or "{}")
-                except ValueError:
-                    continue
-                if record.get("errorCode"):
-                    continue
-                response = record.get("responseElements") or {}
-                request = record.get("requestParameters") or {}
-                arn = response.get("keyId") or response.get("aRN") or response.get("arn") or request.get("secretId")
-                if not arn:
-                    continue
-                try:
-                    at = utc(record.get("eventTime") or event["EventTime"])
-                except (ValueError, KeyError, TypeError, OverflowError):
-                    continue
-                deletion, note = scheduled_deletion(response.get("deletionDate"), at, request)
-                if arn in found and found[arn].at >= at:
-                    continue
-                who = (record.get("userIdentity") or {}).get("arn") or event.get("Username") or ""
-                found[arn] = Scheduling(who, at, deletion, bool(request.get("forceDeleteWithoutRecovery")), note)
+                scheduled = scheduling_of(event)
+                if scheduled and (scheduled[0] not in found or found[scheduled[0]].at < scheduled[1].at):
+                    found[scheduled[0]] = scheduled[1]
     return found, True
 
 
@@ -782,7 +868,7 @@ class Notifier:
             else:
                 self.clients("secretsmanager", region).restore_secret(SecretId=resource)
         except Exception as error:  # noqa: BLE001 - any failure is said in the alert, with the way by hand
-            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+            code = error_code(error)
             message = getattr(error, "response", {}).get("Error", {}).get("Message") or ""
             detail = f"{call}: {code}" + (f": {message}" if message else "")
             self.log(json.dumps({"auto-cancel failed": resource, "call": call, "error": repr(error)}))
@@ -1013,26 +1099,43 @@ class Notifier:
                 read = {"aliases": ", ".join(aliases) or None, "description": meta.get("Description") or None,
                         "state": meta.get("KeyState"),
                         "deletion": iso(utc(meta["DeletionDate"])) if meta.get("DeletionDate") else None}
-                if spec.get("recent_use") and not self.time_is_short():
-                    try:
-                        read["recentUse"] = recent_use(self.clients("cloudtrail", region), meta["Arn"],
-                                                       spec["recent_use"], utc(self.clock()))
-                    except Exception as error:  # noqa: BLE001 - the alert goes out without it
-                        code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
-                        read["recentUse"] = f"not read (LookupEvents: {code})"
+                read.update(self.recent_use(spec, meta["Arn"], region, aliases))
                 return read
             secret = self.clients("secretsmanager", region).describe_secret(SecretId=resource)
             return {"secretName": secret.get("Name"), "description": secret.get("Description") or None,
                     "state": "scheduled for deletion" if secret.get("DeletedDate") else "not scheduled for deletion",
-                    "deletedDate": iso(utc(secret["DeletedDate"])) if secret.get("DeletedDate") else None}
+                    "deletedDate": iso(utc(secret["DeletedDate"])) if secret.get("DeletedDate") else None,
+                    **self.recent_use(spec, secret.get("ARN") or resource, region)}
         except Exception as error:  # noqa: BLE001 - the alert goes out with what the record says
-            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+            code = error_code(error)
             call = "DescribeKey" if spec["service"] == "kms" else "DescribeSecret"
             if code in ("NotFoundException", "ResourceNotFoundException"):
                 return {"state": f"deleted ({call}: {code})"}
             self.log(json.dumps({"read failed": resource, "call": call, "error": repr(error)}))
             return {"readNote": f"Could not read the {kind[:-1]} now ({call}: {code}): its current state and "
                                 "deletion date are not shown."}
+
+    def recent_use(self, spec: Mapping[str, Any], arn: str, region: str,
+                   aliases: Iterable[str] = ()) -> dict[str, str]:
+        """Who used the key or secret lately and, for a key, which secrets are encrypted under it: the
+        blast radius of the deletion. Each read that fails is one short line; the alert goes out."""
+        wanted = spec.get("recent_use") or {}
+        read: dict[str, str] = {}
+        if not wanted or self.time_is_short():
+            return read
+        try:
+            history = resource_history(self.clients("cloudtrail", region), arn, utc(self.clock()))
+            read["recentUse"] = use_summary(history, wanted["operations"], wanted["nothing"])
+        except Exception as error:  # noqa: BLE001 - the alert goes out without it
+            read["recentUse"] = f"not read (LookupEvents: {error_code(error)})"
+        if spec["service"] == "kms" and not self.time_is_short():
+            try:
+                entries, complete = secret_keys(self.clients("secretsmanager", region))
+                read["encryptedSecrets"] = secrets_summary(encrypted_under(entries, arn, aliases), len(entries),
+                                                           complete)
+            except Exception as error:  # noqa: BLE001
+                read["encryptedSecrets"] = f"not read (ListSecrets: {error_code(error)})"
+        return read
 
     @staticmethod
     def deletion_date(values: Mapping[str, Any], read: Mapping[str, Any], now: datetime) -> tuple[datetime | None, str]:

@@ -31,6 +31,14 @@ PRICE_KMS_REQUESTS_PER_10K = 0.03
 FREE_KMS_REQUESTS_PER_MONTH = 20_000  # per account, all Regions together
 REMINDER_KEYS_EXAMPLE = 1_000
 ALERT_READS_PER_EMAIL = 10  # functions/notifier.py: MAX_DETAILS rows, DescribeKey and ListAliases each
+# Secrets Manager bills every API call (its pricing page: 0.05 USD per 10,000), ListSecrets included.
+PRICE_SECRETS_REQUESTS_PER_10K = 0.05
+REMINDER_SECRETS_EXAMPLE = 1_000
+# The blast radius an alert reads (functions/notifier.py USE_PAGES, SECRET_PAGES; a test holds them equal):
+# event history pages of 50 (LookupEvents: free, 2 requests a second) and ListSecrets pages of 100.
+ALERT_HISTORY_PAGES = 6
+ALERT_SECRET_PAGES = 10
+LOOKUP_EVENTS_PER_SECOND = 2
 
 
 @dataclass(frozen=True)
@@ -120,14 +128,22 @@ def cost_table() -> str:
     rows.append(f"Reminders (`ReminderDays`, with a notifier): a scheduled rule and one function run a day; its "
                 f"KMS requests, {30 * (REMINDER_KEYS_EXAMPLE + 2):,} a month with {REMINDER_KEYS_EXAMPLE:,} keys, "
                 f"cost {reminder_kms_usd(REMINDER_KEYS_EXAMPLE):.2f} USD beyond the {FREE_KMS_REQUESTS_PER_MONTH:,} "
-                f"an account gets free ({PRICE_KMS_REQUESTS_PER_10K:.2f} USD per 10,000); LookupEvents and "
-                "ListSecrets are free.")
+                f"an account gets free ({PRICE_KMS_REQUESTS_PER_10K:.2f} USD per 10,000); LookupEvents is free; "
+                f"ListSecrets, one request per 100 secrets a day, {30 * REMINDER_SECRETS_EXAMPLE // 100:,} a month "
+                f"with {REMINDER_SECRETS_EXAMPLE:,} secrets, costs "
+                f"{30 * REMINDER_SECRETS_EXAMPLE // 100 / 10_000 * PRICE_SECRETS_REQUESTS_PER_10K:.4f} USD "
+                f"({PRICE_SECRETS_REQUESTS_PER_10K:.2f} USD per 10,000, no free tier).")
     rows.append(f"Each alert email: the notifier reads what it names, at most {ALERT_READS_PER_EMAIL} KMS "
                 "requests (DescribeKey and ListAliases for up to 5 keys described; Secrets Manager "
                 "DescribeSecret for secrets), "
                 f"{ALERT_READS_PER_EMAIL / 10_000 * PRICE_KMS_REQUESTS_PER_10K:.6f} USD beyond the free tier, and "
-                "a few hundred milliseconds; for a key scheduled for deletion or disabled, who used it: "
-                "CloudTrail LookupEvents, free, a few pages (2 requests a second per account and Region). Its failure alarm's `FailedEntries` metric exists only in the hours "
+                "a few hundred milliseconds. For a key scheduled for deletion or disabled, or a secret scheduled "
+                f"for deletion, who used it: at most {ALERT_HISTORY_PAGES} pages of CloudTrail event history "
+                f"(LookupEvents, free; {LOOKUP_EVENTS_PER_SECOND} requests a second per account and Region: "
+                f"{ALERT_HISTORY_PAGES / LOOKUP_EVENTS_PER_SECOND:.0f} seconds at most); for a key, the secrets "
+                f"encrypted under it: at most {ALERT_SECRET_PAGES} ListSecrets requests, "
+                f"{ALERT_SECRET_PAGES / 10_000 * PRICE_SECRETS_REQUESTS_PER_10K:.5f} USD. Its failure alarm's "
+                "`FailedEntries` metric exists only in the hours "
                 f"it is written (custom metrics are billed by the hour, {PRICE_CUSTOM_METRIC:.2f} USD a month "
                 "each): nothing while the notifier works.")
     rows.append(many_regions_note())

@@ -10,6 +10,7 @@ from typing import Callable
 from troposphere import Template
 
 from stacks import docs
+from stacks.chat import make_chat_template
 from stacks.collector import make_collector_template
 from stacks.cost import cost_table
 from detections.errors import UserError
@@ -50,6 +51,7 @@ WORKLOAD_FILE = "deletion-alarms.json"
 SERVICE_CATALOG_FILE = "deletion-alarms-service-catalog.json"
 STACKSET_FILE = "deletion-alarms-stackset.json"
 COLLECTOR_FILE = "deletion-alarms-collector.json"
+CHAT_FILE = "deletion-alarms-chat.json"
 GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
 PROTECTION_SCP_FILE = "deletion-alarms-protection-scp.json"
@@ -63,6 +65,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(STACKSET_FILE,
              lambda _: render(make_stackset_template(make_workload_template().to_dict()))),
     Artifact(COLLECTOR_FILE, lambda _: render(make_collector_template())),
+    Artifact(CHAT_FILE, lambda _: render(make_chat_template())),
     Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),
     Artifact(SCP_FILE, render_scp, is_template=False),
     Artifact(PROTECTION_SCP_FILE, render_protection_scp, is_template=False),
@@ -136,6 +139,12 @@ def lint_regions(body: str) -> list[str]:
 
     types = {r["Type"] for r in json.loads(body).get("Resources", {}).values()}
     return [r for r in REGIONS if types <= set(PROVIDER_SCHEMA_MANAGER.get_resource_types(r))]
+
+
+# Regions of the AWS GovCloud (US) and China partitions: every template but the chat one must deploy
+# there (CloudFormation refuses a resource type a Region does not have, even under a false condition).
+OTHER_PARTITION_REGIONS = ("us-gov-west-1", "us-gov-east-1", "cn-north-1", "cn-northwest-1")
+COMMERCIAL_ONLY = frozenset({CHAT_FILE})  # AWS Chatbot is not offered in those partitions
 
 
 def lint(body: str) -> list[str]:

@@ -146,17 +146,30 @@ class _Reads:
                                 **({"DeletionDate": self.deletion} if state == "PendingDeletion" else {})}}
 
     def get_paginator(self, name: str) -> Any:
-        """CloudTrail LookupEvents by the key (event history's response shape): an application role
-        that decrypted with it every day, newest first."""
+        """CloudTrail LookupEvents by the key or secret (event history's response shape): an
+        application role that used it every day, newest first; and ListSecrets: two secrets of this
+        Region, one encrypted under the example key (by its alias, as DescribeSecret may show it)."""
         import json
         from datetime import timedelta
 
-        assert name == "lookup_events"
         role = "arn:aws:sts::111122223333:assumed-role/orders-app/i-0123456789abcdef0"
-        events = [{"EventName": call, "EventTime": self.deletion - timedelta(days=EXAMPLE_DAYS_LEFT, hours=day),
-                   "CloudTrailEvent": json.dumps({"userIdentity": {"arn": role}, "eventName": call})}
-                  for day in range(1, 31) for call in ("Decrypt", "GenerateDataKey")]
-        return type("Pages", (), {"paginate": lambda _, **kwargs: iter([{"Events": events}])})()
+        secrets = [{"ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db/password-AbCdEf",
+                    "Name": "prod/db/password", "KmsKeyId": EXAMPLE_ALIAS},
+                   {"ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/api/token-GhIjKl",
+                    "Name": "prod/api/token"}]
+
+        def pages(**kwargs: Any) -> Any:
+            if name == "list_secrets":
+                return iter([{"SecretList": secrets}])
+            assert name == "lookup_events"
+            secret = ":secretsmanager:" in kwargs["LookupAttributes"][0]["AttributeValue"]
+            calls = ("GetSecretValue",) if secret else ("Decrypt", "GenerateDataKey")
+            events = [{"EventName": call, "EventTime": self.deletion - timedelta(days=EXAMPLE_DAYS_LEFT, hours=day),
+                       "CloudTrailEvent": json.dumps({"userIdentity": {"arn": role}, "eventName": call})}
+                      for day in range(1, 31) for call in calls]
+            return iter([{"Events": events}])
+
+        return type("Pages", (), {"paginate": lambda _, **kwargs: pages(**kwargs)})()
 
     def list_aliases(self, KeyId: str) -> dict:  # noqa: N803
         return {"Aliases": [{"AliasName": EXAMPLE_ALIAS, "TargetKeyId": KeyId}]}

@@ -54,7 +54,7 @@ MAXIMUM_CONCURRENCY = 2  # the smallest value the mapping takes; no reserved con
 MAX_RECEIVE_COUNT = 10
 # The reads an alert makes (functions/notifier.py, Notifier.read_resource): a test records them.
 ALERT_READ_ACTIONS = ("kms:DescribeKey", "secretsmanager:DescribeSecret")
-ALERT_LIST_ACTIONS = ("kms:ListAliases", "cloudtrail:LookupEvents")  # neither takes a resource
+ALERT_LIST_ACTIONS = ("kms:ListAliases", "cloudtrail:LookupEvents", "secretsmanager:ListSecrets")  # none takes a resource
 # The notifier's failure alarm: entries it reported as failed (its own metric, embedded metric format)
 # plus invocations Lambda counts as errors (a timeout or crash, where the function reports nothing).
 FAILURE_PERIOD_SECONDS = 300

@@ -77,6 +77,14 @@ def add_parameter(template: Template, group: str, label: str, parameter: Paramet
     return parameter
 
 
+def add_string_parameter(template: Template, group: str, label: str, name: str, description: str, pattern: str,
+                         constraint: str, default: str = "") -> Parameter:
+    """A String parameter with its pattern and the message CloudFormation shows when it is not met."""
+    return add_parameter(template, group, label, Parameter(
+        name, Type="String", Description=description, AllowedPattern=pattern, Default=default,
+        ConstraintDescription=constraint))
+
+
 def add_parameters(template: Template, collector: bool = False) -> ParameterRefs:
     """Add the workload parameters (or, with ``collector``, those the collector shares with it),
     grouped and labelled for the CloudFormation console."""

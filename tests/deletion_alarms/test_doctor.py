@@ -151,7 +151,7 @@ def test_subscription_on_a_deployed_stack(aws, capsys) -> None:
     topic = deploy_stack_with_subscription(aws)
     code, out = run(aws, capsys, "--stack-name", "deletion-alarms")
     # moto confirms email subscriptions at once; the unconfirmed case is below, with a Stubber
-    assert code == 0 and f"1 confirmed subscriber on {topic}" in out
+    assert code == 0 and f"1 confirmed subscriber (email 1) on {topic}" in out
 
 
 def stubbed_clients():
@@ -176,12 +176,18 @@ def test_unconfirmed_subscription_is_a_problem() -> None:
         s.add_response("list_subscriptions_by_topic", {"Subscriptions": [{
             "SubscriptionArn": "PendingConfirmation", "Protocol": "email", "Endpoint": "security-team@example.com",
             "TopicArn": topic, "Owner": ACCOUNT}]})
-        c.add_response("describe_stack_resources", {"StackResources": []})
         (finding,) = check_subscriptions(cfn, sns, "deletion-alarms")
     assert finding.level == "problem" and "not confirmed: security-team@example.com" in finding.detail
 
 
-def test_a_chat_channel_counts_as_a_way_to_the_team() -> None:
+@pytest.mark.parametrize(("subscriptions", "level", "detail"), [
+    ([], "warning", "has no subscriber"),
+    # A chat channel of the chat template subscribes to the topic itself: one more way to the team.
+    ([("email", "security-team@example.com"), ("https", "https://chat.example.com/sns")], "ok",
+     "2 confirmed subscribers (email 1, https 1)"),
+    ([("https", "https://chat.example.com/sns")], "ok", "1 confirmed subscriber (https 1)"),
+])
+def test_every_confirmed_subscriber_counts_as_a_way_to_the_team(subscriptions, level, detail) -> None:
     from botocore.stub import Stubber
 
     from deletion_alarms.doctor import check_subscriptions
@@ -192,12 +198,11 @@ def test_a_chat_channel_counts_as_a_way_to_the_team() -> None:
         c.add_response("describe_stacks", {"Stacks": [{
             "StackName": "deletion-alarms-collector", "CreationTime": "2026-11-28T00:00:00Z",
             "StackStatus": "CREATE_COMPLETE", "Outputs": [{"OutputKey": "AlertTopicArn", "OutputValue": topic}]}]})
-        s.add_response("list_subscriptions_by_topic", {"Subscriptions": []})
-        c.add_response("describe_stack_resources", {"StackResources": [{
-            "LogicalResourceId": "SlackChannel", "ResourceType": "AWS::Chatbot::SlackChannelConfiguration",
-            "Timestamp": "2026-11-28T00:00:00Z", "ResourceStatus": "CREATE_COMPLETE"}]})
-        findings = check_subscriptions(cfn, sns, "deletion-alarms-collector")
-    assert [(f.level, f.check) for f in findings] == [("ok", "chat channel")]
+        s.add_response("list_subscriptions_by_topic", {"Subscriptions": [
+            {"SubscriptionArn": f"{topic}:{i}", "Protocol": protocol, "Endpoint": endpoint, "TopicArn": topic,
+             "Owner": ACCOUNT} for i, (protocol, endpoint) in enumerate(subscriptions)]})
+        (finding,) = check_subscriptions(cfn, sns, "deletion-alarms-collector")
+    assert finding.level == level and detail in finding.detail
 
 
 def test_the_permissions_it_needs_are_the_calls_it_makes(aws, capsys, monkeypatch) -> None:

@@ -324,21 +324,39 @@ def history_event(name: str, who: str, hours_ago: int) -> dict:
             "CloudTrailEvent": json.dumps({"eventName": name, "userIdentity": {"arn": who}})}
 
 
-def recent_use_line(inline, pages: list[list[dict]], fail: str | None = None) -> str:
-    record = SAMPLES["kms-schedulekeydeletion-success"].record
+def alert_lines(inline, pages: list[list[dict]], fail: str | None = None, secrets: list[dict] | None = None,
+                sample: str = "kms-schedulekeydeletion-success") -> str:
+    """The email of one scheduling record, with its event history (``pages``) and this Region's secrets."""
+    record = SAMPLES[sample].record
     kms, kms_stub = stubbed("kms")
-    kms_stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "Arn": resource_of(record)}})
-    kms_stub.add_response("list_aliases", {"Aliases": []})
+    secretsmanager, secrets_stub = stubbed("secretsmanager")
+    if record["eventSource"] == "kms.amazonaws.com":
+        kms_stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "Arn": resource_of(record)}})
+        kms_stub.add_response("list_aliases", {"Aliases": [{"AliasName": "alias/payments"}]})
+    else:
+        secrets_stub.add_response("describe_secret", {"ARN": resource_of(record), "Name": "prod/db"})
     cloudtrail, cloudtrail_stub = stubbed("cloudtrail")
     if fail:
         cloudtrail_stub.add_client_error("lookup_events", fail)
     for i, events in enumerate(pages):
         cloudtrail_stub.add_response("lookup_events", {"Events": events, **({"NextToken": f"t{i}"} if i < len(pages) - 1
                                                                              else {})})
-    clients = {"kms": kms, "cloudtrail": cloudtrail}
-    with kms_stub, cloudtrail_stub:
-        _, text, _ = send(inline, "KmsKeyDisableOrDeletion", [record], clients=lambda name, region=None: clients[name])
-    (line,) = [line.strip() for line in text.splitlines() if "Recent use:" in line]
+    if record["eventSource"] == "kms.amazonaws.com":
+        if secrets is None:
+            secrets_stub.add_client_error("list_secrets", "AccessDeniedException")
+        else:
+            secrets_stub.add_response("list_secrets", {"SecretList": secrets})
+    clients = {"kms": kms, "cloudtrail": cloudtrail, "secretsmanager": secretsmanager}
+    with kms_stub, cloudtrail_stub, secrets_stub:
+        detection = "KmsKeyDisableOrDeletion" if record["eventSource"] == "kms.amazonaws.com" else "SecretDeletion"
+        _, text, _ = send(inline, detection, [record], clients=lambda name, region=None: clients[name])
+        for stub in (kms_stub, secrets_stub):  # the history may be read in part
+            stub.assert_no_pending_responses()
+    return text
+
+
+def recent_use_line(inline, pages: list[list[dict]], fail: str | None = None) -> str:
+    (line,) = [line.strip() for line in alert_lines(inline, pages, fail).splitlines() if "Recent use:" in line]
     return line
 
 
@@ -370,3 +388,39 @@ def test_a_long_history_is_read_in_part_and_says_how_far(inline) -> None:
 def test_history_that_cannot_be_read_is_said_in_a_few_words(inline) -> None:
     assert recent_use_line(inline, [], fail="AccessDeniedException") == (
         "Recent use: not read (LookupEvents: AccessDeniedException)")
+
+
+def test_a_key_alert_names_the_secrets_encrypted_under_it(inline) -> None:
+    """Secrets Manager keeps each secret's KmsKeyId (the key ID, ARN, alias name or alias ARN it was
+    given); the key's loss makes those secrets unreadable. The line names them, or says none is."""
+    key = resource_of(SAMPLES["kms-schedulekeydeletion-success"].record)
+    alias_arn = key.split(":key/")[0] + ":alias/payments"
+    arn = "arn:aws:secretsmanager:us-west-2:111122223333:secret:"
+    secrets = [{"ARN": arn + "prod/db-1", "Name": "prod/db", "KmsKeyId": alias_arn},
+               {"ARN": arn + "prod/api-2", "Name": "prod/api", "KmsKeyId": key.rsplit("/", 1)[-1]},
+               {"ARN": arn + "other-3", "Name": "other", "KmsKeyId": "alias/other"},
+               {"ARN": arn + "default-4", "Name": "default"}]
+    text = alert_lines(inline, [[]], secrets=secrets)
+    assert ("Secrets encrypted under it: 2 of the 4 secrets in this Region: prod/api, prod/db (Secrets Manager "
+            "cannot decrypt them while the key is disabled, nor ever once it is deleted)") in text
+    text = alert_lines(inline, [[]], secrets=secrets[2:])
+    assert "Secrets encrypted under it: none of the 2 secrets in this Region" in text
+    text = alert_lines(inline, [[]])
+    assert "Secrets encrypted under it: not read (ListSecrets: AccessDeniedException)" in text
+
+
+def test_a_secret_deletion_says_who_read_it(inline) -> None:
+    """The same history, for a secret: GetSecretValue and BatchGetSecretValue are its uses."""
+    def read(name: str, who: str, hours_ago: int) -> dict:
+        return {**history_event(name, who, hours_ago), "EventSource": "secretsmanager.amazonaws.com"}
+
+    events = [read("GetSecretValue", APP, h) for h in range(1, 4)] + [read("DescribeSecret", BATCH, 5),
+                                                                     read("BatchGetSecretValue", BATCH, 6)]
+    text = alert_lines(inline, [events], sample="secretsmanager-deletesecret-recovery-window")
+    assert (f"Recent use: 4 uses by 2 principals in the last 90 days of CloudTrail event history: {APP} "
+            f"(GetSecretValue 3); {BATCH} (BatchGetSecretValue 1)") in text
+    text = alert_lines(inline, [[read("DescribeSecret", BATCH, 5)]], sample="secretsmanager-deletesecret-recovery-window")
+    assert "Recent use: no use in the last 90 days of CloudTrail event history: nothing read its value" in text
+    text = alert_lines(inline, [[]], sample="secretsmanager-deletesecret-recovery-window")
+    assert ("Recent use: no event in the last 90 days of CloudTrail event history names it (nothing called it, or "
+            "event history does not find its calls by ARN: check the trail)") in text

@@ -86,3 +86,10 @@ def test_one_account_in_many_regions_pays_once_with_a_home_region() -> None:
     assert many_regions_usd(17, home_region=True) == 0.50
     assert many_regions_usd(17, home_region=True) / 17 <= GOAL_USD < many_regions_usd(17, home_region=False) / 17
     assert many_regions_usd(1, home_region=False) == many_regions_usd(1, home_region=True) == 0.50
+
+
+def test_the_alerts_blast_radius_reads_are_costed_as_the_notifier_bounds_them() -> None:
+    """stacks/ may not import the function; the cost text's page counts are held to the notifier's."""
+    from functions import notifier
+
+    assert (cost.ALERT_HISTORY_PAGES, cost.ALERT_SECRET_PAGES) == (notifier.USE_PAGES, notifier.SECRET_PAGES)

@@ -17,7 +17,7 @@ from troposphere import encode_to_dict
 
 from detections.catalog import DETECTIONS
 from stacks.encryption import make_publisher_statement, make_publishing_through_sns_statement
-from stacks.distribution import COLLECTOR_FILE, render_all
+from stacks.distribution import CHAT_FILE, COLLECTOR_FILE, render_all
 from stacks.guardrails import PROTECTED_TAG_KEY, SCP_NAMES, GuardrailOptions, render_scp
 from stacks.notifications import make_alarm_publish_statement
 from tests.helpers import SCAN_CONFIGS, ConcreteTemplate, parameter_values, resources_of_type
@@ -82,7 +82,8 @@ SCPS = [FULL_AWS_ACCESS, *(json.loads(render_scp(GuardrailOptions(), name)) for 
 # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html (kms:ViaService, kms:CallerAccount)
 # FACT 13. The notifier reads what an alert names with its own role (FACT 10): kms:DescribeKey on the
 # key, kms:ListAliases (no resource type), secretsmanager:DescribeSecret on the secret, and for a key
-# scheduled for deletion who used it, cloudtrail:LookupEvents (no resource type) (Service
+# or secret scheduled for deletion who used it, cloudtrail:LookupEvents (no resource type), and for a
+# key the secrets encrypted under it, secretsmanager:ListSecrets (no resource type) (Service
 # Authorization Reference, AWS KMS, AWS Secrets Manager and AWS CloudTrail). A key's policy must also let IAM policies
 # allow DescribeKey (the default key policy does); one that does not is refused, and the email says so
 # (tests/functions/test_alert_outcomes.py).
@@ -304,7 +305,8 @@ def notifier_paths(d: Deployment) -> list[str]:
                        None),
                       ("secretsmanager:DescribeSecret",
                        f"arn:aws:secretsmanager:{region}:{d.account}:secret:prod/db-a1B2c3", None)]
-        calls += [("kms:ListAliases", "*", None), ("cloudtrail:LookupEvents", "*", None)]
+        calls += [("kms:ListAliases", "*", None), ("cloudtrail:LookupEvents", "*", None),
+                  ("secretsmanager:ListSecrets", "*", None)]
         # the claims the notifier reads back (an automatic cancel's result)
         calls += [("dynamodb:GetItem", d.stack.physical[table_id]["Arn"], None)]
         calls += [("sns:Publish", topic, d.topic_policy(topic)), ("logs:CreateLogStream", log_group, None),
@@ -406,8 +408,7 @@ def test_every_delivery_path_is_allowed(workload, config) -> None:
 
 
 @pytest.mark.parametrize("params", [{}, {"TopicEncryption": "Disabled"}, {
-    "SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCDE", "HttpsEndpoint": "https://events.example.com/x"}],
-    ids=["defaults", "unencrypted", "chat-and-https"])
+    "HttpsEndpoint": "https://events.example.com/x"}], ids=["defaults", "unencrypted", "https"])
 def test_every_delivery_path_of_the_collector_is_allowed(params) -> None:
     d = deploy_collector(**params)
     assert len(d.of_type("AWS::Events::Rule")) == len(DETECTIONS)  # not vacuous
@@ -442,8 +443,12 @@ def test_one_account_forwards_its_regions_to_a_collector_of_its_own(workload) ->
 def test_the_chat_channel_role_is_assumable_by_aws_chatbot_only() -> None:
     """A Chatbot channel configuration names a role that AWS Chatbot assumes
     (https://docs.aws.amazon.com/chatbot/latest/adminguide/chatbot-iam-policies.html); it holds no
-    permission of its own, and the channel's guardrail is AWSDenyAll."""
-    d = deploy_collector(SlackWorkspaceId="T0123ABCD", SlackChannelId="C0123ABCDE")
+    permission of its own, and the channel's guardrail is AWSDenyAll. The chat template, on the
+    collector's topic."""
+    chat = json.loads(render_all()[CHAT_FILE])
+    d = deploy(chat, COLLECTOR_ACCOUNT, COLLECTOR_REGION, "deletion-alarms-chat", SlackWorkspaceId="T0123ABCD",
+               SlackChannelId="C0123ABCDE",
+               AlertTopicArn=f"arn:aws:sns:{COLLECTOR_REGION}:{COLLECTOR_ACCOUNT}:deletion-alarms-collector-AlertTopic-1")
     role = d.stack.properties("ChatChannelRole")
     arn = d.stack.physical["ChatChannelRole"]["Arn"]
     trust = role["AssumeRolePolicyDocument"]
@@ -633,6 +638,16 @@ def _notifier_reads_nothing(resources: dict) -> None:
     policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadWhatAnAlertNames"]
 
 
+def _notifier_lists_no_secrets(resources: dict) -> None:
+    statement = _notifier_statement(resources, "ListKeyAliases")
+    statement["Action"] = [a for a in statement["Action"] if a != "secretsmanager:ListSecrets"]
+
+
+# The daily reminder's policy grants ListSecrets too: without reminders, the alert's own statement is
+# what lets the notifier name the secrets encrypted under a key.
+_notifier_lists_no_secrets.params = {"ReminderDays": "none"}  # type: ignore[attr-defined]
+
+
 def _notifier_reads_no_history(resources: dict) -> None:
     statement = _notifier_statement(resources, "ListKeyAliases")
     statement["Action"] = [a for a in statement["Action"] if a != "cloudtrail:LookupEvents"]
@@ -667,6 +682,7 @@ def _dead_letter_queue_refuses_redrive(resources: dict) -> None:
     (_claims_without_delete, "the notifier may not dynamodb:DeleteItem"),
     (_notifier_reads_nothing, "the notifier may not kms:DescribeKey"),
     (_notifier_reads_no_history, "the notifier may not cloudtrail:LookupEvents"),
+    (_notifier_lists_no_secrets, "the notifier may not secretsmanager:ListSecrets"),
     (_notifier_role_without_its_key_statement, "the notifier may not kms:GenerateDataKey on the topic key through SNS"),
     (_role_trusts_another_service, "NotifierRole: Lambda may not assume it (without source keys)"),
     (_event_queue_without_redrive, "AlertEventQueue: no dead-letter queue"),

@@ -75,6 +75,24 @@ def test_template_lints_clean_in_every_region(name: str) -> None:
     assert distribution.lint(RENDERED[name]) == []
 
 
+@pytest.mark.parametrize("name", sorted(n for n, body in RENDERED.items() if json.loads(body).get("Resources")))
+def test_every_template_but_chat_deploys_and_lints_in_govcloud_and_china(name: str) -> None:
+    """lint_regions keeps the Regions that have every resource type of a template: a template that
+    names an AWS::Chatbot type (absent in those partitions) loses them, and this test says so."""
+    regions = set(distribution.lint_regions(RENDERED[name]))
+    if name in distribution.COMMERCIAL_ONLY:
+        assert not regions & set(distribution.OTHER_PARTITION_REGIONS) and "us-east-1" in regions
+    else:
+        assert set(distribution.OTHER_PARTITION_REGIONS) <= regions
+
+
+def test_a_chat_resource_in_the_collector_would_keep_it_out_of_govcloud_and_china() -> None:
+    collector = json.loads(RENDERED[distribution.COLLECTOR_FILE])
+    chat = json.loads(RENDERED[distribution.CHAT_FILE])
+    collector["Resources"]["SlackChannel"] = chat["Resources"]["SlackChannel"]
+    assert not set(distribution.lint_regions(json.dumps(collector))) & set(distribution.OTHER_PARTITION_REGIONS)
+
+
 def test_lint_reports_a_broken_template() -> None:
     broken = json.loads(RENDERED[distribution.WORKLOAD_FILE])
     broken["Resources"]["AlertTopic"]["Properties"]["Bogus"] = 1

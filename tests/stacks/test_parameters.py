@@ -216,20 +216,22 @@ def test_forwarding_rules(workload, overrides, failing) -> None:
 
 
 @pytest.mark.parametrize(("overrides", "failing"), [
-    ({}, []),
+    ({}, ["ChatNeedsAChannel"]),  # a chat stack with no channel would deploy nothing, silently
     ({"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCDE"}, []),
+    ({"TeamsTenantId": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "TeamsTeamId": "1" * 8 + "-0000-0000-0000-" + "0" * 12,
+      "TeamsChannelId": "19%3aa%40thread.tacv2"}, []),
     ({"SlackChannelId": "C0123ABCDE"}, ["SlackNeedsWorkspaceAndChannel"]),
     ({"TeamsTenantId": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "TeamsChannelId": "19:a@thread.tacv2"},
      ["TeamsNeedsTenantTeamAndChannel"]),
 ])
-def test_collector_chat_rules(overrides, failing) -> None:
+def test_chat_rules(overrides, failing) -> None:
     import json
 
-    from stacks.distribution import COLLECTOR_FILE, render_all
+    from stacks.distribution import CHAT_FILE, render_all
 
-    collector = json.loads(render_all()[COLLECTOR_FILE])
-    params = parameter_values(collector, OrganizationId="o-a1b2c3d4e5", NotificationEmail="a@example.com", **overrides)
-    names = [f.split(":")[0] for f in ConditionEvaluator(collector, params).failed_rules()]
+    chat = json.loads(render_all()[CHAT_FILE])
+    params = parameter_values(chat, AlertTopicArn="arn:aws:sns:eu-west-1:444455556666:alerts", **overrides)
+    names = [f.split(":")[0] for f in ConditionEvaluator(chat, params).failed_rules()]
     assert names == failing
 
 
