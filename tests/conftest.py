@@ -67,18 +67,24 @@ def aws(moto_server, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     # moto does not implement CloudTrail LookupEvents (it answers 500, which botocore retries with
-    # backoff): on the server, event history answers as an account's with no event in it. Tests of
-    # what the history holds use botocore's Stubber.
-    import botocore.client
+    # backoff): on the server, event history answers as an account's with no event in it. Registered
+    # last on each such client, so that a test's Stubber, which answers first, still decides; tests of
+    # what the history holds use one.
+    import botocore.session
+    from botocore.awsrequest import AWSResponse
 
-    original = botocore.client.BaseClient._make_api_call
+    original = botocore.session.Session.create_client
 
-    def call(self, operation, params):
-        if operation == "LookupEvents" and self.meta.endpoint_url == moto_server:
-            return {"Events": []}
-        return original(self, operation, params)
+    def no_history(**_: object) -> tuple[AWSResponse, dict]:
+        return AWSResponse(moto_server, 200, {}, None), {"Events": []}
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    def create_client(self, *args, **kwargs):
+        client = original(self, *args, **kwargs)
+        if client.meta.endpoint_url == moto_server and client.meta.service_model.service_name == "cloudtrail":
+            client.meta.events.register_last("before-call.cloudtrail.LookupEvents", no_history)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
 
     class Aws:
         endpoint = moto_server
