@@ -47,10 +47,15 @@ PROGRESS_EVERY_SECONDS = 30
 # the backtest prove those detections.
 DRILLED = frozenset({"KmsKeyDisableOrDeletion", "KmsKeyPendingDeletionUse", "SecretDeletion",
                      "SecretPendingDeletionUse", "KmsKeyDeletionCancelled", "SecretRestored",
-                     "KmsKeyPolicyLockoutRisk"})
+                     "KmsKeyPolicyLockoutRisk", "KmsKeyUnusableUse"})
+# KmsKeyUnusableUse is drilled with a second key created for import (Origin EXTERNAL) into which no
+# material is ever imported: it stays PendingImport, and an Encrypt with it is refused "is pending
+# import." (KMS developer guide, key states). Nothing of anyone's is touched.
+UNUSABLE = "KmsKeyUnusableUse"
 WINDOWS_DAYS = (7, 30)  # the shortest first; a guardrail SCP may allow only 30
-COST = ("one KMS key (1 USD a month, prorated by the hour, until its deletion completes in 7 to 30 "
-        "days) and one secret (0.40 USD a month, prorated, until deleted); API calls cost less than a cent")
+COST = ("two KMS keys (1 USD a month each, prorated by the hour, until their deletion completes in 7 to 30 "
+        "days; the second is created for imported material and never gets any) and one secret (0.40 USD a "
+        "month, prorated, until deleted); API calls cost less than a cent")
 Say = Callable[[str], None]
 
 
@@ -144,7 +149,8 @@ def describe(plan: Plan, timeout: float | None = None) -> str:
     lines = [f"The drill will, in this account and Region, against stack {plan.stack_name}:",
              f"  subscribe a temporary SQS queue ({NAME_PREFIX}...) to {plan.topic_arn}",
              f"  create {COST}",
-             "  schedule the key's deletion, use it, delete the secret, read it, cancel and restore,",
+             "  schedule the key's deletion, use it (and the key without material), delete the secret,",
+             "  read it, cancel and restore,",
              "  then delete both with the shortest window the guardrails allow, and remove the queue.",
              "Your team receives these alerts too. It expects:"]
     lines += [f"  {e.detection.name} ({e.label})" for e in plan.expectations]
@@ -214,6 +220,13 @@ class Drill:
                                  KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
                                  Tags=[{"TagKey": k, "TagValue": v} for k, v in self.tags.items()])
             self.remember("key_id", key["KeyMetadata"]["KeyId"])
+        if any(e.detection.name == UNUSABLE for e in self.plan.expectations):
+            with aws_errors("drill key without key material"):
+                key = kms.create_key(Description=f"deletion-alarms drill {self.run_id}: no key material, throwaway, "
+                                                 "safe to delete", Origin="EXTERNAL", KeySpec="SYMMETRIC_DEFAULT",
+                                     KeyUsage="ENCRYPT_DECRYPT",
+                                     Tags=[{"TagKey": k, "TagValue": v} for k, v in self.tags.items()])
+                self.remember("material_key_id", key["KeyMetadata"]["KeyId"])
         with aws_errors("drill secret"):
             secret = secrets.create_secret(Name=f"{NAME_PREFIX}{self.run_id}", SecretString="drill",
                                            Description="deletion-alarms drill: throwaway, safe to delete",
@@ -234,7 +247,11 @@ class Drill:
                 if error_code(error) in ACCESS_DENIED:
                     self.denied[name] = f"{what} was denied ({error_code(error)}): a permission problem, not a test"
                 return
-            self.say(f"note: {name}: the call did not fail as a pending deletion should")
+            self.say(f"note: {name}: the call did not fail as the drill expects")
+
+        if "material_key_id" in self.created:
+            expect_failure(UNUSABLE, "kms:Encrypt",
+                           lambda: kms.encrypt(KeyId=self.created["material_key_id"], Plaintext=b"drill"))
 
         # The key's own policy set again, with the lockout safety check bypassed: the same principals
         # keep the same access, so nothing can be locked out; only the flag is what the rule sees.
@@ -268,6 +285,8 @@ class Drill:
     def resource(self, detection: Detection) -> str:
         """What a notification about ``detection`` must name: the drill key's ID (part of its ARN
         too) or the drill secret's ARN."""
+        if detection.name == UNUSABLE:
+            return self.created["material_key_id"]
         return self.created["key_id"] if detection.service is Service.KMS else self.created["secret_arn"]
 
     def wait(self, triggered: dict[str, float], timeout: float, poll: float = 5) -> list[Result]:
@@ -331,6 +350,9 @@ class Drill:
             steps.append(("drill queue", lambda: sqs.delete_queue(QueueUrl=self.created["queue_url"])))
         if "key_id" in self.created:
             steps.append(("drill key", lambda: delete_key(kms, self.created["key_id"], self.say)))
+        if "material_key_id" in self.created:
+            steps.append(("drill key without key material",
+                          lambda: delete_key(kms, self.created["material_key_id"], self.say)))
         if "secret_arn" in self.created:
             steps.append(("drill secret", lambda: delete_secret(secrets, self.created["secret_arn"], self.say)))
         for what, step in steps:
@@ -503,7 +525,9 @@ def run(clients: dict[str, Any], plan: Plan, timeout: float, record: RunRecord, 
     try:
         drill.observe()
         drill.create_resources()
-        say(f"drill {drill.run_id}: key {drill.created['key_id']}, secret {drill.created['secret_arn']}")
+        without = (f", key without key material {drill.created['material_key_id']}"
+                   if "material_key_id" in drill.created else "")
+        say(f"drill {drill.run_id}: key {drill.created['key_id']}{without}, secret {drill.created['secret_arn']}")
         triggered = drill.trigger()
         return drill.wait(triggered, timeout)
     finally:

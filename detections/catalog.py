@@ -58,6 +58,9 @@ class Detection:
     immediate: bool = False
     """The loss happens at once: no waiting period, so no command undoes it (what_to_do says what
     is left to do)."""
+    cancellable: bool = False
+    """A use refused because of a scheduled deletion, which CancelKeyDeletion or RestoreSecret undoes:
+    what AutoCancelOnUse acts on (one such detection per service)."""
 
     @property
     def alarm_description(self) -> str:
@@ -73,6 +76,7 @@ KMS_KEY_PENDING_DELETION_USE = Detection(
     title="A KMS key that is pending deletion is still being used",
     service=Service.KMS,
     kind=Kind.ACCESS,
+    cancellable=True,
     # Match the message, not the error code: KMS answers KMSInvalidStateException or
     # DisabledException for a pending-deletion key, and external key stores reuse
     # KMSInvalidStateException for unrelated failures. The second alternative covers the
@@ -111,6 +115,7 @@ SECRET_PENDING_DELETION_USE = Detection(
     title="A Secrets Manager secret that is marked for deletion is still being used",
     service=Service.SECRETS_MANAGER,
     kind=Kind.ACCESS,
+    cancellable=True,
     # Both wordings AWS has used; wildcards around the apostrophe-free part so that either
     # apostrophe form matches. InvalidRequestException alone is not enough: it is used for many
     # unrelated failures.
@@ -375,9 +380,50 @@ KMS_KEY_POLICY_LOCKOUT_RISK = Detection(
     ),
 )
 
+KMS_KEY_UNUSABLE_USE = Detection(
+    name="KmsKeyUnusableUse",
+    title="A KMS key whose key material is gone or out of reach is still being used",
+    service=Service.KMS,
+    kind=Kind.ACCESS,
+    # The key-state table's refusals for the two states in which a key exists but cannot work:
+    # PendingImport (its imported key material was deleted or expired) and Unavailable (its custom
+    # key store is disconnected). "is unavailable" only after a key ARN (":key/"): a generic
+    # "service is unavailable" is not this. Only KMS's own record counts, as for pending deletion.
+    filter_pattern=(
+        '{ ($.eventSource = "kms.amazonaws.com") && '
+        '(($.errorMessage = "*is pending import*") || ($.errorMessage = "*:key/* is unavailable*")) }'
+    ),
+    detects=(
+        "Any KMS operation refused because its key has no key material (PendingImport: imported material "
+        "deleted or expired) or its custom key store is disconnected (Unavailable)."
+    ),
+    source_records=(
+        "CloudTrail records with eventSource kms.amazonaws.com and errorMessage '<key ARN> is pending "
+        "import.' or '<key ARN> is unavailable.' (AWS KMS developer guide, key states; "
+        "KMSInvalidStateException), from any caller, AWS services acting for a principal included."
+    ),
+    fires_when=(
+        "Something still needs a key that cannot work now: its imported key material is gone, or its key "
+        "store is disconnected. Until the same material is imported again, or the store connected again, "
+        "everything encrypted under the key is unreadable."
+    ),
+    not_covered=(
+        "The deletion or expiry of the material and the disconnection themselves (KmsKeyMaterialDeletion); "
+        "a key store whose backing keys fail while it stays connected (other error messages); records "
+        "over 256 KB; a trail that excludes KMS events or read events."
+    ),
+    what_to_do=(
+        f"Find the key in the {KMS_CONSOLE} or run aws kms describe-key --key-id <key ARN>: "
+        "PendingImport: import the same key material again (aws kms get-parameters-for-import, then aws "
+        "kms import-key-material); Unavailable: connect its custom key store again (aws kms "
+        "connect-custom-key-store --custom-key-store-id <CustomKeyStoreId>)."
+    ),
+)
+
 DETECTIONS: tuple[Detection, ...] = (
     KMS_KEY_PENDING_DELETION_USE,
     SECRET_PENDING_DELETION_USE,
+    KMS_KEY_UNUSABLE_USE,
     KMS_KEY_DISABLE_OR_DELETION,
     SECRET_DELETION,
     KMS_KEY_MATERIAL_DELETION,

@@ -51,7 +51,7 @@ COMMON_FIELDS: dict[str, list[Source]] = {
 
 # The key a use detection is about is the one KMS names in the error ("<key ARN> is pending
 # deletion."): a ReEncrypt record lists two keys in its resources.
-KEY_IN_ERROR = {"path": "$.detail.errorMessage", "match": r"^(arn:aws[a-z-]*:kms:\S+?) is pending"}
+KEY_IN_ERROR = {"path": "$.detail.errorMessage", "match": r"^(arn:aws[a-z-]*:kms:\S+?) is (?:pending|unavailable)"}
 # A secret's name inside its ARN: Secrets Manager appends a hyphen and six random characters.
 SECRET_NAME_IN_ARN = r":secret:(.+)-[A-Za-z0-9]{6}$"
 DEFAULT_WINDOW_DAYS = "30"  # ScheduleKeyDeletion and DeleteSecret without a window: 30 days (API references)
@@ -204,6 +204,17 @@ OUTCOMES: dict[str, list[dict[str, Any]]] = {
         "If the secret is still needed, restore it before the date above (the restore makes it readable "
         "again at once).",
         undo=(RESTORE_SECRET,), pending=True)],
+    "KmsKeyUnusableUse": [outcome(
+        "Used", USE, "KMS key without usable key material was used",
+        "Something called KMS with a key that exists but cannot work, and was refused: the error above says "
+        "which. 'is pending import': its imported key material was deleted or expired. 'is unavailable': "
+        "its custom key store is disconnected. Data encrypted under the key is unreadable until then.",
+        "'Pending import': import the same key material again from the copy you kept (aws kms "
+        "get-parameters-for-import, then aws kms import-key-material). 'Unavailable': connect its key store "
+        "again (aws kms connect-custom-key-store --custom-key-store-id with the key store ID above, or the one "
+        "the Next command shows).",
+        undo=("aws kms describe-key --region {region} --query 'KeyMetadata.[KeyState,Origin,CustomKeyStoreId]' "
+              "--output text --key-id {key}",), undo_label="Next")],
     "KmsKeyDisableOrDeletion": [
         *attempts("ScheduleKeyDeletion", "schedule KMS key deletion"),
         *attempts("DisableKey", "disable KMS key"),
@@ -377,7 +388,7 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
         "lines": lines,
         "outcomes": outcomes(detection),
         # AutoCancelOnUse (Tagged or All): the call the notifier makes on a use, and what it says of it.
-        "auto_cancel": {**AUTO_CANCEL_COMMON, **AUTO_CANCEL[detection.service]} if detection.kind is Kind.ACCESS
+        "auto_cancel": {**AUTO_CANCEL_COMMON, **AUTO_CANCEL[detection.service]} if detection.cancellable
         else {},
         # Who still uses a key whose deletion or disabling this detection reports (its event history,
         # functions/notifier.py recent_use): the calls that count as a use.

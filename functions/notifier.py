@@ -1097,7 +1097,7 @@ class Notifier:
                 meta = kms.describe_key(KeyId=resource)["KeyMetadata"]
                 aliases = sorted(a["AliasName"] for a in kms.list_aliases(KeyId=meta["Arn"]).get("Aliases", []))
                 read = {"aliases": ", ".join(aliases) or None, "description": meta.get("Description") or None,
-                        "state": meta.get("KeyState"),
+                        "state": meta.get("KeyState"), "keyStore": meta.get("CustomKeyStoreId") or None,
                         "deletion": iso(utc(meta["DeletionDate"])) if meta.get("DeletionDate") else None}
                 read.update(self.recent_use(spec, meta["Arn"], region, aliases))
                 return read

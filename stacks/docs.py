@@ -62,6 +62,7 @@ def replace_section(text: str, name: str, body: str) -> str:
 ALERT_EXAMPLES = (
     ("kms-decrypt-pending-deletion-kmsinvalidstateexception", "KmsKeyPendingDeletionUse"),
     ("secretsmanager-getsecretvalue-marked-for-deletion-new-wording", "SecretPendingDeletionUse"),
+    ("kms-decrypt-pending-import", "KmsKeyUnusableUse"),
     ("kms-schedulekeydeletion-success", "KmsKeyDisableOrDeletion"),
     ("kms-schedulekeydeletion-multi-region-primary", "KmsKeyDisableOrDeletion"),
     ("kms-disablekey", "KmsKeyDisableOrDeletion"),
@@ -128,7 +129,11 @@ class _Reads:
 
     def _state(self) -> str:
         record = self.record
-        if record.get("errorCode") and "pending" not in (record.get("errorMessage") or ""):
+        message = record.get("errorMessage") or ""
+        for words, state in (("is pending import", "PendingImport"), ("is unavailable", "Unavailable")):
+            if words in message:
+                return state
+        if record.get("errorCode") and "pending" not in message:
             return "Enabled"
         if self.cancelled:
             return "Disabled"

@@ -329,6 +329,19 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
             "reminder_days": reminder_days, "reminder_hour_utc": reminder_hour}
 
 
+MAX_OR = 10  # Fn::Or takes 2 to 10 conditions (CloudFormation condition functions)
+
+
+def any_of(conditions: list[object]) -> object:
+    """Fn::Or of any number of conditions: nested in groups of at most MAX_OR; one alone as itself."""
+    if len(conditions) == 1:
+        return conditions[0]
+    if len(conditions) <= MAX_OR:
+        return Or(*conditions)
+    groups = [conditions[i:i + MAX_OR] for i in range(0, len(conditions), MAX_OR)]
+    return any_of([any_of(group) for group in groups])
+
+
 def add_rule(template: Template, name: str, when: object | None, check: object, message: str) -> None:
     """A template Rule: when ``when`` holds (always, if None), ``check`` must, or CloudFormation
     refuses the parameters with ``message`` before creating anything."""
@@ -489,13 +502,13 @@ def add_conditions(
                 Condition(detection_condition(detection)), Condition(USE_CLOUDWATCH_LOGS)))
         template.add_condition(rule_condition(detection), And(
             Condition(detection_condition(detection)), Condition(USE_EVENTBRIDGE)))
-    template.add_condition(CREATE_DELIVERY_QUEUE, Or(*[Condition(rule_condition(d)) for d in detections]))
+    template.add_condition(CREATE_DELIVERY_QUEUE, any_of([Condition(rule_condition(d)) for d in detections]))
     if params.notifier_subnet_ids is not None:
         template.add_condition(NOTIFIER_IN_VPC, Not(Equals(Ref(params.notifier_subnet_ids), "")))
     if params.auto_cancel_on_use is not None:
         on = Not(Equals(Ref(params.auto_cancel_on_use), "Off"))
         for service in Service:
-            (use,) = [d for d in detections if d.kind is Kind.ACCESS and d.service is service]
+            (use,) = [d for d in detections if d.cancellable and d.service is service]
             # With the use detection's rule (EventBridge engine) and this account's notifier, which
             # makes the call (a stack that forwards to a collector has none: a Rule refuses that).
             here = [Condition(NOTIFY_HERE)] if forwarding else []

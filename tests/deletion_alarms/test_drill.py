@@ -45,7 +45,8 @@ def clients(aws) -> dict:
     return {name: aws.client(name) for name in ("kms", "secretsmanager", "sqs", "sns", "cloudwatch")}
 
 
-def drill_records(key_id: str, secret_arn: str, region: str = "us-east-1") -> dict[str, dict]:
+def drill_records(key_id: str, secret_arn: str, material_key_id: str = "0987dcba-09fe-87dc-65ba-ab0987654321",
+                  region: str = "us-east-1") -> dict[str, dict]:
     """What CloudTrail records for the drill's calls (fields as the KMS and Secrets Manager
     CloudTrail pages show them), by the detection each one triggers."""
     key_arn = f"arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}"
@@ -63,6 +64,9 @@ def drill_records(key_id: str, secret_arn: str, region: str = "us-east-1") -> di
         "KmsKeyPendingDeletionUse": {**kms, "eventName": "Encrypt", "errorCode": "KMSInvalidStateException",
                                      "errorMessage": f"{key_arn} is pending deletion.",
                                      "requestParameters": {"keyId": key_id}, "responseElements": None},
+        "KmsKeyUnusableUse": {**kms, "eventName": "Encrypt", "errorCode": "KMSInvalidStateException",
+                              "errorMessage": f"arn:aws:kms:{region}:{ACCOUNT}:key/{material_key_id} is pending import.",
+                              "requestParameters": {"keyId": material_key_id}, "responseElements": None},
         "KmsKeyPolicyLockoutRisk": {**kms, "eventName": "PutKeyPolicy",
                                     "requestParameters": {"keyId": key_id, "policyName": "default", "policy": "{}",
                                                           "bypassPolicyLockoutSafetyCheck": True},
@@ -99,7 +103,7 @@ class AwsStandIn:
             return
         self.done = True
         created = self.drill().created
-        records = drill_records(created["key_id"], created["secret_arn"])
+        records = drill_records(created["key_id"], created["secret_arn"], created.get("material_key_id", "none"))
         decoys = drill_records("1234abcd-12ab-34cd-56ef-1234567890ab",
                                f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf")
         table = "claims"
@@ -136,8 +140,9 @@ ALL = {d.name for d in DETECTIONS if not d.immediate}  # what the drill triggers
     ({"DetectionEngine": "CloudWatchLogs", "DetectionMode": "DeletionOnly"},
      set(), {f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-SecretDeletion", f"{STACK}-KmsKeyPolicyLockoutRisk"}),
     ({"SecretMonitoring": "Disabled", "RecoveryNotices": "Disabled", "DetectionEngine": "Both"},
-     {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion", "KmsKeyPolicyLockoutRisk"},
-     {f"{STACK}-KmsKeyPendingDeletionUse", f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-KmsKeyPolicyLockoutRisk"}),
+     {"KmsKeyPendingDeletionUse", "KmsKeyDisableOrDeletion", "KmsKeyPolicyLockoutRisk", "KmsKeyUnusableUse"},
+     {f"{STACK}-KmsKeyPendingDeletionUse", f"{STACK}-KmsKeyDisableOrDeletion", f"{STACK}-KmsKeyPolicyLockoutRisk",
+      f"{STACK}-KmsKeyUnusableUse"}),
 ])
 def test_the_plan_expects_what_the_stack_deploys(aws, params, digests, alarms) -> None:
     deploy_stack(aws, **params)
@@ -176,7 +181,7 @@ def test_a_drill_sees_every_alert_and_cleans_up(aws, record) -> None:
     plan = dr.make_plan(aws.client("cloudformation"), STACK)
     drill, results = run_drill(aws, plan, topic, record, alarms=alarm_names(plan))
     assert record.runs() == {}  # cleaned up: nothing left to remember
-    assert len(results) == 7 + 5 and all(r.delivered for r in results), [r.line() for r in results]
+    assert len(results) == 8 + 6 and all(r.delivered for r in results), [r.line() for r in results]
     assert all(r.delivered_at >= r.triggered_at - 1 for r in results)
     assert_cleaned_up(aws, drill)
 
@@ -186,8 +191,9 @@ def assert_cleaned_up(aws, drill: dr.Drill) -> None:
     assert not sqs.list_queues(QueueNamePrefix=dr.NAME_PREFIX).get("QueueUrls")
     assert all(s["Endpoint"] != drill.created.get("queue_url") and dr.NAME_PREFIX not in s["Endpoint"]
                for s in sns.list_subscriptions()["Subscriptions"])
-    if "key_id" in drill.created:
-        assert kms.describe_key(KeyId=drill.created["key_id"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    for key in ("key_id", "material_key_id"):
+        if key in drill.created:
+            assert kms.describe_key(KeyId=drill.created[key])["KeyMetadata"]["KeyState"] == "PendingDeletion"
     if "secret_arn" in drill.created:
         assert secrets.describe_secret(SecretId=drill.created["secret_arn"]).get("DeletedDate")
 
@@ -263,7 +269,8 @@ def test_a_later_run_cleans_up_what_the_record_holds_and_nothing_else(aws, recor
     crashed = dr.Drill(clients(aws), plan, print, record=record)
     crashed.observe()
     crashed.create_resources()  # and then the process died: no cleanup, but a record
-    assert set(record.runs()[crashed.run_id]) == {"queue_url", "subscription_arn", "key_id", "secret_arn"}
+    assert set(record.runs()[crashed.run_id]) == {"queue_url", "subscription_arn", "key_id", "secret_arn",
+                                                  "material_key_id"}
     # Anyone with tag permissions can make a key look like a drill's: the tag proves nothing.
     kms = aws.client("kms")
     lookalike = kms.create_key(Description="deletion-alarms drill 0123: throwaway, safe to delete",
@@ -342,7 +349,7 @@ def test_the_command_refuses_an_unknown_stack_and_a_silent_confirmation(aws, cap
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert cli.main(aws.cli("drill", "--stack-name", STACK)) == cli.EXIT_USAGE
     captured = capsys.readouterr()
-    assert "confirm with --yes" in captured.err and "KMS key (1 USD a month" in captured.out
+    assert "confirm with --yes" in captured.err and "two KMS keys (1 USD a month each" in captured.out
     assert not aws.client("kms").list_keys()["Keys"]  # nothing created
 
 
@@ -375,7 +382,7 @@ def test_a_forwarding_stack_is_drilled_through_its_collector(aws, tmp_path) -> N
     holder.append(drill)
     record = dr.RunRecord(tmp_path / "drill-runs.json", "collector")
     results = dr.run(members, plan, timeout=30, record=record, say=print, drill=drill)
-    assert [r.delivered for r in results] == [True] * 7
+    assert [r.delivered for r in results] == [True] * 8
     assert not watch["sqs"].list_queues(QueueNamePrefix=dr.NAME_PREFIX).get("QueueUrls")
     assert aws.client("kms").describe_key(KeyId=drill.created["key_id"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
 

@@ -55,12 +55,12 @@ def test_every_kind_and_service_combination_is_covered() -> None:
 def test_modes() -> None:
     assert set(DETECTION_MODES) == {"AccessAndDeletion", "AccessOnly", "DeletionOnly"}
     assert {d.name for d in detections_for_mode("AccessOnly", recovery=False)} == {
-        "KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}
+        "KmsKeyPendingDeletionUse", "SecretPendingDeletionUse", "KmsKeyUnusableUse"}
     assert {d.name for d in detections_for_mode("DeletionOnly", recovery=False)} == {
         "KmsKeyDisableOrDeletion", "SecretDeletion", "KmsKeyMaterialDeletion", "KmsKeyDeleted",
         "SecretReplicaDeletion", "KmsKeyPolicyLockoutRisk"}
-    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 8
-    assert len(detections_for_mode("AccessOnly")) == 4
+    assert len(detections_for_mode("AccessAndDeletion", recovery=False)) == 9
+    assert len(detections_for_mode("AccessOnly")) == 5
     with pytest.raises(ValueError, match="AccessOnly"):
         detections_for_mode("Everything")
     with pytest.raises(KeyError, match="SecretDeletion"):
@@ -108,3 +108,13 @@ def test_access_detections_ignore_the_error_code() -> None:
     codes = {c.record.get("errorCode") for c in CASES if "KmsKeyPendingDeletionUse" in c.expect}
     assert {"KMSInvalidStateException", "DisabledException"} <= codes
     assert all(d.kind in Kind for d in DETECTIONS)
+
+
+def test_auto_cancel_acts_on_one_use_per_service_the_pending_deletion_one() -> None:
+    """AutoCancelOnUse cancels a deletion: only a use refused because of one is cancellable (a key
+    pending import or unavailable has nothing to cancel)."""
+    from detections.catalog import DETECTIONS, Kind, Service
+
+    cancellable = {d.service: d.name for d in DETECTIONS if d.cancellable}
+    assert cancellable == {Service.KMS: "KmsKeyPendingDeletionUse", Service.SECRETS_MANAGER: "SecretPendingDeletionUse"}
+    assert all(d.kind is Kind.ACCESS for d in DETECTIONS if d.cancellable)

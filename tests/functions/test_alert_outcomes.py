@@ -33,6 +33,7 @@ NOW = datetime(2026, 11, 28, 14, 10, tzinfo=timezone.utc)
 OWN_ACCOUNT = "111122223333"
 CANCEL, ENABLE, RESTORE = "aws kms cancel-key-deletion", "aws kms enable-key", "aws secretsmanager restore-secret"
 REPLICATE, CONNECT = "aws secretsmanager replicate-secret-to-regions", "aws kms connect-custom-key-store"
+DESCRIBE = "aws kms describe-key"
 
 # corpus class, detection, how the subject begins, the undo commands in order.
 CASES = [
@@ -44,6 +45,11 @@ CASES = [
      "KMS key pending deletion was used", [CANCEL, ENABLE]),
     ("kms-decrypt-pending-replica-deletion", "KmsKeyPendingDeletionUse",
      "KMS key pending deletion was used", [CANCEL, ENABLE]),
+    ("kms-decrypt-pending-import", "KmsKeyUnusableUse", "KMS key without usable key material was used", [DESCRIBE]),
+    ("kms-decrypt-external-key-store-unavailable", "KmsKeyUnusableUse",
+     "KMS key without usable key material was used", [DESCRIBE]),
+    ("kms-encrypt-unavailable-cloudhsm-key-store", "KmsKeyUnusableUse",
+     "KMS key without usable key material was used", [DESCRIBE]),
     ("kms-schedulekeydeletion-success", "KmsKeyDisableOrDeletion", "KMS key scheduled for deletion in 7 days",
      [CANCEL, ENABLE]),
     ("kms-schedulekeydeletion-default-window-role", "KmsKeyDisableOrDeletion",
@@ -424,3 +430,17 @@ def test_a_secret_deletion_says_who_read_it(inline) -> None:
     text = alert_lines(inline, [[]], sample="secretsmanager-deletesecret-recovery-window")
     assert ("Recent use: no event in the last 90 days of CloudTrail event history names it (nothing called it, or "
             "event history does not find its calls by ARN: check the trail)") in text
+
+
+def test_a_key_in_a_disconnected_key_store_names_its_store_to_connect(inline) -> None:
+    """DescribeKey's CustomKeyStoreId (the record of a refused use does not carry it) on the Key store
+    line, with the state: what the person needs for connect-custom-key-store."""
+    record = SAMPLES["kms-encrypt-unavailable-cloudhsm-key-store"].record
+    kms, stub = stubbed("kms")
+    stub.add_response("describe_key", {"KeyMetadata": {"KeyId": "k", "Arn": resource_of(record), "KeyState": "Unavailable",
+                                                       "CustomKeyStoreId": "cks-1234567890abcdef0"}})
+    stub.add_response("list_aliases", {"Aliases": []})
+    with stub:
+        _, text, _ = send(inline, "KmsKeyUnusableUse", [record], clients=lambda name, region=None: kms)
+    assert "Key store: cks-1234567890abcdef0" in text and "State now: Unavailable" in text
+    assert "connect-custom-key-store" in text and "Cancelled" not in text and CANCEL not in text

@@ -56,6 +56,8 @@ def test_alarm_descriptions_say_what_to_do(workload) -> None:
                                                "Nothing brings the key back")), lid
         elif lid == "KmsKeyPolicyLockoutRiskAlarm":  # nothing scheduled: check who can still manage the key
             assert "get-key-policy" in text and "AWS Support" in text, lid
+        elif lid == "KmsKeyUnusableUseAlarm":  # nothing scheduled: bring the material or the key store back
+            assert "import-key-material" in text and "connect-custom-key-store" in text, lid
         else:
             assert "cancel-key-deletion" in text or "restore-secret" in text, lid
 

@@ -71,9 +71,9 @@ def test_table_has_every_engine_and_mode() -> None:
     table = cost.cost_table()
     assert len(table.splitlines()) == 2 + 9 + 3 + 6  # engines x modes, forwarding x modes, a blank line and 5 notes
     # the backlog, dead-letter and lost-events alarms (a metric each) and the notifier's failure alarm
-    # (two metrics), and the notifier's idle polling: 0.76 USD, 0.50 in the free tier; 10 detections'
+    # (two metrics), and the notifier's idle polling: 0.76 USD, 0.50 in the free tier; 11 detections'
     # rules and the reminder's
-    assert "| `EventBridge` | `AccessAndDeletion` | 4 (5) | 0 | 11 | 648,000 (0.26) | 1.76 | 0.76 | 0.50 |" in table
+    assert "| `EventBridge` | `AccessAndDeletion` | 4 (5) | 0 | 12 | 648,000 (0.26) | 1.76 | 0.76 | 0.50 |" in table
 
 
 def test_one_account_in_many_regions_pays_once_with_a_home_region() -> None:

@@ -143,15 +143,16 @@ def test_every_parameter_is_described_constrained_labelled_and_grouped(workload)
 
 KMS_DELETIONS = {"KmsKeyDisableOrDeletion", "KmsKeyMaterialDeletion", "KmsKeyDeleted", "KmsKeyPolicyLockoutRisk"}
 SECRET_DELETIONS = {"SecretDeletion", "SecretReplicaDeletion"}
-ALL = {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"} | KMS_DELETIONS | SECRET_DELETIONS
+KMS_USES = {"KmsKeyPendingDeletionUse", "KmsKeyUnusableUse"}
+ALL = KMS_USES | {"SecretPendingDeletionUse"} | KMS_DELETIONS | SECRET_DELETIONS
 RECOVERY = {"KmsKeyDeletionCancelled", "SecretRestored"}
 
 
 @pytest.mark.parametrize(("mode", "kms", "secrets", "expected"), [
     ("AccessAndDeletion", "Enabled", "Enabled", ALL),
-    ("AccessOnly", "Enabled", "Enabled", {"KmsKeyPendingDeletionUse", "SecretPendingDeletionUse"}),
+    ("AccessOnly", "Enabled", "Enabled", KMS_USES | {"SecretPendingDeletionUse"}),
     ("DeletionOnly", "Enabled", "Enabled", KMS_DELETIONS | SECRET_DELETIONS),
-    ("AccessAndDeletion", "Enabled", "Disabled", {"KmsKeyPendingDeletionUse"} | KMS_DELETIONS),
+    ("AccessAndDeletion", "Enabled", "Disabled", KMS_USES | KMS_DELETIONS),
     ("AccessAndDeletion", "Disabled", "Enabled", {"SecretPendingDeletionUse"} | SECRET_DELETIONS),
     ("AccessOnly", "Disabled", "Enabled", {"SecretPendingDeletionUse"}),
     ("DeletionOnly", "Enabled", "Disabled", KMS_DELETIONS),
@@ -261,3 +262,24 @@ def test_the_network_parameters_name_every_endpoint_the_function_calls(workload)
     gateway = re.search(r"a gateway endpoint for ([a-z, ]+)\)", description)[1].split(", ")
     assert called <= set(interface) | set(gateway), called - set(interface) - set(gateway)
     assert gateway == ["dynamodb"]  # the only service here with a gateway endpoint (besides s3)
+
+
+@pytest.mark.parametrize("count", [1, 2, 10, 11, 25, 101])
+def test_any_of_nests_fn_or_within_its_limit_of_ten(count) -> None:
+    """Fn::Or takes 2 to 10 conditions: any_of nests more, and stays true exactly when one is."""
+    from troposphere import Condition
+
+    from stacks.parameters import MAX_OR, any_of
+
+    def holds(node, true: set[str]) -> bool:
+        data = node.to_dict() if hasattr(node, "to_dict") else node
+        if "Condition" in data:
+            return data["Condition"] in true
+        items = data["Fn::Or"]
+        assert 2 <= len(items) <= MAX_OR
+        return any(holds(item, true) for item in items)
+
+    names = [f"C{i}" for i in range(count)]
+    expression = any_of([Condition(n) for n in names])
+    assert not holds(expression, set())
+    assert all(holds(expression, {n}) for n in names)
