@@ -1,4 +1,5 @@
-"""What is at risk now: every KMS key pending deletion and every secret scheduled for deletion, in
+"""What is at risk now: every KMS key pending deletion, every key whose imported key material expires
+(ValidTo), and every secret scheduled for deletion, in
 every Region of one or more accounts, with the days left, who scheduled it, whether it was used since,
 who used it in the last 90 days (CloudTrail event history) and, for a key, the secrets encrypted
 under it. The lists and the history are read by the notifier's own functions (functions/notifier.py:
@@ -63,6 +64,8 @@ class Pending:
     def row(self) -> list[str]:
         unread = self.used_since is None  # event history could not be read (no permission, throttled)
         used = NOT_READ if unread else f"{self.used_since}{'+' if self.used_since_partial else ''}"
+        if self.kind == MATERIAL:  # nothing was scheduled: the expiry was set when the material was imported
+            used = "-"
         by = self.scheduled_by or (NOT_READ if unread else NOT_FOUND)
         days = f"{self.days_left:.1f}" if self.days_left is not None else AFTER_REPLICAS
         return [self.account, self.region, self.kind, self.name or "-", days, self.deletion_date or AFTER_REPLICAS,
@@ -76,6 +79,9 @@ class Pending:
 
 
 NOT_READ = "(history not read)"
+MATERIAL = "KMS key material"  # a key whose imported key material expires (DescribeKey ValidTo)
+KINDS = {"key": "KMS key", "secret": "secret", "material": MATERIAL}
+SET_AT_IMPORT = "(its expiry, set at import)"
 AFTER_REPLICAS = "(after its replicas are deleted)"  # KMS sets no DeletionDate until then
 NOT_FOUND = "(not in 90 days of history)"
 COLUMNS = ["account", "region", "kind", "name", "days left", "deletion date", "scheduled by", "scheduled at",
@@ -116,17 +122,18 @@ def pending_in(clients: Callable[[str], Any], account: str, region: str, now: da
     with aws_errors(f"secrets in {account} {region}"):
         at_risk, _ = notifier.pending_secrets(secrets, schedulings)
         entries, listed_all = notifier.secret_keys(secrets, pages=10**6) if keys else ([], True)
-    return [pending(account, region, item, schedulings.get(item.arn), cloudtrail, now,
+    return [pending(account, region, item, schedulings.get(item.arn) if item.resource != "material" else None,
+                    cloudtrail, now,
                     notifier.secrets_summary(notifier.encrypted_under(entries, item.arn, item.name.split(", ")
                                                                       if item.name else ()), len(entries), listed_all)
-                    if item.resource == "key" else "")
+                    if item.resource != "secret" else "")
             for item in keys + at_risk]
 
 
 def pending(account: str, region: str, item: "notifier.AtRisk", scheduled: "notifier.Scheduling | None",
             cloudtrail: Any, now: datetime, encrypted: str) -> Pending:
     """One row: the item as the notifier lists it, its own event history read for who used it."""
-    service = Service.KMS if item.resource == "key" else Service.SECRETS_MANAGER
+    service = Service.SECRETS_MANAGER if item.resource == "secret" else Service.KMS
     used: int | None = None
     recent, partial = "", False
     if cloudtrail is not None:
@@ -141,10 +148,12 @@ def pending(account: str, region: str, item: "notifier.AtRisk", scheduled: "noti
             oldest = history.oldest()
             partial = bool(scheduled and not history.complete and oldest and oldest > scheduled.at)
     deletion = item.deletion
-    return Pending(account, region, "KMS key" if item.resource == "key" else "secret", item.arn, item.name,
-                   item.state, _iso(deletion) if deletion else "", days_left(deletion, now) if deletion else None,
-                   scheduled.caller if scheduled else "", _iso(scheduled.at) if scheduled else "", used,
-                   recent, encrypted, partial)
+    by, at = (scheduled.caller, _iso(scheduled.at)) if scheduled else ("", "")
+    if item.resource == "material":
+        by, at = SET_AT_IMPORT, "-"
+    return Pending(account, region, KINDS[item.resource], item.arn, item.name, item.state,
+                   _iso(deletion) if deletion else "", days_left(deletion, now) if deletion else None,
+                   by, at, used, recent, encrypted, partial)
 
 
 def collect(tasks: Iterable[tuple[str, str, Callable[[str], Any]]], now: datetime, workers: int = 8,

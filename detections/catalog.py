@@ -141,7 +141,13 @@ SECRET_PENDING_DELETION_USE = Detection(
     not_covered=(
         "DescribeSecret and RestoreSecret (they succeed); CreateSecret reusing the name of a deleted "
         "secret; secrets already deleted for good (ResourceNotFoundException); records over 256 KB; "
-        "a trail that does not log read events."
+        "a trail that does not log read events. BatchGetSecretValue: AWS logs one GetSecretValue entry "
+        "per secret it reads (API reference) and returns per-secret errors in its response, which "
+        "CloudTrail does not log; whether that entry carries the refusal is UNCONFIRMED. The daily "
+        "reminder and deletion-alarms inventory count every read of the secret since its deletion "
+        "either way. To confirm in an account: run aws secretsmanager batch-get-secret-value "
+        "--secret-id-list <a secret scheduled for deletion> and look in CloudTrail for its GetSecretValue "
+        "entry and its errorMessage."
     ),
     what_to_do=(
         f"Open the {SECRETS_CONSOLE}, find the secret named in the CloudTrail record "

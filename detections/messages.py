@@ -423,11 +423,26 @@ def reminder_spec() -> dict[str, Any]:
             [f"{subject}: {{{resource}}}", f"{names}: {{name}}"],
             ["Deleted on: {deletion} UTC, in {days}", "State: {state}", "({dateSource})"],
             ["Scheduled by: {caller}", "at {scheduledAt} UTC"],
+            ["Used since: {usedSince}"],
             ["Undo: " + undo[0]], *[["      " + command] for command in undo[1:]],
         ]
+    # A key whose imported key material expires (DescribeKey ValidTo): KMS deletes the material on that
+    # date. Nothing cancels an expiry: the same material imported again, without an expiry or a later one.
+    lines["material"] = [
+        ["KMS key: {key}", "Aliases: {name}"],
+        ["Key material expires: {deletion} UTC, in {days}", "State: {state}"],
+        ["Next: aws kms get-parameters-for-import --region {region} --wrapping-algorithm RSAES_OAEP_SHA_256 "
+         "--wrapping-key-spec RSA_4096 --key-id {key}"],
+        ["      aws kms import-key-material --region {region} --encrypted-key-material "
+         "fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin --expiration-model "
+         "KEY_MATERIAL_DOES_NOT_EXPIRE --key-id {key}"],
+    ]
     return {
         "name": REMINDER,
         "kind": "Reminder",
+        # Who tried to use a due key or secret since its scheduling (functions/notifier.py uses_since).
+        "uses": {resource: {"operations": sorted(USES[service]), "nothing": NO_USE[service]}
+                 for service, resource in RESOURCE_FIELD.items()},
         "title": "Keys and secrets that will be deleted soon",
         # count and days carry their nouns ("1 key or secret", "7 days"): the notifier says them.
         "subject": "Deletion reminder: {count} deleted within {days} ({account} {region})",
@@ -438,9 +453,14 @@ def reminder_spec() -> dict[str, Any]:
                         ["Recovery window ended: {deletion} UTC", "({dateSource})"],
                         ["Scheduled by: {caller}", "at {scheduledAt} UTC"]],
         "meaning": ("These keys and secrets are scheduled for deletion and the day is near. After it, data "
-                    "encrypted under a key cannot be decrypted, and a secret's value is gone."),
+                    "encrypted under a key cannot be decrypted, and a secret's value is gone. A key whose "
+                    "imported key material expires stops working that day: KMS deletes the material, and the key "
+                    "cannot be used until the same material is imported again."),
         "what_to_do": (f"If a deletion is not intended, run its Undo command today ({KMS_CONSOLE}; "
-                       f"{SECRETS_CONSOLE}). Every pending deletion in every Region: deletion-alarms inventory."),
+                       f"{SECRETS_CONSOLE}). For expiring key material, import the same material again before "
+                       "the date (the Next commands: wrap it with the public key the first returns; KMS developer "
+                       "guide, importing key material). Every pending deletion in every Region: "
+                       "deletion-alarms inventory."),
     }
 
 

@@ -82,6 +82,10 @@ METRIC_NAMESPACE = "DeletionAlarms"  # the notifier's own metrics, written as em
 USE_PAGES = 6
 USE_HISTORY_DAYS = 90  # what event history keeps
 USE_SHOWN = 3
+# The daily reminder: who tried to use each due key or secret since it was scheduled, for the first
+# MAX_SINCE due, SINCE_PAGES pages of history each (LookupEvents: 2 requests a second).
+MAX_SINCE = 10
+SINCE_PAGES = 2
 SECRET_PAGES = 10  # ListSecrets pages of 100 read to find the secrets encrypted under a key
 SCHEDULING_CALLS = ("ScheduleKeyDeletion", "DeleteSecret")  # the calls that start a deletion's waiting period
 CANCEL_SECONDS = 300
@@ -400,7 +404,7 @@ def parse_days(text: str) -> frozenset[int]:
 class AtRisk:
     """A key pending deletion or a secret scheduled for deletion, as the daily check found it."""
 
-    resource: str  # "key" or "secret"
+    resource: str  # "key", "secret", or "material": a key whose imported key material expires (ValidTo)
     arn: str
     name: str
     state: str
@@ -408,13 +412,16 @@ class AtRisk:
     date_source: str = ""  # where the deletion date came from, when it is not the service's own answer
     caller: str = ""
     scheduled_at: str = ""
+    used_since: str = ""  # who tried to use it since it was scheduled (its event history), in one line
 
     def values(self, account: str, region: str, day: date) -> dict[str, str | None]:
-        return {"account": account, "region": region, self.resource: self.arn, "name": self.name or None,
+        field = "key" if self.resource == "material" else self.resource
+        return {"account": account, "region": region, field: self.arn, "name": self.name or None,
                 "state": self.state, "deletion": iso(self.deletion) if self.deletion else None,
                 "days": plural(days_until(self.deletion, day), "day") if self.deletion else None,
                 "caller": self.caller or "not found in the CloudTrail event history read",
-                "scheduledAt": self.scheduled_at or None, "dateSource": self.date_source or None}
+                "scheduledAt": self.scheduled_at or None, "dateSource": self.date_source or None,
+                "usedSince": self.used_since or None}
 
 
 @dataclass
@@ -504,19 +511,27 @@ def uses_by_principal(history: ResourceHistory, uses: Iterable[str],
     return counts
 
 
-def use_summary(history: ResourceHistory, uses: Iterable[str], nothing: str) -> str:
+def use_summary(history: ResourceHistory, uses: Iterable[str], nothing: str, after: datetime | None = None) -> str:
     """Who used it, in one line: the busiest principals first, how far the history was read, and
-    ``nothing`` (what no use means for this kind of resource) when no call was a use."""
-    counts = uses_by_principal(history, uses)
+    ``nothing`` (what no use means for this kind of resource) when no call was a use; with ``after``,
+    only the uses since then (since it was scheduled: each was refused, and each is a need)."""
+    counts = uses_by_principal(history, uses, after)
     oldest = history.oldest()
     if not history.events:
         # Either nothing named it, or event history does not index its calls by ARN (UNCONFIRMED for
         # secrets): both are said, since they call for different things.
         return (f"no event in the last {USE_HISTORY_DAYS} days of CloudTrail event history names it (nothing "
                 "called it, or event history does not find its calls by ARN: check the trail)")
-    scope = (f"in the newest {plural(len(history.events), 'event')} of its history, back to {iso(oldest)} UTC "
-             "(the rest not read)") if not history.complete and oldest else \
-        f"in the last {USE_HISTORY_DAYS} days of CloudTrail event history"
+    partial = not history.complete and oldest is not None and (after is None or oldest > after)
+    if after is not None:
+        scope = f"since it was scheduled ({iso(after)} UTC)" + (
+            f", in the newest {plural(len(history.events), 'event')} of its history (the rest not read)"
+            if partial else "")
+    elif partial:
+        scope = (f"in the newest {plural(len(history.events), 'event')} of its history, back to {iso(oldest)} UTC "
+                 "(the rest not read)")
+    else:
+        scope = f"in the last {USE_HISTORY_DAYS} days of CloudTrail event history"
     if not counts:
         return f"no use {scope}: {nothing}"
     ranked = sorted(counts.items(), key=lambda item: (-sum(item[1].values()), item[0]))
@@ -634,7 +649,19 @@ def pending_keys(kms: Any, stop: Callable[[], bool] = lambda: False) -> tuple[li
             elif meta.get("KeyState") in PENDING_KEY_STATES:
                 found.append(AtRisk("key", meta["Arn"], ", ".join(sorted(aliases.get(key_id, []))),
                                     meta["KeyState"], utc(meta["DeletionDate"]) if meta.get("DeletionDate") else None))
+            elif expires(meta):
+                # Imported key material with an expiration date (DescribeKey ValidTo): KMS deletes it
+                # then and the key turns PendingImport, unusable until the same material is imported again.
+                found.append(AtRisk("material", meta["Arn"], ", ".join(sorted(aliases.get(key_id, []))),
+                                    meta["KeyState"], utc(meta["ValidTo"])))
     return found, undescribed
+
+
+def expires(meta: Mapping[str, Any]) -> bool:
+    """A key whose imported key material still works and has an expiration date (DescribeKey:
+    ExpirationModel KEY_MATERIAL_EXPIRES, ValidTo): once it passes, the key cannot be used."""
+    return (meta.get("ExpirationModel") == "KEY_MATERIAL_EXPIRES" and bool(meta.get("ValidTo"))
+            and meta.get("KeyState") not in ("PendingImport", *PENDING_KEY_STATES))
 
 
 def pending_secrets(secrets: Any, history: Mapping[str, Scheduling]) -> tuple[list[AtRisk], set[str]]:
@@ -950,10 +977,11 @@ class Notifier:
         pending = keys + secrets
         for item in pending:
             scheduled = history.get(item.arn)
-            if scheduled:
+            if scheduled and item.resource != "material":
                 item.caller, item.scheduled_at = scheduled.caller, iso(scheduled.at)
         due = sorted((p for p in pending if p.deletion and days_until(p.deletion, day) in self.reminder_days),
                      key=lambda p: (p.deletion, p.arn))
+        self.uses_since(due[:MAX_SINCE], history, now)
         gone = self.finally_deleted(history, present, now)
         self.log(json.dumps({"reminder": day.isoformat(), "pending": len(pending), "due": len(due),
                              "deleted": len(gone), "undescribed keys": undescribed, "history complete": complete}))
@@ -971,7 +999,28 @@ class Notifier:
         for item in fresh:
             self.done(f"final#{item.arn}")
         if due:
-            self.publish_reminder(day, due, len(pending), undescribed, complete)
+            expiring = sum(p.resource == "material" for p in pending)
+            self.publish_reminder(day, due, len(pending) - expiring, undescribed, complete, expiring)
+
+    def uses_since(self, due: list[AtRisk], history: Mapping[str, Scheduling], now: datetime) -> None:
+        """For each due key or secret with a known scheduling: who tried to use it since, from its own
+        event history (a BatchGetSecretValue read is logged as a GetSecretValue entry per secret, API
+        reference: counted here whether or not that entry carries the refusal). Bounded: SINCE_PAGES
+        pages each, and only while the function has time."""
+        uses = self.specs[REMINDER].get("uses", {})
+        for item in due:
+            scheduled = history.get(item.arn)
+            if item.resource == "material" or not scheduled or item.resource not in uses:
+                continue
+            if self.time_is_short():
+                item.used_since = "not read (the check was short of time)"
+                continue
+            try:
+                found = resource_history(self.clients("cloudtrail"), item.arn, now, pages=SINCE_PAGES)
+                item.used_since = use_summary(found, uses[item.resource]["operations"], uses[item.resource]["nothing"],
+                                              after=scheduled.at)
+            except Exception as error:  # noqa: BLE001 - the reminder goes out without it
+                item.used_since = f"not read (LookupEvents: {error_code(error)})"
 
     @staticmethod
     def finally_deleted(history: Mapping[str, Scheduling], present: set[str], now: datetime) -> list[AtRisk]:
@@ -1001,15 +1050,16 @@ class Notifier:
         self.log(json.dumps({"notified": kind, "count": count}))
 
     def publish_reminder(self, day: date, due: list[AtRisk], pending: int, undescribed: int,
-                         complete: bool = True) -> None:
+                         complete: bool = True, expiring: int = 0) -> None:
         spec = self.specs[REMINDER]
         head = {"account": self.account, "region": self.region,
                 "count": plural(len(due), "key or secret", "keys or secrets"),
                 "days": plural(max(days_until(p.deletion, day) for p in due if p.deletion), "day")}
         reminds_at = sorted(self.reminder_days, reverse=True)
         out = [spec["title"].upper(), "",
-               f"Checked {day.isoformat()} (UTC): {pending:,} pending deletion in {self.account} {self.region}; "
-               f"{len(due):,} deleted in {', '.join(str(d) for d in reminds_at)} "
+               f"Checked {day.isoformat()} (UTC) in {self.account} {self.region}: {pending:,} pending deletion"
+               + (f", and {plural(expiring, 'key')} whose imported key material expires" if expiring else "")
+               + f"; {len(due):,} due in {' or '.join(filter(None, [', '.join(map(str, reminds_at[:-1])), str(reminds_at[-1])]))} "
                f"{'day' if reminds_at == [1] else 'days'}, the days this stack reminds at."]
         steps: list[str] = []
         for i, item in enumerate(due[:MAX_LISTED], 1):

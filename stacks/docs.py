@@ -242,7 +242,48 @@ def alert_examples(code: str, records: Mapping[str, Mapping[str, Any]], only_fir
                 "chat applications), its custom-notification form; an HTTPS subscriber (PagerDuty, a "
                 "webhook) receives the same JSON:", "", "```json", json.dumps(chat, indent=2, sort_keys=True),
                 "```"]))
+    if not only_first:
+        blocks.append(reminder_example(module))
     return "\n\n".join(blocks)
+
+
+def reminder_example(module: Any) -> str:
+    """Markdown: the daily reminder as the notifier publishes it, on the day a key, a secret and a key's
+    imported key material each have 7 days left (AtRisk items as the daily check finds them)."""
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    day = datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
+    sent: list[dict] = []
+    topic = type("Topic", (), {"publish": lambda self, **call: sent.append(call)})()
+    notifier = module.Notifier(
+        topic, None, None, topic_arn="arn:aws:sns:us-east-1:111122223333:deletion-alarms-AlertTopic",
+        queue_url="", claim_table="", log_group="", region="us-east-1", specs=module.SPECS, clock=day.timestamp,
+        log=lambda line: None, account="111122223333", reminder_days="7,3,1")
+    week = day + timedelta(days=7, hours=6)
+    # The secret's own event history: an application still reading it since its deletion (refused).
+    scheduled = datetime(2026, 11, 21, 9, 12, tzinfo=timezone.utc)
+    role = "arn:aws:sts::111122223333:assumed-role/orders-app/i-0123456789abcdef0"
+    reads = module.ResourceHistory([{"EventName": "GetSecretValue", "EventTime": scheduled + timedelta(hours=h),
+                                     "CloudTrailEvent": json.dumps({"userIdentity": {"arn": role}})}
+                                    for h in range(1, 100, 6)], True)
+    uses = module.SPECS[module.REMINDER]["uses"]["secret"]
+    secret_used = module.use_summary(reads, uses["operations"], uses["nothing"], after=scheduled)
+    due = [module.AtRisk("key", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                         EXAMPLE_ALIAS, "PendingDeletion", week, caller="arn:aws:iam::111122223333:user/Alice",
+                         scheduled_at="2026-11-05T14:03:27Z"),
+           module.AtRisk("secret", "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db/password-a1B2c3",
+                         "prod/db/password", "ScheduledForDeletion", week, caller="arn:aws:iam::111122223333:user/Bob",
+                         scheduled_at=module.iso(scheduled), used_since=secret_used),
+           module.AtRisk("material", "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321",
+                         "alias/hsm-exported", "Enabled", week)]
+    notifier.publish_reminder(day.date(), due, pending=2, undescribed=0, expiring=1)
+    (call,) = sent
+    text = json.loads(call["Message"])["email"]
+    return "\n".join([f"## The daily reminder: {call['Subject']}", "",
+                      "What the daily check (`ReminderDays`) sends when a deletion, or the expiry of imported key "
+                      "material, is 7, 3 or 1 days away.", "", "```text", f"Subject: {call['Subject']}", "", text,
+                      "```"])
 
 
 def iam_roles(template: Mapping[str, Any]) -> str:

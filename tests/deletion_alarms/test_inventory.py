@@ -249,6 +249,20 @@ def test_a_history_read_in_part_says_the_uses_since_are_a_lower_bound() -> None:
     assert row.row()[8] == "1000+" and "(the rest not read)" in row.recent_use
 
 
+def test_imported_key_material_that_expires_is_listed_with_its_date() -> None:
+    """The inventory lists what the daily check reminds of: a key whose imported material expires
+    (DescribeKey ValidTo) counts for --fail-within like a deletion; its secrets are at risk too."""
+    material = {**PENDING_KEY, "KeyState": "Enabled", "Origin": "EXTERNAL", "ExpirationModel": "KEY_MATERIAL_EXPIRES",
+                "ValidTo": NOW + timedelta(days=3)}
+    material.pop("DeletionDate")
+    secrets = [{"ARN": SECRET, "Name": "prod/db", "KmsKeyId": "alias/payments"}]
+    (found,), _ = inventory_of([material], [], [[], [], []], secret_list=secrets)
+    assert (found.kind, found.days_left, found.deletion_date) == ("KMS key material", 3.0, "2026-12-03T12:00:00Z")
+    assert found.within(3) and not found.within(2)
+    row = found.row()
+    assert row[6:9] == [inv.SET_AT_IMPORT, "-", "-"] and row[10].startswith("1 of the 1 secret in this Region: prod/db")
+
+
 def test_a_secrets_deletion_date_is_its_delete_records() -> None:
     """DeletedDate means the scheduled date in one API reference and the request time in another
     (UNCONFIRMED): the DeleteSecret record's deletionDate, request time plus the window, wins."""

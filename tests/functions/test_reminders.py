@@ -86,11 +86,16 @@ def test_reminder_days_parse(text, expected) -> None:
 
 
 # ------------------------------------------------------------------ the check on moto
-def history_event(name: str, record: dict) -> dict:
-    """A LookupEvents entry (CloudTrail API reference: Event) carrying ``record``."""
+def history_event(name: str, record: dict, resource: str | None = None) -> dict:
+    """A LookupEvents entry (CloudTrail API reference: Event) carrying ``record``, with the resource
+    it references (by default the key or secret its response names)."""
+    response = record.get("responseElements") or {}
+    resource = resource or response.get("keyId") or response.get("arn") or response.get("aRN")
     return {"EventId": record["eventID"], "EventName": name, "ReadOnly": "false",
             "EventTime": utc(record["eventTime"]), "EventSource": record["eventSource"],
-            "Username": "alice", "CloudTrailEvent": json.dumps(record)}
+            "Username": "alice", "CloudTrailEvent": json.dumps(record),
+            "Resources": [{"ResourceType": "AWS::KMS::Key" if ":kms:" in resource else "AWS::SecretsManager::Secret",
+                           "ResourceName": resource}] if resource else []}
 
 
 def corpus_record(event_name: str, **response: object) -> dict:
@@ -131,14 +136,25 @@ class Account:
     def client(self, name: str):
         if name != "cloudtrail":
             return {"kms": self.kms, "secretsmanager": self.secrets}[name]
-        self.cloudtrail = self.aws.client("cloudtrail")  # a Stubber per check: one queue of answers each
-        stub = Stubber(self.cloudtrail)
-        for event_name in ("ScheduleKeyDeletion", "DeleteSecret"):
-            stub.add_response("lookup_events", {"Events": [e for e in self.history if e["EventName"] == event_name]}, {
-                "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": event_name}],
-                "StartTime": utc(self.clock[0]) - timedelta(days=HISTORY_DAYS), "EndTime": utc(self.clock[0])})
-        stub.activate()
+        if self.cloudtrail is None:  # its calls still go through botocore (validated, recorded)
+            self.cloudtrail = self.aws.client("cloudtrail")
+            self.cloudtrail.meta.events.register_first("before-call.cloudtrail.LookupEvents", self.lookup)
         return self.cloudtrail
+
+    def lookup(self, params: dict, **_: object):
+        """LookupEvents as event history answers it: by the one attribute given (EventName, or
+        ResourceName: the events whose resources name it), newest first, within the times given."""
+        from botocore.awsrequest import AWSResponse
+
+        request = json.loads(params["body"])
+        (attribute,) = request["LookupAttributes"]
+        start, end = utc(request["StartTime"]), utc(request["EndTime"])
+        if attribute["AttributeKey"] == "EventName":
+            assert start == utc(self.clock[0]) - timedelta(days=HISTORY_DAYS)  # what can still matter
+        matches = [e for e in self.history if start <= utc(e["EventTime"]) <= end and (
+            e["EventName"] == attribute["AttributeValue"] if attribute["AttributeKey"] == "EventName"
+            else attribute["AttributeValue"] in [r["ResourceName"] for r in e.get("Resources", [])])]
+        return AWSResponse(None, 200, {}, None), {"Events": sorted(matches, key=lambda e: e["EventTime"], reverse=True)}
 
     def key(self, window: int | None, alias: str) -> str:
         meta = self.kms.create_key()["KeyMetadata"]
@@ -406,3 +422,72 @@ def test_a_check_short_of_time_stops_describing_and_says_so(account) -> None:
     account.run(account.now.date())
     assert account.emails() == []  # the key was not described: nothing is known to be due
     assert any('"undescribed keys": 1' in line for line in account.logs)
+
+
+def test_imported_key_material_that_expires_is_reminded_like_a_deletion(account, monkeypatch) -> None:
+    """DescribeKey: ExpirationModel KEY_MATERIAL_EXPIRES and ValidTo (KMS API reference). KMS deletes
+    the material on that date and the key turns PendingImport; nothing cancels it, the same material
+    imported again without an expiry does. Material that does not expire, and a key already
+    PendingImport, are not reminded."""
+    expiring, lasting, gone = (account.key(None, f"alias/{name}") for name in ("hsm-export", "lasting", "gone"))
+    valid_to = account.now + timedelta(days=7)
+    real = account.kms.describe_key
+
+    def describe_key(**kw):
+        meta = real(**kw)["KeyMetadata"]
+        if meta["Arn"] in (expiring, lasting, gone):
+            meta.update(Origin="EXTERNAL", ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE" if meta["Arn"] == lasting
+                        else "KEY_MATERIAL_EXPIRES", ValidTo=valid_to,
+                        KeyState="PendingImport" if meta["Arn"] == gone else meta["KeyState"])
+        return {"KeyMetadata": meta}
+
+    monkeypatch.setattr(account.kms, "describe_key", describe_key)
+    assert account.run(account.now.date()) == {"batchItemFailures": []}
+    (email,) = account.emails()
+    text = email["Message"]
+    assert email["Subject"] == "Deletion reminder: 1 key or secret deleted within 7 days (123456789012 us-east-1)"
+    assert "0 pending deletion, and 1 key whose imported key material expires; 1 due in 7, 3 or 1 days" in text
+    assert f"KMS key: {expiring}" in text and "Aliases: alias/hsm-export" in text
+    assert f"Key material expires: {valid_to.strftime('%Y-%m-%dT%H:%M:%SZ')} UTC, in 7 days" in text
+    assert f"Next: aws kms get-parameters-for-import --region us-east-1" in text and f"--key-id {expiring}" in text
+    assert "--expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE" in text
+    assert lasting not in text and gone not in text and "cancel-key-deletion" not in text and "Scheduled by" not in text
+
+
+def test_the_reminder_says_who_tried_to_use_each_since_it_was_scheduled(account) -> None:
+    """A BatchGetSecretValue is logged as one GetSecretValue entry per secret (Secrets Manager API
+    reference); whether that entry carries the 'marked for deletion' refusal is UNCONFIRMED. The
+    reminder counts every read of the secret since its scheduling either way: with the refusal, and
+    without it; reads before the scheduling do not count."""
+    secret = account.secret(7, "db")
+    base = next(s.record for s in load_corpus() if s.cls == "secretsmanager-getsecretvalue-marked-for-deletion-new-wording")
+
+    def read(minutes: int, who: str, refused: bool) -> None:
+        record = copy.deepcopy(base)
+        record.update(eventTime=(account.now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      eventID=f"read-{minutes}", userIdentity={"type": "AssumedRole", "arn": who},
+                      requestParameters={"secretId": secret})
+        if not refused:
+            for field in ("errorCode", "errorMessage"):
+                record.pop(field, None)
+        account.history.append(history_event("GetSecretValue", record, secret))
+
+    batch = "arn:aws:sts::123456789012:assumed-role/batch-reader/run"
+    read(-60, batch, refused=False)  # before the deletion: not a use since
+    read(5, batch, refused=True)
+    read(6, batch, refused=False)
+    read(7, "arn:aws:sts::123456789012:assumed-role/app/i-0abc", refused=True)
+    account.clock[0] += 600  # the check runs after these reads
+    assert account.run(account.now.date()) == {"batchItemFailures": []}
+    (email,) = account.emails()
+    assert (f"Used since: 3 uses by 2 principals since it was scheduled ({account.now.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+            f"UTC): {batch} (GetSecretValue 2); arn:aws:sts::123456789012:assumed-role/app/i-0abc (GetSecretValue 1)"
+            ) in email["Message"]
+
+
+def test_a_due_key_nobody_tried_to_use_says_so(account) -> None:
+    account.key(7, "alias/quiet")
+    account.run(account.now.date())
+    (email,) = account.emails()
+    assert "Used since: no use since it was scheduled" in email["Message"]
+    assert "nothing called it with a cryptographic operation" in email["Message"]
