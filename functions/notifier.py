@@ -1137,8 +1137,9 @@ class Notifier:
         kind = "keys" if spec["service"] == "kms" else "secrets"
         if account and self.account and account != self.account:
             return {"readNote": f"From account {account}: this notifier runs in account {self.account} and cannot "
-                                f"read that account's {kind}; `deletion-alarms inventory --organization` lists "
-                                "their deletion dates."}
+                                f"read that account's {kind} nor its event history; `deletion-alarms inventory "
+                                "--organization` lists their deletion dates, who used them and the secrets "
+                                "encrypted under each key."}
         if self.time_is_short():
             return {"readNote": f"Not read from {spec['service']}: the notifier was short of time."}
         try:

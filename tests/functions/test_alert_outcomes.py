@@ -291,7 +291,9 @@ def test_an_event_of_another_account_is_not_read_and_its_undo_says_where_to_run_
                             account="444455556666")
     assert subject.endswith("(111122223333 us-east-1)")
     assert ("From account 111122223333: this notifier runs in account 444455556666 and cannot read that "
-            "account's keys") in text
+            "account's keys nor its event history; `deletion-alarms inventory --organization` lists their deletion "
+            "dates, who used them and the secrets encrypted under each key.") in text
+    assert "Recent use:" not in text and "Secrets encrypted under it:" not in text
     assert "Undo (with credentials of account 111122223333): aws kms cancel-key-deletion" in text
 
 
