@@ -110,6 +110,10 @@ def build(args: argparse.Namespace) -> int:
             (ROOT / path).parent.mkdir(exist_ok=True)
             (ROOT / path).write_text(text)
     for name, body in rendered.items():
+        if not name.endswith(".json"):  # the CfCT manifest (YAML)
+            detail = f"{body.count('- deploy_method:'):>4} CfCT resources"
+            print(f"{name:<38} {len(body.encode()):>7} bytes {detail}")
+            continue
         document = json.loads(body)
         if "Resources" in document:
             detail = f"{len(document['Resources']):>4} resources  lint: clean"

@@ -10,6 +10,7 @@ from typing import Callable
 from troposphere import Template
 
 from stacks import docs
+from stacks.cfct import make_manifest, render_manifest
 from stacks.chat import make_chat_template
 from stacks.collector import make_collector_template
 from stacks.cost import cost_table
@@ -55,6 +56,7 @@ CHAT_FILE = "deletion-alarms-chat.json"
 GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
 PROTECTION_SCP_FILE = "deletion-alarms-protection-scp.json"
+CFCT_MANIFEST_FILE = "deletion-alarms-cfct-manifest.yaml"
 CHECKOUT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = CHECKOUT / "tests" / "corpus"
 ALERTS_DOC = "docs/alerts.md"
@@ -69,6 +71,8 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),
     Artifact(SCP_FILE, render_scp, is_template=False),
     Artifact(PROTECTION_SCP_FILE, render_protection_scp, is_template=False),
+    Artifact(CFCT_MANIFEST_FILE, lambda _: render_manifest(make_manifest(
+        COLLECTOR_FILE, WORKLOAD_FILE, (SCP_FILE, PROTECTION_SCP_FILE))), is_template=False),
 )
 
 
@@ -159,7 +163,7 @@ def stale_files(dist: Path, rendered: dict[str, str]) -> list[str]:
     """Names of dist/ files that differ from ``rendered``, are missing, or are not built."""
     stale = [name for name, body in rendered.items()
              if not (dist / name).is_file() or (dist / name).read_text() != body]
-    extra = [p.name for p in sorted(dist.glob("*.json")) if p.name not in rendered]
+    extra = [p.name for p in sorted([*dist.glob("*.json"), *dist.glob("*.yaml")]) if p.name not in rendered]
     return sorted(stale + extra)
 
 
@@ -168,7 +172,7 @@ def write_all(dist: Path, rendered: dict[str, str]) -> None:
     dist.mkdir(parents=True, exist_ok=True)
     for name, body in rendered.items():
         (dist / name).write_text(body)
-    for p in dist.glob("*.json"):
+    for p in [*dist.glob("*.json"), *dist.glob("*.yaml")]:
         if p.name not in rendered:
             p.unlink()
 
