@@ -16,7 +16,9 @@ from stacks.collector import make_collector_template
 from stacks.cost import cost_table
 from detections.errors import UserError
 from stacks.threats import threat_model_table
-from stacks.guardrails import GuardrailOptions, make_guardrails_template, render_protection_scp, render_scp
+from stacks.guardrails import (
+    GuardrailOptions, make_guardrails_template, render_protection_scp, render_rcp, render_scp,
+)
 from stacks.servicecatalog import make_service_catalog_template
 from stacks.stackset import make_stackset_template
 from stacks.workload import make_workload_template
@@ -56,6 +58,7 @@ CHAT_FILE = "deletion-alarms-chat.json"
 GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
 PROTECTION_SCP_FILE = "deletion-alarms-protection-scp.json"
+RCP_FILE = "deletion-guardrails-rcp.json"
 CFCT_MANIFEST_FILE = "deletion-alarms-cfct-manifest.yaml"
 CHECKOUT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = CHECKOUT / "tests" / "corpus"
@@ -71,6 +74,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(GUARDRAILS_FILE, lambda options: render(make_guardrails_template(options))),
     Artifact(SCP_FILE, render_scp, is_template=False),
     Artifact(PROTECTION_SCP_FILE, render_protection_scp, is_template=False),
+    Artifact(RCP_FILE, render_rcp, is_template=False),
     Artifact(CFCT_MANIFEST_FILE, lambda _: render_manifest(make_manifest(
         COLLECTOR_FILE, WORKLOAD_FILE, (SCP_FILE, PROTECTION_SCP_FILE))), is_template=False),
 )

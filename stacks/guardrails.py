@@ -41,11 +41,12 @@ from awacs.aws import (
     ForAnyValueStringLike,
     NumericLessThan,
     PolicyDocument,
+    Principal,
     Statement,
     StringEquals,
     StringNotEquals,
 )
-from troposphere import Output, Parameter, Ref, Tags, Template
+from troposphere import Equals, Join, Not, Output, Parameter, Ref, Tags, Template
 from troposphere.organizations import Policy as _Policy
 
 from detections.errors import UsageError, UserError
@@ -193,6 +194,7 @@ IMPORT_PROTECTED_TYPES = ["AWS::KMS::Key", "AWS::SecretsManager::Secret"]
 # The statements are split over two SCPs (an account takes up to five): one policy of 5,120
 # characters cannot hold them with the exemptions repeated in each statement.
 GUARDRAILS_SCP, PROTECTION_SCP = "deletion-guardrails", "deletion-alarms-protection"
+ATTACH_RCP = "AttachRcp"
 SCP_NAMES = (GUARDRAILS_SCP, PROTECTION_SCP)
 
 
@@ -244,6 +246,47 @@ def make_scps(options: GuardrailOptions) -> dict[str, PolicyDocument]:
     ]
     return {GUARDRAILS_SCP: PolicyDocument(Version="2012-10-17", Statement=guardrails),
             PROTECTION_SCP: PolicyDocument(Version="2012-10-17", Statement=protection)}
+
+
+# The deletion guardrails as a resource control policy (AWS Organizations, RCPs; KMS and Secrets
+# Manager are RCP services): the same three statements, applied to every principal that a key or
+# secret policy lets in, of this organization or another; RCPs never apply to service-linked roles,
+# AWS managed keys or the management account's resources. The other controls stay SCPs: CloudTrail,
+# CloudFormation, CloudWatch, EventBridge, SNS and Lambda take no RCP, and the product's protection
+# is about what this organization's own administrators may do, which an SCP already covers.
+DELETION_RCP = "deletion-guardrails-rcp"
+RCP_STATEMENTS = ("DenyShortKeyDeletionWindow", "DenyShortSecretRecoveryWindow", "DenySecretForceDelete")
+
+
+def make_rcp(options: GuardrailOptions) -> PolicyDocument:
+    """The RCP: the guardrails SCP's deletion statements, each with ``Principal: "*"`` (an RCP's
+    statements must name it), the same exemptions (deploy roles, break-glass)."""
+    scp = make_scps(options)[GUARDRAILS_SCP]
+    statements = []
+    # Exemptions by role name hold inside the resource's own account only: another account, of this
+    # organization or another, can create a role of any name. A break-glass ARN with an account ID is
+    # precise, so it holds from anywhere.
+    precise = tuple(a for a in options.break_glass_arns if re.fullmatch(r"arn:[^:]*:(iam|sts)::\d{12}:.+", a))
+    elsewhere = [StringNotEquals("aws:PrincipalAccount", "${aws:ResourceAccount}"), *_exempt(precise)]
+    for st in scp.Statement:
+        if st.Sid not in RCP_STATEMENTS:
+            continue
+        statements.append(Statement(Sid=st.Sid, Effect=st.Effect, Principal=Principal("*"), Action=st.Action,
+                                    Resource=st.Resource, Condition=st.Condition))
+        control = [c for c in st.Condition.conditions if not (isinstance(c, ArnNotLike))]
+        statements.append(Statement(Sid=f"{st.Sid}FromOtherAccounts", Effect=st.Effect, Principal=Principal("*"),
+                                    Action=st.Action, Resource=st.Resource,
+                                    Condition=Condition([*control, *elsewhere])))
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+def render_rcp(options: GuardrailOptions) -> str:
+    """The RCP as compact, sorted JSON (RCPs share the SCPs' 5,120-character limit)."""
+    body = json.dumps(json.loads(make_rcp(options).to_json()), sort_keys=True, separators=(",", ":"))
+    if len(body) > SCP_SIZE_LIMIT:
+        raise UserError(f"the resource control policy {DELETION_RCP} is {len(body)} characters, over the "
+                        f"{SCP_SIZE_LIMIT} limit: give fewer --break-glass-arn or --deploy-role-arn")
+    return body + "\n"
 
 
 def _role_resources(patterns: tuple[str, ...]) -> list[str]:
@@ -303,4 +346,19 @@ def make_guardrails_template(options: GuardrailOptions) -> Template:
             logical_id, Name=name, Description=description, Type="SERVICE_CONTROL_POLICY",
             Content=render_scp(options, name).rstrip("\n"), TargetIds=Ref(targets)))
         template.add_output(Output(output, Description=f"ID of the {name} SCP", Value=Ref(policy)))
+    rcp_targets = template.add_parameter(Parameter(
+        "RcpTargetIds", Type="CommaDelimitedList", Default="",
+        Description=("Where to attach the deletion guardrails as a resource control policy too (empty: "
+                     "nowhere). It also stops principals of other organizations that a key or secret "
+                     "policy lets in. Enable RCPs in the organization first."),
+    ))
+    template.add_parameter_to_group(rcp_targets, "Attachment")
+    template.set_parameter_label(rcp_targets, "RCP target OU, account or root IDs (optional)")
+    template.add_condition(ATTACH_RCP, Not(Equals(Join("", Ref(rcp_targets)), "")))
+    rcp = template.add_resource(Policy(
+        "DeletionGuardrailsRcp", Condition=ATTACH_RCP, Name=DELETION_RCP, Type="RESOURCE_CONTROL_POLICY",
+        Description="Long deletion windows and no secret force delete, for every principal",
+        Content=render_rcp(options).rstrip("\n"), TargetIds=Ref(rcp_targets)))
+    template.add_output(Output("RcpId", Condition=ATTACH_RCP, Description=f"ID of the {DELETION_RCP} RCP",
+                               Value=Ref(rcp)))
     return template

@@ -22,6 +22,8 @@ Anything else (policy variables, Date, IpAddress) raises, so a policy cannot sil
 
 from __future__ import annotations
 
+import re
+
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -29,6 +31,9 @@ from typing import Any, Iterable, Mapping
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "Allow", "ExplicitDeny", "ImplicitDeny"
 FULL_AWS_ACCESS = {"Version": "2012-10-17",
                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+# The RCP AWS Organizations attaches everywhere once RCPs are enabled (RCPFullAWSAccess).
+RCP_FULL_AWS_ACCESS = {"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,12 @@ _NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "Str
 def condition_holds(operator: str, key: str, policy_values: Any, context: Mapping[str, Any]) -> bool:
     """One operator on one key, as IAM evaluates it."""
     values = [str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(policy_values)]
-    if "${" in "".join(values):
-        raise NotImplementedError("policy variables are not implemented")
+    # A policy variable takes the request's value of its key (IAM, policy variables); one whose key
+    # the request lacks is refused rather than guessed.
+    for name in re.findall(r"\$\{([^}]+)\}", "".join(values)):
+        if name not in context or not isinstance(context[name], str):
+            raise NotImplementedError(f"policy variable ${{{name}}} without a string value in the request")
+        values = [v.replace(f"${{{name}}}", context[name]) for v in values]
     quantifier = ""
     if ":" in operator:
         quantifier, operator = operator.split(":", 1)
@@ -183,7 +192,7 @@ def matching_sids(policy: Mapping[str, Any], request: Request, effect: str,
 def evaluate(request: Request, *, resource_policy: Mapping[str, Any] | None = None,
              identity_policies: Iterable[Mapping[str, Any]] = (),
              scps: Iterable[Mapping[str, Any]] = (), resource_account: str | None = None,
-             key_policy: bool = False) -> str:
+             key_policy: bool = False, rcps: Iterable[Mapping[str, Any]] = ()) -> str:
     """Allow, ExplicitDeny or ImplicitDeny for ``request``.
 
     ``scps`` are the SCPs attached at one level (the account): they apply to IAM principals only
@@ -191,9 +200,20 @@ def evaluate(request: Request, *, resource_policy: Mapping[str, Any] | None = No
     action (FullAWSAccess does) while none denies it. ``key_policy`` marks
     ``resource_policy`` as a KMS key policy, where identity policies count only if it grants the
     account. Cross-account requests need an Allow on both sides.
+
+    ``rcps`` are the resource control policies attached to the resource's account: they apply to
+    every principal that calls it, of the organization or not, except service-linked roles (AWS
+    Organizations, RCPs: "RCPs don't apply to ... actions performed by service-linked roles"); their
+    statements name their principal ("*"), and one must allow (RCPFullAWSAccess does).
     """
     identity_policies, scps = list(identity_policies), list(scps)
     applicable_scps = [] if request.is_service else scps
+    applicable_rcps = [] if ":role/aws-service-role/" in request.principal else list(rcps)
+    for policy in applicable_rcps:
+        if matching_sids(policy, request, "Deny", resource_policy=True):
+            return EXPLICIT_DENY
+    if applicable_rcps and not any(matching_sids(p, request, "Allow", resource_policy=True) for p in applicable_rcps):
+        return IMPLICIT_DENY
     for policy in applicable_scps + identity_policies:
         if matching_sids(policy, request, "Deny"):
             return EXPLICIT_DENY
@@ -207,11 +227,13 @@ def evaluate(request: Request, *, resource_policy: Mapping[str, Any] | None = No
     resource_grants = DIRECT in covering  # the resource policy names this principal (or a service, or *)
     resource_delegates = ACCOUNT in covering  # it names the principal's account: identity policies decide
     identity_allows = any(matching_sids(p, request, "Allow") for p in identity_policies)
-    if key_policy:
-        # A KMS key: IAM policies count only where the key policy delegates this action (with these
-        # conditions) to the principal's account (kms key-policy-default).
-        identity_allows = identity_allows and resource_delegates
     same_account = resource_account is None or request.account in (None, resource_account)
+    if key_policy and same_account:
+        # A KMS key: in its own account, IAM policies count only where the key policy delegates this
+        # action (with these conditions) to the account (kms key-policy-default). From another
+        # account, the key policy names that account or the principal, and the principal's own IAM
+        # policy must allow too (kms key-policy-modifying-external-accounts): the rule below.
+        identity_allows = identity_allows and resource_delegates
     if request.is_service:
         return ALLOW if resource_grants else IMPLICIT_DENY
     if same_account:

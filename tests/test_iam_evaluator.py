@@ -9,6 +9,7 @@ from tests.iam_evaluator import (
     EXPLICIT_DENY,
     FULL_AWS_ACCESS,
     IMPLICIT_DENY,
+    RCP_FULL_AWS_ACCESS,
     Request,
     condition_holds,
     evaluate,
@@ -71,6 +72,11 @@ def test_unknown_operators_and_policy_variables_are_refused() -> None:
         condition_holds("DateLessThan", "aws:CurrentTime", "2020-01-01", {"aws:CurrentTime": "x"})
     with pytest.raises(NotImplementedError):
         condition_holds("StringEquals", "k", "${aws:username}", {"k": "x"})
+    # a variable present in the request takes its value
+    assert condition_holds("StringNotEquals", "aws:PrincipalAccount", "${aws:ResourceAccount}",
+                           {"aws:PrincipalAccount": "444455556666", "aws:ResourceAccount": "111122223333"})
+    assert not condition_holds("StringNotEquals", "aws:PrincipalAccount", "${aws:ResourceAccount}",
+                               {"aws:PrincipalAccount": "111122223333", "aws:ResourceAccount": "111122223333"})
 
 
 SEND = Request("sqs:SendMessage", QUEUE, "events.amazonaws.com",
@@ -168,3 +174,40 @@ def test_an_account_in_a_queue_policy_delegates_too() -> None:
     foreign = doc({"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": "sqs:*", "Resource": QUEUE})
     other = Request("sqs:ReceiveMessage", QUEUE, OTHER)
     assert evaluate(other, resource_policy=foreign, resource_account="111122223333") == IMPLICIT_DENY
+
+
+# AWS Organizations, resource control policies: an RCP limits what any principal may do to the
+# resources of the accounts it is attached to, inside the organization or not; it grants nothing;
+# it does not apply to service-linked roles; RCPFullAWSAccess is attached by default.
+KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DENY_SCHEDULING = doc({"Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*"})
+KEY_POLICY_FOR_BOTH = doc({"Effect": "Allow", "Principal": {"AWS": [ROLE, OTHER, "arn:aws:iam::111122223333:root"]},
+                           "Action": "kms:*", "Resource": "*"})
+
+
+@pytest.mark.parametrize(("principal", "rcps", "expected"), [
+    (ROLE, [RCP_FULL_AWS_ACCESS, DENY_SCHEDULING], EXPLICIT_DENY),
+    (OTHER, [RCP_FULL_AWS_ACCESS, DENY_SCHEDULING], EXPLICIT_DENY),  # another account, another organization
+    ("arn:aws:iam::111122223333:role/aws-service-role/replication.kms.amazonaws.com/AWSServiceRoleForKeyManagementServiceMultiRegionKeys",
+     [RCP_FULL_AWS_ACCESS, DENY_SCHEDULING], ALLOW),  # a service-linked role: RCPs do not apply
+    (ROLE, [RCP_FULL_AWS_ACCESS], ALLOW),  # an RCP grants nothing and, allowing all, limits nothing
+    (ROLE, [DENY_SCHEDULING], EXPLICIT_DENY),
+    (ROLE, [doc({"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})], IMPLICIT_DENY),
+])
+def test_resource_control_policies(principal, rcps, expected) -> None:
+    identity = [doc({"Effect": "Allow", "Action": "kms:*", "Resource": "*"})]
+    request = Request("kms:ScheduleKeyDeletion", KEY, principal)
+    assert evaluate(request, resource_policy=KEY_POLICY_FOR_BOTH, identity_policies=identity, rcps=rcps,
+                    resource_account="111122223333", key_policy=True) == expected
+
+
+@pytest.mark.parametrize(("identity", "expected"), [
+    ([doc({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"})], ALLOW),
+    ([], IMPLICIT_DENY),
+])
+def test_a_key_policy_naming_a_principal_of_another_account_needs_its_iam_policy_too(identity, expected) -> None:
+    """KMS guide, allowing users in other accounts: the key policy names the external principal (or
+    account), and IAM policies in the external account must allow it as well."""
+    key_policy = doc({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": "kms:Decrypt", "Resource": "*"})
+    assert evaluate(Request("kms:Decrypt", KEY, OTHER), resource_policy=key_policy, identity_policies=identity,
+                    resource_account="111122223333", key_policy=True) == expected

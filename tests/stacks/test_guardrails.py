@@ -297,7 +297,9 @@ def test_management_template_attaches_the_same_policies() -> None:
     rendered = render_all()
     template = json.loads(rendered[GUARDRAILS_FILE])
     policies = {p["Properties"]["Name"]: p for p in template["Resources"].values()}
-    assert sorted(policies) == sorted(SCP_NAMES)
+    assert sorted(policies) == sorted([*SCP_NAMES, "deletion-guardrails-rcp"])
+    # the RCP (tests/stacks/test_rcp.py): the exact text of its file, attached only where asked
+    assert policies["deletion-guardrails-rcp"]["Properties"]["Content"] == rendered["deletion-guardrails-rcp.json"].rstrip("\n")
     for name, file in zip(SCP_NAMES, (SCP_FILE, PROTECTION_SCP_FILE)):
         policy = policies[name]
         assert policy["Type"] == "AWS::Organizations::Policy"

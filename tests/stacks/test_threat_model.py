@@ -33,7 +33,9 @@ def scps() -> list[dict]:
 
 def product_types() -> set[str]:
     types = {"stack"}
-    for text in render_all().values():
+    for name, text in render_all().items():
+        if not name.endswith(".json"):  # the CfCT manifest names no resource type
+            continue
         document = json.loads(text)
         types |= {r["Type"] for r in document.get("Resources", {}).values()}
     return types
