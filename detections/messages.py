@@ -394,6 +394,9 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
         # functions/notifier.py recent_use): the calls that count as a use.
         "recent_use": {"operations": sorted(USES[detection.service]), "nothing": NO_USE[detection.service]}
         if detection.name in RECENT_USE_OF else {},
+        "finding": {"resource_type": FINDING_RESOURCE_TYPE[detection.service],
+                    "severities": [FINDING_SEVERITY[rank] for rank in sorted(FINDING_SEVERITY)],
+                    "archive_ranks": [RESOLVED]},
         # Only a use cancels (detections/operations.py): a management call refused on a pending key never does.
         "auto_cancel_operations": sorted(USES[detection.service]),
         # A use that names two keys (ReEncrypt: source and destination in its resources) cancels only the
@@ -401,6 +404,13 @@ def notification_spec(detection: Detection) -> dict[str, Any]:
         "auto_cancel_exact": {"operations": sorted(TWO_KEY_USES), "sources": [KEY_IN_ERROR]}
         if detection.service is Service.KMS else {},
     }
+
+
+# AWS Security Hub (SecurityHubFindings): each outcome's severity, by rank (LOSS ... RESOLVED), and
+# the resource type ASFF names; a resolved outcome (a cancel, a restore) archives the finding.
+FINDING_SEVERITY = {LOSS: "CRITICAL", USE: "HIGH", SCHEDULED: "HIGH", FAILED: "MEDIUM", REFUSED: "MEDIUM",
+                    RESOLVED: "INFORMATIONAL"}
+FINDING_RESOURCE_TYPE = {Service.KMS: "AwsKmsKey", Service.SECRETS_MANAGER: "AwsSecretsManagerSecret"}
 
 
 REMINDER = "DeletionReminder"

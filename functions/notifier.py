@@ -87,6 +87,8 @@ USE_SHOWN = 3
 MAX_SINCE = 10
 SINCE_PAGES = 2
 SECRET_PAGES = 10  # ListSecrets pages of 100 read to find the secrets encrypted under a key
+# ASFF Types taxonomy (Security Hub user guide): the loss of a key or secret destroys the data under it.
+FINDING_TYPES = ("Effects/Data Destruction",)
 SCHEDULING_CALLS = ("ScheduleKeyDeletion", "DeleteSecret")  # the calls that start a deletion's waiting period
 CANCEL_SECONDS = 300
 MAX_CANCELS = 10
@@ -714,8 +716,9 @@ class Notifier:
                  clock: Callable[[], float] = time.time, log: Callable[[str], None] = print,
                  auto_cancel: str = "Off", reminder_days: str = "none", account: str = "",
                  clients: Callable[..., Any] | None = None, function_name: str = "",
-                 remaining: Callable[[], float] = lambda: float("inf")) -> None:
+                 remaining: Callable[[], float] = lambda: float("inf"), security_hub: str = "Disabled") -> None:
         self.sns, self.sqs, self.dynamodb = sns, sqs, dynamodb
+        self.security_hub = security_hub == "Enabled"
         self.auto_cancel = auto_cancel
         self.reminder_days, self.account = parse_days(reminder_days), account
         # clients(service, region=None): kms, secretsmanager, cloudtrail, for the reads an alert and the
@@ -1232,6 +1235,65 @@ class Notifier:
                       body(spec, digest, rows, self.listing(digest.detection), self.account),
                       digest.detection, digest.count, steps,
                       {"resource": first.values.get(spec["resource"]) or "", "outcome": first.outcome["name"]})
+        if self.security_hub:
+            self.import_findings(spec, rows)
+
+    # ------------------------------------------------------------------ AWS Security Hub (optional)
+    def finding(self, spec: Mapping[str, Any], row: Row) -> dict[str, Any] | None:
+        """The ASFF finding of one described key or secret of this account: one per resource (its Id
+        is the resource's, so each alert updates it), archived by a cancel or a restore. None for an
+        event of another account: BatchImportFindings takes only this account's (default product)."""
+        values, shape = row.values, spec["finding"]
+        resource = values.get(spec["resource"]) or ""
+        if not resource.startswith("arn:") or (values.get("account") or self.account) != self.account:
+            return None
+        partition = resource.split(":")[1]
+        now = iso(utc(self.clock()))
+        try:
+            created = iso(utc(values.get("time") or now))
+        except (ValueError, TypeError, OverflowError):
+            created = now
+        undo = [c for c in (render_if(c, values) for c in row.outcome["undo"]) if c]
+        facts = [f"{name}: {values[key]}" for name, key in (("Caller", "caller"), ("Time", "time"),
+                                                            ("Deletion date", "deletion"), ("Time left", "daysLeft"),
+                                                            ("State now", "state")) if values.get(key)]
+        return {
+            "SchemaVersion": "2018-10-08",
+            "Id": f"deletion-alarms/{resource}",
+            "ProductArn": f"arn:{partition}:securityhub:{self.region}:{self.account}:product/{self.account}/default",
+            "GeneratorId": f"deletion-alarms/{spec['name']}",
+            "AwsAccountId": self.account,
+            "Types": list(FINDING_TYPES),
+            "CreatedAt": created,
+            "UpdatedAt": now,
+            "Severity": {"Label": shape["severities"][row.outcome["rank"]]},
+            "Title": shorten(row.headline, 256),
+            "Description": shorten(" ".join([row.outcome["meaning"] or spec["title"], *facts]), 1024),
+            "Resources": [{"Type": shape["resource_type"], "Id": resource, "Partition": partition,
+                           "Region": values.get("region") or self.region}],
+            "Remediation": {"Recommendation": {"Text": shorten(
+                " ".join([row.outcome["what_to_do"], *(f"Run: {c}" for c in undo)]).strip() or spec["title"], 512)}},
+            "ProductFields": {"deletion-alarms/Detection": spec["name"], "deletion-alarms/Outcome": row.outcome["name"]},
+            "RecordState": "ARCHIVED" if row.outcome["rank"] in shape["archive_ranks"] else "ACTIVE",
+        }
+
+    def import_findings(self, spec: Mapping[str, Any], rows: list[Row]) -> None:
+        """Send the digest's findings after its email: the email is the alert, so a finding Security
+        Hub refuses (not enabled here, throttled, an invalid field) is logged, never retried."""
+        findings: dict[str, dict[str, Any]] = {}
+        for row in rows:  # one per resource: the worst outcome of the digest (rows are worst first)
+            found = self.finding(spec, row)
+            if found and found["Id"] not in findings:
+                findings[found["Id"]] = found
+        if not findings or self.clients is None:
+            return
+        try:
+            answer = self.clients("securityhub", self.region).batch_import_findings(Findings=list(findings.values()))
+        except Exception as error:  # noqa: BLE001 - the email went out; the finding is a copy
+            self.log(json.dumps({"findings": len(findings), "imported": 0, "error": error_code(error)}))
+            return
+        self.log(json.dumps({"findings": len(findings), "imported": answer.get("SuccessCount", 0),
+                             "failed": answer.get("FailedFindings", [])}, sort_keys=True, default=str))
 
 
 def from_environment(context: Any = None) -> Notifier:
@@ -1253,7 +1315,8 @@ def from_environment(context: Any = None) -> Notifier:
                     log_group=env.get("AWS_LAMBDA_LOG_GROUP_NAME", "(this function's log group)"),
                     region=env.get("AWS_REGION", ""), specs=SPECS, auto_cancel=env.get("AUTO_CANCEL", "Off"),
                     reminder_days=env.get("REMINDER_DAYS", "none"), account=env.get("ACCOUNT_ID", ""),
-                    clients=client, function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""), remaining=remaining)
+                    clients=client, function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""), remaining=remaining,
+                    security_hub=env.get("SECURITY_HUB", "Disabled"))
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:

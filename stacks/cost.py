@@ -142,7 +142,10 @@ def cost_table() -> str:
                 f"(LookupEvents, free; {LOOKUP_EVENTS_PER_SECOND} requests a second per account and Region: "
                 f"{ALERT_HISTORY_PAGES / LOOKUP_EVENTS_PER_SECOND:.0f} seconds at most); for a key, the secrets "
                 f"encrypted under it: at most {ALERT_SECRET_PAGES} ListSecrets requests, "
-                f"{ALERT_SECRET_PAGES / 10_000 * PRICE_SECRETS_REQUESTS_PER_10K:.5f} USD. Its failure alarm's "
+                f"{ALERT_SECRET_PAGES / 10_000 * PRICE_SECRETS_REQUESTS_PER_10K:.5f} USD. With "
+                "`SecurityHubFindings`, one BatchImportFindings call per alert (free as a call; Security Hub "
+                "bills finding ingestion beyond a monthly free allowance, per its pricing page: UNCONFIRMED "
+                "here). Its failure alarm's "
                 "`FailedEntries` metric exists only in the hours "
                 f"it is written (custom metrics are billed by the hour, {PRICE_CUSTOM_METRIC:.2f} USD a month "
                 "each): nothing while the notifier works.")

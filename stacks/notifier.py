@@ -37,7 +37,9 @@ from troposphere.sqs import Queue
 from detections.messages import notification_specs
 from stacks.guardrails import protected_tags
 from stacks.notifications import NotificationRefs
-from stacks.parameters import AUTO_CANCEL_ANY, CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, USE_EXISTING_TOPIC_KEY, ParameterRefs
+from stacks.parameters import (
+    AUTO_CANCEL_ANY, CREATE_TOPIC_KEY, NOTIFIER_IN_VPC, SEND_FINDINGS, USE_EXISTING_TOPIC_KEY, ParameterRefs,
+)
 
 NOTIFIER_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "notifier.py"
 RUNTIME = "python3.14"
@@ -192,6 +194,9 @@ def add_notifier(template: Template, params: ParameterRefs, notifications: Notif
             # The workload's ReminderDays: the daily check's entries come only from its schedule.
             "REMINDER_DAYS": Ref(params.reminder_days) if params.reminder_days is not None else "none",
             "ACCOUNT_ID": Ref("AWS::AccountId"),
+            # The workload's SecurityHubFindings, where its role may import them (stacks/securityhub.py).
+            "SECURITY_HUB": If(SEND_FINDINGS, "Enabled", "Disabled")
+            if params.security_hub_findings is not None else "Disabled",
         }),
         VpcConfig=If(NOTIFIER_IN_VPC, VPCConfig(
             SubnetIds=Split(",", Ref(params.notifier_subnet_ids)),

@@ -63,6 +63,7 @@ class ParameterRefs:
     expected_deleters: Parameter | None = None
     collector_event_bus_arn: Parameter | None = None
     auto_cancel_on_use: Parameter | None = None
+    security_hub_findings: Parameter | None = None
     reminder_days: Parameter | None = None
     reminder_hour_utc: Parameter | None = None
     notifier_subnet_ids: Parameter | None = None
@@ -186,7 +187,7 @@ def add_parameters(template: Template, collector: bool = False) -> ParameterRefs
 
 
 # Every service the notifier function calls (functions/notifier.py; a test reads its code for them).
-NOTIFIER_INTERFACE_ENDPOINTS = ("sns", "sqs", "kms", "secretsmanager", "cloudtrail")
+NOTIFIER_INTERFACE_ENDPOINTS = ("sns", "sqs", "kms", "secretsmanager", "cloudtrail", "securityhub")
 NOTIFIER_GATEWAY_ENDPOINTS = ("dynamodb",)
 
 
@@ -197,7 +198,8 @@ def add_network_parameters(template: Template) -> dict[str, Parameter]:
              f"interface endpoints for {', '.join(NOTIFIER_INTERFACE_ENDPOINTS)}; a gateway endpoint for "
              f"{', '.join(NOTIFIER_GATEWAY_ENDPOINTS)}) or a NAT gateway. Without kms, secretsmanager and "
              "cloudtrail, alerts go out without the key's or secret's current state and the daily reminder "
-             "fails; events of other Regions are read only through a NAT gateway.")
+             "fails; securityhub only with SecurityHubFindings; events of other Regions are read only through a "
+             "NAT gateway.")
     subnets = add_parameter(template, GROUP_NETWORK, "Notifier subnet IDs (optional)", Parameter(
         "NotifierSubnetIds",
         Type="String",
@@ -303,6 +305,19 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
         AllowedValues=list(AUTO_CANCEL_MODES),
         Default="Off",
     ))
+    findings = add_parameter(template, GROUP_NOTIFICATIONS, "Security Hub findings", Parameter(
+        "SecurityHubFindings",
+        Type="String",
+        Description=(
+            "Enabled: the notifier also sends each key or secret an alert describes to AWS Security Hub as a "
+            "finding (BatchImportFindings, this account's default product), and archives it when the deletion "
+            "is cancelled or the secret restored. Security Hub must be enabled in this Region; a delegated "
+            "administrator sees the findings through its aggregation. Needs the notifier (no "
+            "CollectorEventBusArn) and the EventBridge engine."
+        ),
+        AllowedValues=["Disabled", "Enabled"],
+        Default="Disabled",
+    ))
     reminder_days = add_parameter(template, GROUP_NOTIFICATIONS, "Reminder days before a deletion", Parameter(
         "ReminderDays",
         Type="String",
@@ -326,6 +341,7 @@ def add_workload_parameters(template: Template) -> dict[str, Parameter]:
     ))
     return {"detection_engine": engine, "log_group_name": log_group, "expected_deleters": expected,
             "collector_event_bus_arn": collector, "auto_cancel_on_use": auto_cancel,
+            "security_hub_findings": findings,
             "reminder_days": reminder_days, "reminder_hour_utc": reminder_hour}
 
 
@@ -389,6 +405,11 @@ def add_parameter_rules(template: Template, p: ParameterRefs) -> None:
                  "AutoCancelOnUse needs this account's notifier and the use detections: leave "
                  "CollectorEventBusArn empty, set DetectionEngine to EventBridge or Both, and DetectionMode to "
                  f"{' or '.join(with_uses)}; or set AutoCancelOnUse to Off.")
+    if p.security_hub_findings is not None and forwarding is not None and p.detection_engine is not None:
+        add_rule(template, "FindingsNeedTheNotifier", Equals(Ref(p.security_hub_findings), "Enabled"),
+                 And(empty(forwarding), Not(Equals(Ref(p.detection_engine), "CloudWatchLogs"))),
+                 "SecurityHubFindings needs this account's notifier: leave CollectorEventBusArn empty and set "
+                 "DetectionEngine to EventBridge or Both; or set SecurityHubFindings to Disabled.")
     add_rule(template, "KeyArnOnlyWithExistingKey", Not(empty(p.topic_kms_key_arn)),
           Equals(Ref(p.topic_encryption), "ExistingKey"),
           "TopicKmsKeyArn is used only when TopicEncryption is ExistingKey: set TopicEncryption to "
@@ -440,6 +461,7 @@ _DAY = "([0-9]|[12][0-9]|30)"
 REMINDER_DAYS_PATTERN = rf"^{NO_REMINDERS}$|^{_DAY}(,{_DAY})*$"
 AUTO_CANCEL_ANY = "UseAutoCancel"
 AUTO_CANCEL_TAGGED = "IsAutoCancelTagged"
+SEND_FINDINGS = "SendSecurityHubFindings"
 
 
 def auto_cancel_condition(service: Service) -> str:
@@ -519,6 +541,9 @@ def add_conditions(
         else DeliveryConditions(CREATE_DELIVERY_QUEUE)
     if forwarding:
         template.add_condition(CREATE_EVENT_QUEUE, And(Condition(CREATE_DELIVERY_QUEUE), Condition(NOTIFY_HERE)))
+    if params.security_hub_findings is not None:
+        template.add_condition(SEND_FINDINGS, And(Condition(delivery.event_queue),
+                                                  Equals(Ref(params.security_hub_findings), "Enabled")))
     if params.reminder_days is not None:
         # Where the notifier runs: it does the daily check.
         template.add_condition(SEND_REMINDERS, And(Condition(delivery.event_queue),

@@ -13,6 +13,7 @@ from stacks.autocancel import add_auto_cancel
 from stacks.notifier import add_notifier
 from stacks.parameters import NOTIFY_HERE, add_conditions, add_parameters, empty_defaults_lint
 from stacks.reminders import add_reminders
+from stacks.securityhub import add_security_hub_findings
 from stacks.rules import add_event_rules
 
 DESCRIPTION = (
@@ -37,6 +38,7 @@ def make_workload_template() -> Template:
                             conditions.event_queue)
     add_reminders(template, params, rules, notifier)
     add_auto_cancel(template, notifier)
+    add_security_hub_findings(template, notifier)
     add_topic_policy(template, notifications)
     template.add_output(Output(
         "AlertTopicArn",

@@ -177,7 +177,8 @@ SCAN_CONFIGS: dict[str, dict[str, str]] = {
     "notifier-in-a-vpc": {
         "NotificationEmail": "security-team@example.com", "TopicEncryption": "ExistingKey", "TopicKmsKeyArn": KEY_ARN,
         "NotifierSubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
-        "NotifierSecurityGroupIds": "sg-0123456789abcdef0", "AutoCancelOnUse": "Tagged"},
+        "NotifierSecurityGroupIds": "sg-0123456789abcdef0", "AutoCancelOnUse": "Tagged",
+        "SecurityHubFindings": "Enabled"},
     # The one configuration that is insecure by the user's explicit choice.
     "encryption-disabled": {"NotificationEmail": "security-team@example.com", "TopicEncryption": "Disabled"},
 }

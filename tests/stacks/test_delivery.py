@@ -309,6 +309,9 @@ def notifier_paths(d: Deployment) -> list[str]:
                   ("secretsmanager:ListSecrets", "*", None)]
         # the claims the notifier reads back (an automatic cancel's result)
         calls += [("dynamodb:GetItem", d.stack.physical[table_id]["Arn"], None)]
+        if env.get("SECURITY_HUB") == "Enabled":  # SecurityHubFindings: this account's default product
+            calls += [("securityhub:BatchImportFindings",
+                       f"arn:aws:securityhub:{d.region}:{d.account}:product/{d.account}/default", None)]
         calls += [("sns:Publish", topic, d.topic_policy(topic)), ("logs:CreateLogStream", log_group, None),
                   ("logs:PutLogEvents", f"{log_group}:log-stream:2026/11/30/[$LATEST]0123", None)]
         # Every resource of the product carries the protection tag (test_guardrails checks it), and
