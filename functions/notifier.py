@@ -1267,8 +1267,8 @@ class Notifier:
             "CreatedAt": created,
             "UpdatedAt": now,
             "Severity": {"Label": shape["severities"][row.outcome["rank"]]},
-            "Title": shorten(row.headline, 256),
-            "Description": shorten(" ".join([row.outcome["meaning"] or spec["title"], *facts]), 1024),
+            "Title": shorten(f"{row.headline}: {short_name(spec, values)}", 256),
+            "Description": shorten(" ".join([row.outcome["meaning"] or spec["title"], "; ".join(facts)]).strip(), 1024),
             "Resources": [{"Type": shape["resource_type"], "Id": resource, "Partition": partition,
                            "Region": values.get("region") or self.region}],
             "Remediation": {"Recommendation": {"Text": shorten(

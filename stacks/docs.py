@@ -244,7 +244,35 @@ def alert_examples(code: str, records: Mapping[str, Mapping[str, Any]], only_fir
                 "```"]))
     if not only_first:
         blocks.append(reminder_example(module))
+        blocks.append(finding_example(module, records["kms-schedulekeydeletion-success"]))
     return "\n\n".join(blocks)
+
+
+def finding_example(module: Any, record: Mapping[str, Any]) -> str:
+    """Markdown: the Security Hub finding (SecurityHubFindings) of a scheduled key deletion, as the
+    notifier imports it, read as KMS would answer."""
+    import json
+    from datetime import datetime, timedelta
+
+    event_time = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+    reads = _Reads(record, event_time + timedelta(days=EXAMPLE_DAYS_LEFT), None)
+    notifier = module.Notifier(
+        None, None, None, topic_arn="", queue_url="", claim_table="", log_group="", region=record["awsRegion"],
+        specs=module.SPECS, clock=lambda: (event_time + timedelta(minutes=5)).timestamp(), log=lambda line: None,
+        account=record.get("recipientAccountId", ""), clients=lambda service, region=None: reads,
+        security_hub="Enabled")
+    event = {"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": "aws.kms",
+             "account": record.get("recipientAccountId"), "region": record["awsRegion"], "detail": record}
+    spec = module.SPECS["KmsKeyDisableOrDeletion"]
+    digest = module.Digest("KmsKeyDisableOrDeletion")
+    digest.add([event], 1, "example", False)
+    (row,) = digest.details(spec)
+    notifier.enrich(spec, [row])
+    finding = notifier.finding(spec, row)
+    return "\n".join(["## The Security Hub finding of the same deletion (`SecurityHubFindings`)", "",
+                      "What the notifier imports after the email (BatchImportFindings, this account's default "
+                      "product); a cancel imports the same `Id` with `RecordState` `ARCHIVED`.", "",
+                      "```json", json.dumps(finding, indent=2, sort_keys=True), "```"])
 
 
 def reminder_example(module: Any) -> str:
