@@ -1267,6 +1267,10 @@ class Notifier:
             "CreatedAt": created,
             "UpdatedAt": now,
             "Severity": {"Label": shape["severities"][row.outcome["rank"]]},
+            # BatchImportFindings ignores top-level Severity and Types on a finding that exists; a provider
+            # updates them through FindingProviderFields (API reference): the archive's INFORMATIONAL too.
+            "FindingProviderFields": {"Severity": {"Label": shape["severities"][row.outcome["rank"]]},
+                                      "Types": list(FINDING_TYPES)},
             "Title": shorten(f"{row.headline}: {short_name(spec, values)}", 256),
             "Description": shorten(" ".join([row.outcome["meaning"] or spec["title"], "; ".join(facts)]).strip(), 1024),
             "Resources": [{"Type": shape["resource_type"], "Id": resource, "Partition": partition,

@@ -18,7 +18,9 @@ from stacks.notifier import NotifierRefs
 from stacks.parameters import SEND_FINDINGS
 
 POLICY_NAME = "security-hub-findings"
-# Service Authorization Reference, AWS Security Hub: BatchImportFindings acts on the product resource.
+# Service Authorization Reference, AWS Security Hub: BatchImportFindings requires the product resource
+# (product*; parliament's copy of the Reference says the same). The API reference: with the default
+# product ARN, the calling account must be the finding's AwsAccountId.
 PRODUCT_ARN = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
 
 

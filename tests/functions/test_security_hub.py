@@ -94,7 +94,11 @@ def test_a_cancel_archives_the_same_finding(inline) -> None:
     (opened,), _, _ = alert(inline, "KmsKeyDisableOrDeletion", [scheduled])
     (closed,), _, _ = alert(inline, "KmsKeyDeletionCancelled", [cancelled])
     assert closed["Id"] == opened["Id"] and closed["RecordState"] == "ARCHIVED"
-    assert closed["Severity"] == {"Label": "INFORMATIONAL"}
+    # On an existing finding, BatchImportFindings takes Severity and Types only from FindingProviderFields
+    # (API reference, BatchImportFindings).
+    assert closed["FindingProviderFields"] == {"Severity": {"Label": "INFORMATIONAL"},
+                                               "Types": ["Effects/Data Destruction"]}
+    assert opened["FindingProviderFields"]["Severity"] == opened["Severity"] == {"Label": "HIGH"}
 
 
 def test_another_accounts_event_and_a_disabled_option_send_nothing(inline) -> None:
