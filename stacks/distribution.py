@@ -19,7 +19,7 @@ from stacks.threats import threat_model_table
 from stacks.guardrails import (
     GuardrailOptions, make_guardrails_template, render_protection_scp, render_rcp, render_scp,
 )
-from stacks.servicecatalog import make_service_catalog_template
+from stacks.servicecatalog import make_launch_role_template, make_service_catalog_template
 from stacks.stackset import make_stackset_template
 from stacks.workload import make_workload_template
 
@@ -52,6 +52,7 @@ def render(template: Template) -> str:
 
 WORKLOAD_FILE = "deletion-alarms.json"
 SERVICE_CATALOG_FILE = "deletion-alarms-service-catalog.json"
+LAUNCH_ROLE_FILE = "deletion-alarms-launch-role.json"
 STACKSET_FILE = "deletion-alarms-stackset.json"
 COLLECTOR_FILE = "deletion-alarms-collector.json"
 CHAT_FILE = "deletion-alarms-chat.json"
@@ -67,6 +68,8 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(WORKLOAD_FILE, lambda _: render(make_workload_template())),
     Artifact(SERVICE_CATALOG_FILE,
              lambda _: render(make_service_catalog_template(make_workload_template().to_dict()))),
+    Artifact(LAUNCH_ROLE_FILE,
+             lambda _: render(make_launch_role_template(make_workload_template().to_dict()))),
     Artifact(STACKSET_FILE,
              lambda _: render(make_stackset_template(make_workload_template().to_dict()))),
     Artifact(COLLECTOR_FILE, lambda _: render(make_collector_template())),

@@ -236,7 +236,7 @@ def alert_examples(code: str, records: Mapping[str, Mapping[str, Any]], only_fir
             f"{'####' if only_first else '##'} {subject}{' (auto-cancel)' if mode != 'Off' else ''}", "",
             f"From the record `{cls}` ({detection}{how}).", "",
             "```text", f"Subject: {subject}", "", text, "```"]))
-        if i == 0:
+        if i == 0 and not only_first:  # the README keeps the email; docs/alerts.md has the chat form
             blocks.append("\n".join([
                 "What a Slack or Microsoft Teams channel receives through AWS Chatbot (Amazon Q Developer in "
                 "chat applications), its custom-notification form; an HTTPS subscriber (PagerDuty, a "

@@ -61,13 +61,19 @@ class Policy(_Policy):
 SCP_SIZE_LIMIT = 5120  # characters, AWS Organizations' limit for a service control policy
 MIN_WINDOW_RANGE = (7, 30)  # what KMS and Secrets Manager accept as a waiting period
 
+# The launch role of a portfolio shared through AWS Organizations: the same name in every account
+# (the launch constraint's LocalRoleName), without a path, since whether Service Catalog finds a
+# role with a path by its name alone is not documented.
+SHARED_LAUNCH_ROLE_NAME = "deletion-alarms-launch"
 # Roles that deploy this product and so may change its resources: the execution roles of
-# service-managed and self-managed StackSets, and the Service Catalog launch role (its path).
-# "arn:*" so that they match in every partition (aws, aws-cn, aws-us-gov).
+# service-managed and self-managed StackSets, and the Service Catalog launch roles (the path of a
+# portfolio's own, the name of the shared one). "arn:*" so that they match in every partition (aws,
+# aws-cn, aws-us-gov). Only these roles may create roles that match them (ProtectDeployRoles).
 DEFAULT_DEPLOY_ROLES = (
     "arn:*:iam::*:role/stacksets-exec-*",
     "arn:*:iam::*:role/AWSCloudFormationStackSetExecutionRole",
     "arn:*:iam::*:role/deletion-alarms/*",
+    f"arn:*:iam::*:role/{SHARED_LAUNCH_ROLE_NAME}",
 )
 # The tag every protected resource of the workload carries.
 PROTECTED_TAG_KEY = "deletion-alarms:protected"

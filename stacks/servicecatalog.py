@@ -1,5 +1,6 @@
 """The Service Catalog portfolio template: a portfolio, the workload as a CloudFormation product
-loaded from S3, who may launch it, and a least-privilege launch role."""
+loaded from S3, who may launch it, and a least-privilege launch role; optionally shared through AWS
+Organizations, with the launch role deployed in every account by a template of its own."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from awacs import cloudformation as cfn
 from awacs import kms, s3
 from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import Equals, GetAtt, Not, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere import Equals, GetAtt, If, Join, Not, NoValue, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere.awslambda import Code, Function
+from troposphere.cloudformation import CustomResource
 from troposphere.iam import Policy as IamPolicy
 from troposphere.iam import Role
 from troposphere.servicecatalog import (
@@ -20,10 +23,18 @@ from troposphere.servicecatalog import (
     PortfolioPrincipalAssociation, PortfolioProductAssociation, ProvisioningArtifactProperties,
 )
 
+from stacks.guardrails import SHARED_LAUNCH_ROLE_NAME
+from stacks.notifier import RUNTIME
 from stacks.parameters import COLLECTOR_BUS_PATTERN, EMAIL_PATTERN
 
 TEMPLATE_URL_PATTERN = r"^https://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\.s3[.-][a-z0-9.-]*amazonaws\.com(\.cn)?/.+\.json$"
 PRINCIPAL_PATTERN = r"^$|^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user|group)/[\w+=,.@/-]+$"
+# A role name with its path, * as a wildcard: the end of an IAM_PATTERN principal ARN.
+SHARED_PRINCIPAL_PATTERN = r"^$|^[\w+=,.@*/-]{1,512}$"
+SHARE_FUNCTION_SOURCE = Path(__file__).resolve().parents[1] / "functions" / "portfolio_share.py"
+SHARE_FUNCTION_TIMEOUT = 900  # Lambda's maximum: an organization share may take minutes
+SHARE = "ShareThroughOrganizations"
+OWN_LAUNCH_ROLE = "OwnLaunchRole"
 # Service Catalog names the stacks it launches "SC-<account>-pp-<id>"; CloudFormation names the
 # product's resources after the stack, so the launch role is scoped to those names.
 SC = "SC-*"
@@ -207,8 +218,8 @@ def make_service_catalog_template(product_template: dict) -> Template:
     t.set_version("2010-09-09")
     group = "Product"
 
-    def param(name: str, label: str, **props: object) -> Parameter:
-        p = t.add_parameter(Parameter(name, Type="String", **props))
+    def param(name: str, label: str, **props: Any) -> Parameter:
+        p = t.add_parameter(Parameter(name, **{"Type": "String", **props}))
         t.add_parameter_to_group(p, group)
         t.set_parameter_label(p, label)
         return p
@@ -238,7 +249,23 @@ def make_service_catalog_template(product_template: dict) -> Template:
         Description=("The organization's collector bus, when launches forward to it: end users may set "
                      "CollectorEventBusArn to this value only. Empty: they may not forward."),
         AllowedPattern=COLLECTOR_BUS_PATTERN, ConstraintDescription="must be empty or an event bus ARN")
+    share_with = param(
+        "ShareWith", "Share with: organization, OUs or accounts (optional)", Type="CommaDelimitedList", Default="",
+        Description=("Organization ID (o-...), OU IDs (ou-...) or account IDs to share the portfolio with through "
+                     "AWS Organizations, from this account: the management account or Service Catalog's delegated "
+                     f"administrator. Launches then use the role {SHARED_LAUNCH_ROLE_NAME} of the launching account "
+                     "(dist/deletion-alarms-launch-role.json, deployed there and here first). Empty: this account only."))
+    shared_name = param(
+        "SharedPrincipalName", "Role name that may launch in every account (optional)", Default="",
+        Description=("A role name, path included and * as a wildcard (e.g. aws-reserved/sso.amazonaws.com/"
+                     "AWSReservedSSO_PlatformEngineers_*), that may launch the product in every account it is shared "
+                     "with (principal name sharing). Empty: each account's administrator grants access."),
+        AllowedPattern=SHARED_PRINCIPAL_PATTERN,
+        ConstraintDescription="must be empty or a role name with its path (letters, digits, + = , . @ - _ / *)")
     t.add_condition("AssociatePrincipal", Not(Equals(Ref(principal), "")))
+    t.add_condition("AssociateSharedPrincipal", Not(Equals(Ref(shared_name), "")))
+    t.add_condition(SHARE, Not(Equals(Join("", Ref(share_with)), "")))
+    t.add_condition(OWN_LAUNCH_ROLE, Equals(Join("", Ref(share_with)), ""))
     tags = Tags(Product="deletion-alarms")
 
     portfolio = t.add_resource(Portfolio(
@@ -255,27 +282,118 @@ def make_service_catalog_template(product_template: dict) -> Template:
     t.add_resource(PortfolioPrincipalAssociation(
         "PortfolioPrincipal", Condition="AssociatePrincipal", PortfolioId=Ref(portfolio),
         PrincipalARN=Ref(principal), PrincipalType="IAM"))
-    role = t.add_resource(Role(
-        "LaunchRole",  # no RoleName: IAM names are global, a fixed one collides across Regions
-        # The path makes it a deploy role of the guardrail SCP (arn:*:iam::*:role/deletion-alarms/*),
-        # so that launching, updating and terminating the product may change protected resources.
-        Path="/deletion-alarms/",
-        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
-            Effect=Allow, Principal=Principal("Service", "servicecatalog.amazonaws.com"),
-            Action=[AssumeRole])]),
-        Policies=[IamPolicy(PolicyName="launch-deletion-alarms",
-                            PolicyDocument=make_launch_role_policy(product_template))],
-        Tags=tags))
+    role = t.add_resource(launch_role(
+        product_template, Condition=OWN_LAUNCH_ROLE,
+        # No RoleName: IAM names are global, a fixed one collides across Regions. The path makes it a
+        # deploy role of the guardrail SCP (arn:*:iam::*:role/deletion-alarms/*), so that launching,
+        # updating and terminating the product may change protected resources.
+        Path="/deletion-alarms/"))
     t.add_resource(LaunchTemplateConstraint(
         "EndUserConstraint", DependsOn=association.title, PortfolioId=Ref(portfolio), ProductId=Ref(product),
         Description="End users cannot switch detections off, exempt everyone, or send the alerts elsewhere",
         Rules=Sub(json.dumps(end_user_rules(), sort_keys=True), RequiredEmail=Ref(required_email),
                   RequiredBus=Ref(required_bus))))
-    t.add_resource(LaunchRoleConstraint(
+    # Shared: the role of that name in the account that launches (it must exist there and here).
+    launch = t.add_resource(LaunchRoleConstraint(
         "LaunchConstraint", DependsOn=association.title, PortfolioId=Ref(portfolio),
-        ProductId=Ref(product), RoleArn=GetAtt(role, "Arn"),
-        Description="Launch with the least-privilege deletion-alarms launch role"))
+        ProductId=Ref(product), RoleArn=If(SHARE, NoValue, GetAtt(role, "Arn")),
+        LocalRoleName=If(SHARE, SHARED_LAUNCH_ROLE_NAME, NoValue),
+        Description="Launch with the least-privilege deletion-alarms launch role",
+        # One resource whose property switches, so that changing ShareWith updates the constraint in
+        # place (a second constraint on the same product would be refused). cfn-lint checks the schema's
+        # oneOf(LocalRoleName, RoleArn) without deciding the Fn::If; tests/stacks/test_servicecatalog.py
+        # lints each decided configuration with no check ignored.
+        Metadata={"cfn-lint": {"config": {"ignore_checks": ["E3003", "E3018"]}}}))
+    t.add_resource(PortfolioPrincipalAssociation(
+        "PortfolioSharedPrincipal", Condition="AssociateSharedPrincipal", PortfolioId=Ref(portfolio),
+        PrincipalARN=Sub("arn:${AWS::Partition}:iam:::role/${Name}", Name=Ref(shared_name)),
+        PrincipalType="IAM_PATTERN"))
+    add_organization_share(t, Ref(portfolio), Ref(share_with), [association.title, launch.title, "EndUserConstraint"])
     t.add_output(Output("PortfolioId", Value=Ref(portfolio)))
     t.add_output(Output("ProductId", Value=Ref(product)))
+    t.add_output(Output("LaunchRoleArn", Condition=OWN_LAUNCH_ROLE, Value=GetAtt(role, "Arn")))
+    return t
+
+
+def launch_role(product_template: dict, title: str = "LaunchRole", **props: Any) -> Role:
+    """The launch role: assumed by Service Catalog, with the least-privilege policy for
+    ``product_template``."""
+    return Role(
+        title,
+        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
+            Effect=Allow, Principal=Principal("Service", "servicecatalog.amazonaws.com"),
+            Action=[AssumeRole])]),
+        Policies=[IamPolicy(PolicyName="launch-deletion-alarms",
+                            PolicyDocument=make_launch_role_policy(product_template))],
+        Tags=Tags(Product="deletion-alarms"), **props)
+
+
+def make_launch_role_template(product_template: dict) -> Template:
+    """The launch role of a shared portfolio, named for the launch constraint's LocalRoleName: once
+    per account (IAM is global), in every account the portfolio is shared with and in the
+    administering account."""
+    t = Template(Description=(
+        f"Deletion alarms: the Service Catalog launch role {SHARED_LAUNCH_ROLE_NAME} of the shared portfolio. "
+        "Deploy once per account, in one Region: to every account the portfolio is shared with (a "
+        "service-managed stack set) and to the administering account."))
+    t.set_version("2010-09-09")
+    # No path: the name alone is what the launch constraint gives, and the guardrail SCP lets only
+    # the deploy roles create, change or pass a role of this name.
+    role = t.add_resource(launch_role(product_template, RoleName=SHARED_LAUNCH_ROLE_NAME))
     t.add_output(Output("LaunchRoleArn", Value=GetAtt(role, "Arn")))
     return t
+
+
+def share_function_policy(portfolio: Ref) -> PolicyDocument:
+    """What the share function does: share and unshare this portfolio, read the shares' status
+    (DescribePortfolioShareStatus has no resource type in the Service Authorization Reference), and
+    write its logs. AWSServiceCatalogAdminFullAccess, the managed policy for administrators who
+    share with an organization, grants no Organizations action: sharing needs none of the caller."""
+    catalog = Sub("arn:${AWS::Partition}:catalog:${AWS::Region}:${AWS::AccountId}:portfolio/${Id}", Id=portfolio)
+    return PolicyDocument(Version="2012-10-17", Statement=[
+        Statement(Sid="ShareThisPortfolio", Effect=Allow, Resource=[catalog], Action=[
+            Action("servicecatalog", a) for a in (
+                "CreatePortfolioShare", "UpdatePortfolioShare", "DeletePortfolioShare", "DescribePortfolioShares")]),
+        Statement(Sid="ReadShareStatus", Effect=Allow, Resource=["*"],
+                  Action=[Action("servicecatalog", "DescribePortfolioShareStatus")]),
+        Statement(Sid="WriteItsLogs", Effect=Allow, Action=[
+            Action("logs", a) for a in ("CreateLogGroup", "CreateLogStream", "PutLogEvents")],
+            Resource=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*")]),
+    ])
+
+
+# checkov checks that cannot hold for a function CloudFormation alone invokes, a few times a year.
+CHECKOV_SHARE_FUNCTION = {"checkov": {"skip": [
+    {"id": "CKV_AWS_115", "comment": "No reserved concurrency: CloudFormation invokes it once per stack "
+                                     "change of the portfolio"},
+    {"id": "CKV_AWS_116", "comment": "A custom resource handler: it answers CloudFormation on every "
+                                     "failure, a dead-letter queue would hold nothing to act on"},
+    {"id": "CKV_AWS_117", "comment": "Calls only Service Catalog and the presigned response URL; no data "
+                                     "of the organization's networks"},
+]}}
+
+
+def add_organization_share(t: Template, portfolio: Ref, share_with: Ref, after: list[str]) -> None:
+    """The portfolio's shares with the organization nodes of ``share_with``: a custom resource,
+    since CloudFormation's PortfolioShare takes account IDs only (functions/portfolio_share.py).
+    It comes ``after`` the product and constraints, so a recipient never sees the product without
+    its launch constraint, and on deletion it goes first."""
+    role = t.add_resource(Role(
+        "ShareFunctionRole", Condition=SHARE,
+        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
+            Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole])]),
+        Policies=[IamPolicy(PolicyName="share-portfolio", PolicyDocument=share_function_policy(portfolio))],
+        Tags=Tags(Product="deletion-alarms")))
+    function = t.add_resource(Function(
+        "ShareFunction", Condition=SHARE,
+        Description="Shares the deletion-alarms portfolio through AWS Organizations (custom resource)",
+        Runtime=RUNTIME, Architectures=["arm64"], Handler="index.handler",
+        Code=Code(ZipFile=SHARE_FUNCTION_SOURCE.read_text()), Role=GetAtt(role, "Arn"),
+        Timeout=SHARE_FUNCTION_TIMEOUT, MemorySize=128, Metadata=CHECKOV_SHARE_FUNCTION,
+        Tags=Tags(Product="deletion-alarms")))
+    t.add_resource(CustomResource(
+        "PortfolioOrganizationShare", Condition=SHARE, DependsOn=after,
+        ServiceToken=GetAtt(function, "Arn"),
+        # Past the function's own answer: only a function that crashed leaves CloudFormation waiting.
+        ServiceTimeout=SHARE_FUNCTION_TIMEOUT + 60,
+        PortfolioId=portfolio, OrganizationNodes=share_with, SharePrincipals="true"))

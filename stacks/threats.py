@@ -59,6 +59,8 @@ ADMINISTRATION_TYPES: dict[str, str] = {
     "AWS::ServiceCatalog::PortfolioProductAssociation": "the portfolio's administrators own it",
     "AWS::ServiceCatalog::LaunchRoleConstraint": "the portfolio's administrators own it",
     "AWS::ServiceCatalog::LaunchTemplateConstraint": "the portfolio's administrators own it: it binds end users",
+    # The share function and its role are a function and a role like the workload's, in the same account.
+    "AWS::CloudFormation::CustomResource": "the portfolio's share with the organization: its administrators own it",
 }
 
 _NOISE = "adds an event, a message or a subscriber: a false alert at worst, never a lost one"

@@ -44,6 +44,9 @@ class ConditionEvaluator:
             if fn == "Ref":
                 if arg in self.template.get("Resources", {}):
                     return arg  # a resource stands for itself
+                declared = self.template.get("Parameters", {}).get(arg, {})
+                if declared.get("Type") == "CommaDelimitedList" and isinstance(self.params[arg], str):
+                    return self.params[arg].split(",")  # what Ref gives for such a parameter
                 return self.params[arg]
             if fn == "Fn::GetAtt":
                 return ".".join(arg)
@@ -62,7 +65,8 @@ class ConditionEvaluator:
             if fn == "Fn::Select":
                 return self.value(arg[1])[int(arg[0])]
             if fn == "Fn::Join":
-                return arg[0].join(str(self.value(a)) for a in arg[1])
+                items = self.value(arg[1])
+                return arg[0].join(str(self.value(a)) for a in items)
             if fn == "Fn::If":
                 return self.value(arg[1] if self.condition(arg[0]) else arg[2])
             if fn == "Fn::Contains":

@@ -34,6 +34,12 @@ def checkov_results(tmp_path_factory, workload) -> dict[str, dict]:
     for name, overrides in SCAN_CONFIGS.items():
         resolved = ConditionEvaluator(workload, parameter_values(workload, **overrides)).resolved_template()
         (folder / f"{name}.json").write_text(json.dumps(resolved, indent=1))
+    # The portfolio shared through AWS Organizations: its share function and role (off by default).
+    portfolio = json.loads(distribution.render_all()[distribution.SERVICE_CATALOG_FILE])
+    shared = ConditionEvaluator(portfolio, parameter_values(
+        portfolio, TemplateUrl="https://templates.s3.amazonaws.com/deletion-alarms.json",
+        ShareWith="ou-ab12-11111111", SharedPrincipalName="PlatformEngineers")).resolved_template()
+    (folder / "service-catalog-shared.json").write_text(json.dumps(shared, indent=1))
     run = subprocess.run(
         [CHECKOV, "-d", str(folder), "--framework", "cloudformation", "--skip-download", "-o", "json"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})

@@ -24,6 +24,8 @@ PATHS = {
     "self-managed StackSets": (f"arn:aws:iam::{ACCOUNT}:role/AWSCloudFormationStackSetExecutionRole",
                                GuardrailOptions()),
     "Service Catalog": (f"arn:aws:iam::{ACCOUNT}:role/deletion-alarms/SC-LaunchRole-1A2B", GuardrailOptions()),
+    # A portfolio shared through AWS Organizations: the role of dist/deletion-alarms-launch-role.json.
+    "Service Catalog, shared portfolio": (f"arn:aws:iam::{ACCOUNT}:role/deletion-alarms-launch", GuardrailOptions()),
     # One account or the collector: a CloudFormation service role (--role-arn) named in the build.
     "a CloudFormation service role": (PIPELINE, GuardrailOptions(
         deploy_role_arns=GuardrailOptions().deploy_role_arns + (PIPELINE,))),

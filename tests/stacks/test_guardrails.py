@@ -57,6 +57,7 @@ TAGGED = {"aws:ResourceTag/deletion-alarms:protected": "true"}
 VIA_CLOUDFORMATION = {"aws:CalledVia": ["cloudformation.amazonaws.com"]}
 GOV_DEPLOYER = "arn:aws-us-gov:iam::111122223333:role/stacksets-exec-0123456789abcdef"
 LAUNCH_ROLE = "arn:aws:iam::111122223333:role/deletion-alarms/SC-LaunchRole-1A2B3C"
+SHARED_LAUNCH_ROLE = "arn:aws:iam::111122223333:role/deletion-alarms-launch"
 SERVICE_ROLE = "arn:aws:iam::111122223333:role/cfn-deployer"
 TRAIL = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/org-trail"
 ALARM = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:SC-{ACCOUNT}-pp-abc-SecretDeletionRule"
@@ -179,6 +180,18 @@ CASES = [
     ("a person passes the launch role to CloudFormation", {}, "iam:PassRole", LAUNCH_ROLE, ctx(),
      {"ProtectDeployRoles"}),
     ("a deploy role creates the launch role", {}, "iam:CreateRole", LAUNCH_ROLE, ctx(DEPLOYER), set()),
+    # The shared portfolio's launch role, by its name in every member account (no path).
+    ("a person creates the shared launch role's name", {}, "iam:CreateRole", SHARED_LAUNCH_ROLE, ctx(),
+     {"ProtectDeployRoles"}),
+    ("a person passes the shared launch role (a launch constraint of their own)", {}, "iam:PassRole",
+     SHARED_LAUNCH_ROLE, ctx(), {"ProtectDeployRoles"}),
+    ("a person re-trusts the shared launch role", {}, "iam:UpdateAssumeRolePolicy", SHARED_LAUNCH_ROLE, ctx(),
+     {"ProtectDeployRoles"}),
+    ("the launch role stack set creates it", {}, "iam:CreateRole", SHARED_LAUNCH_ROLE, ctx(DEPLOYER), set()),
+    ("the shared launch role updates the product's stack", {}, "cloudformation:UpdateStack", STACK,
+     ctx(SHARED_LAUNCH_ROLE), set()),
+    ("a role that only ends with its name is no deploy role", {}, "cloudformation:UpdateStack", STACK,
+     ctx(f"arn:aws:iam::{ACCOUNT}:role/team/deletion-alarms-launch"), {"ProtectProductStacksByName"}),
     ("a person creates any other role", {}, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/app", ctx(), set()),
     # The notifier's data: only a principal with the protection tag (its role) writes it.
     ("a person deletes entries of the event queue", {}, "sqs:DeleteMessage",

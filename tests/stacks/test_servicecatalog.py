@@ -7,33 +7,145 @@ import re
 
 import pytest
 
-from stacks.distribution import SERVICE_CATALOG_FILE, render_all
+from functions import portfolio_share
+from stacks.distribution import LAUNCH_ROLE_FILE, SERVICE_CATALOG_FILE, lint, render_all
 from deletion_alarms.publishing import s3_url
-from stacks.servicecatalog import NOT_IN_REFERENCE, UNSCOPED_ACTIONS, UNSET_PROPERTY_PERMISSIONS
-from tests.helpers import ConditionEvaluator, resources_of_type
-from tests.iam_evaluator import ALLOW, Request, evaluate
+from stacks.guardrails import SHARED_LAUNCH_ROLE_NAME, GuardrailOptions
+from stacks.servicecatalog import (
+    NOT_IN_REFERENCE, SHARE_FUNCTION_SOURCE, UNSCOPED_ACTIONS, UNSET_PROPERTY_PERMISSIONS,
+)
+from tests.helpers import ConcreteTemplate, ConditionEvaluator, parameter_values, resources_of_type
+from tests.iam_evaluator import ALLOW, Request, evaluate, wildcard
 
 TEMPLATE = json.loads(render_all()[SERVICE_CATALOG_FILE])
 URL = s3_url("templates-111122223333", "eu-west-1", "deletion-alarms/0.1.0/0123456789abcdef/deletion-alarms.json")
 
 
+def decided(**params: str) -> dict:
+    """The Service Catalog template as CloudFormation acts on it with these parameters."""
+    return ConditionEvaluator(TEMPLATE, parameter_values(TEMPLATE, TemplateUrl=URL, **params)).resolved_template()
+
+
+SHARED = {"ShareWith": "o-a1b2c3d4e5,ou-ab12-11111111", "SharedPrincipalName": "PlatformEngineers"}
+
+
 def test_portfolio_product_and_constraint() -> None:
-    types = sorted(r["Type"] for r in TEMPLATE["Resources"].values())
+    template = decided()
+    types = sorted(r["Type"] for r in template["Resources"].values())
     assert types == sorted([
         "AWS::ServiceCatalog::Portfolio", "AWS::ServiceCatalog::CloudFormationProduct",
-        "AWS::ServiceCatalog::PortfolioProductAssociation", "AWS::ServiceCatalog::PortfolioPrincipalAssociation",
+        "AWS::ServiceCatalog::PortfolioProductAssociation",
         "AWS::ServiceCatalog::LaunchRoleConstraint", "AWS::ServiceCatalog::LaunchTemplateConstraint",
         "AWS::IAM::Role"])
-    (product,) = resources_of_type(TEMPLATE, "AWS::ServiceCatalog::CloudFormationProduct").values()
+    (product,) = resources_of_type(template, "AWS::ServiceCatalog::CloudFormationProduct").values()
     (artifact,) = product["Properties"]["ProvisioningArtifactParameters"]
     assert artifact["Info"] == {"LoadTemplateFromURL": {"Ref": "TemplateUrl"}}
     assert artifact["Name"] == {"Ref": "ProductVersion"}
-    (constraint,) = resources_of_type(TEMPLATE, "AWS::ServiceCatalog::LaunchRoleConstraint").values()
+    (constraint,) = resources_of_type(template, "AWS::ServiceCatalog::LaunchRoleConstraint").values()
     assert constraint["Properties"]["RoleArn"] == {"Fn::GetAtt": ["LaunchRole", "Arn"]}
+    assert "LocalRoleName" not in constraint["Properties"]
     assert constraint["DependsOn"] == "PortfolioProduct"  # a constraint needs the association
     for r in TEMPLATE["Resources"].values():
         if "Tags" in r.get("Properties", {}):
             assert {"Key": "Product", "Value": "deletion-alarms"} in r["Properties"]["Tags"]
+
+
+# ------------------------------------------------------------- shared through AWS Organizations
+def test_a_shared_portfolio_launches_with_the_launch_role_template_role_of_each_account() -> None:
+    template = decided(**SHARED)
+    resources = template["Resources"]
+    assert "LaunchRole" not in resources and "LaunchRoleArn" not in template["Outputs"]
+    constraint = resources["LaunchConstraint"]["Properties"]
+    assert "RoleArn" not in constraint
+    launch_role_template = json.loads(render_all()[LAUNCH_ROLE_FILE])
+    (role,) = launch_role_template["Resources"].values()
+    # The name the constraint gives is the role the launch role template creates in each account ...
+    assert constraint["LocalRoleName"] == role["Properties"]["RoleName"] == SHARED_LAUNCH_ROLE_NAME
+    assert "Path" not in role["Properties"]
+    # ... with the same permissions and trust as the portfolio's own launch role.
+    own = TEMPLATE["Resources"]["LaunchRole"]["Properties"]
+    assert role["Properties"]["Policies"] == own["Policies"]
+    assert role["Properties"]["AssumeRolePolicyDocument"] == own["AssumeRolePolicyDocument"]
+    # ... and a deploy role of the guardrail SCP, whose exemption matches it by name.
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{SHARED_LAUNCH_ROLE_NAME}"
+    assert any(wildcard(p.replace("arn:*:", "arn:aws:"), arn) for p in GuardrailOptions().deploy_role_arns)
+
+
+def test_a_shared_portfolio_is_shared_after_its_product_and_constraints_with_principal_names() -> None:
+    resources = decided(**SHARED)["Resources"]
+    share = resources["PortfolioOrganizationShare"]
+    assert share["Type"] == "AWS::CloudFormation::CustomResource"
+    assert share["Properties"]["OrganizationNodes"] == {"Ref": "ShareWith"}
+    assert share["Properties"]["SharePrincipals"] == "true"
+    # A recipient never sees the product without its launch and template constraints.
+    assert set(share["DependsOn"]) == {"PortfolioProduct", "LaunchConstraint", "EndUserConstraint"}
+    function = resources["ShareFunction"]["Properties"]
+    assert function["Code"]["ZipFile"] == SHARE_FUNCTION_SOURCE.read_text()
+    # The function answers before Lambda's timeout; CloudFormation waits a little longer than that.
+    assert function["Timeout"] == 900 < share["Properties"]["ServiceTimeout"] <= 3600
+    assert portfolio_share.ANSWER_SECONDS + portfolio_share.POLL_SECONDS < function["Timeout"]
+    principal = resources["PortfolioSharedPrincipal"]["Properties"]
+    assert principal["PrincipalType"] == "IAM_PATTERN"
+    arn = ConcreteTemplate(TEMPLATE, SHARED, {}).value(principal["PrincipalARN"])
+    assert arn == "arn:aws:iam:::role/PlatformEngineers"
+    assert re.fullmatch(TEMPLATE["Parameters"]["SharedPrincipalName"]["AllowedPattern"],
+                        "aws-reserved/sso.amazonaws.com/AWSReservedSSO_PlatformEngineers_*")
+
+
+def test_an_unshared_portfolio_creates_nothing_of_the_share() -> None:
+    resources = decided()["Resources"]
+    assert not {"PortfolioOrganizationShare", "ShareFunction", "ShareFunctionRole", "PortfolioSharedPrincipal"} & set(resources)
+
+
+@pytest.mark.parametrize("params", [{}, SHARED, {"ShareWith": "ou-ab12-11111111"}], ids=["own", "shared", "no-principal"])
+def test_each_decided_configuration_lints_clean_with_no_check_ignored(params: dict) -> None:
+    """The launch constraint's Fn::If between RoleArn and LocalRoleName is beyond cfn-lint, which the
+    template tells to ignore E3003 and E3018 there: decided, each configuration passes them."""
+    template = decided(**params)
+    for resource in template["Resources"].values():
+        resource.pop("Metadata", None)
+    # (warnings left out: a decided template no longer uses the parameters of what it dropped)
+    assert [f for f in lint(json.dumps(template)) if f.startswith("E")] == []
+
+
+def share_function_request(action: str, resource: str) -> str:
+    (policy,) = TEMPLATE["Resources"]["ShareFunctionRole"]["Properties"]["Policies"]
+    document = ConcreteTemplate(TEMPLATE, {"AWS::AccountId": ACCOUNT}, {"Portfolio": {"Ref": "port-abcdefghijklm"}}
+                                ).value(policy["PolicyDocument"])
+    role = f"arn:aws:iam::{ACCOUNT}:role/deletion-alarms-portfolio-ShareFunctionRole-1A2B"
+    return evaluate(Request(action, resource, role), identity_policies=[document])
+
+
+PORTFOLIO_ARN = "arn:aws:catalog:us-east-1:111122223333:portfolio/port-abcdefghijklm"
+
+
+@pytest.mark.parametrize(("action", "resource", "allowed"), [
+    ("servicecatalog:CreatePortfolioShare", PORTFOLIO_ARN, True),
+    ("servicecatalog:DeletePortfolioShare", PORTFOLIO_ARN, True),
+    ("servicecatalog:UpdatePortfolioShare", PORTFOLIO_ARN, True),
+    ("servicecatalog:DescribePortfolioShares", PORTFOLIO_ARN, True),
+    ("servicecatalog:DescribePortfolioShareStatus", "*", True),
+    # Not another portfolio, and nothing that changes what the portfolio holds or who launches it.
+    ("servicecatalog:CreatePortfolioShare", "arn:aws:catalog:us-east-1:111122223333:portfolio/port-other0000000", False),
+    ("servicecatalog:AssociatePrincipalWithPortfolio", PORTFOLIO_ARN, False),
+    ("servicecatalog:CreateConstraint", "*", False),
+    ("organizations:DescribeOrganization", "*", False),
+])
+def test_the_share_function_may_share_its_portfolio_and_nothing_else(action: str, resource: str, allowed: bool) -> None:
+    assert (share_function_request(action, resource) == ALLOW) is allowed
+
+
+def test_the_share_functions_actions_take_the_resource_types_the_reference_gives() -> None:
+    """Scoped to the portfolio where the Service Authorization Reference gives the action the
+    Portfolio resource type; "*" only for DescribePortfolioShareStatus, which has none."""
+    (policy,) = TEMPLATE["Resources"]["ShareFunctionRole"]["Properties"]["Policies"]
+    for statement in policy["PolicyDocument"]["Statement"]:
+        for action in statement["Action"]:
+            service, name = action.split(":")
+            if service != "servicecatalog":
+                continue
+            types = {r["resource_type"] for r in SAR["servicecatalog"][name.lower()]["resource_types"]}
+            assert (statement["Resource"] == ["*"]) is (types == {""}), action
 
 
 def test_principal_association_only_when_given() -> None:
