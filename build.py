@@ -112,14 +112,14 @@ def build(args: argparse.Namespace) -> int:
     for name, body in rendered.items():
         if not name.endswith(".json"):  # the CfCT manifest (YAML)
             detail = f"{body.count('- deploy_method:'):>4} CfCT resources"
-            print(f"{name:<38} {len(body.encode()):>7} bytes {detail}")
+            print(f"{name:<46} {len(body.encode()):>7} bytes {detail}")
             continue
         document = json.loads(body)
         if "Resources" in document:
             detail = f"{len(document['Resources']):>4} resources  lint: clean"
         else:
             detail = f"{len(document['Statement']):>4} statements (limit 5,120 characters)"
-        print(f"{name:<38} {len(body.encode()):>7} bytes {detail}")
+        print(f"{name:<46} {len(body.encode()):>7} bytes {detail}")
     from stacks.cost import cost_table
 
     print("\nFixed monthly cost per account and Region (USD, us-east-1 prices):")

@@ -135,9 +135,9 @@ def wait(sc: Any, tokens: dict[str, str], clock: Clock) -> None:
             return
         if clock.left() < POLL_SECONDS:
             running = ", ".join(f"{v} (token {t})" for v, t in pending.items())
-            raise ShareError(f"still in progress when the function had to answer: {running}; see "
-                             "aws servicecatalog describe-portfolio-share-status --portfolio-share-token TOKEN, "
-                             "then update the stack again")
+            raise ShareError(f"still in progress when the function had to answer: {running}; the stack "
+                             "rolls back: see aws servicecatalog describe-portfolio-share-status "
+                             "--portfolio-share-token TOKEN, then deploy again")
         clock.sleep(POLL_SECONDS)
 
 

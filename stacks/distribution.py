@@ -17,7 +17,8 @@ from stacks.cost import cost_table
 from detections.errors import UserError
 from stacks.threats import threat_model_table
 from stacks.guardrails import (
-    GuardrailOptions, make_guardrails_template, render_protection_scp, render_rcp, render_scp,
+    PROTECTION_WITH_RCP, GuardrailOptions, layout_sizes_table, make_guardrails_template, merged_scp_fits,
+    render_protection_scp, render_rcp, render_scp,
 )
 from stacks.servicecatalog import make_launch_role_template, make_service_catalog_template
 from stacks.stackset import make_stackset_template
@@ -41,6 +42,8 @@ class Artifact:
     filename: str
     build: Callable[[GuardrailOptions], str]
     is_template: bool = True
+    offered: Callable[[GuardrailOptions], bool] = lambda _: True
+    """Whether the build makes it with these options (the one-SCP layout may not fit)."""
 
 
 def render(template: Template) -> str:
@@ -60,6 +63,7 @@ GUARDRAILS_FILE = "deletion-guardrails.json"
 SCP_FILE = "deletion-guardrails-scp.json"
 PROTECTION_SCP_FILE = "deletion-alarms-protection-scp.json"
 RCP_FILE = "deletion-guardrails-rcp.json"
+PROTECTION_WITH_RCP_FILE = "deletion-alarms-protection-scp-with-rcp.json"
 CFCT_MANIFEST_FILE = "deletion-alarms-cfct-manifest.yaml"
 CHECKOUT = Path(__file__).resolve().parents[1]
 CORPUS_DIR = CHECKOUT / "tests" / "corpus"
@@ -78,6 +82,8 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact(SCP_FILE, render_scp, is_template=False),
     Artifact(PROTECTION_SCP_FILE, render_protection_scp, is_template=False),
     Artifact(RCP_FILE, render_rcp, is_template=False),
+    Artifact(PROTECTION_WITH_RCP_FILE, lambda options: render_scp(options, PROTECTION_WITH_RCP), is_template=False,
+             offered=merged_scp_fits),
     Artifact(CFCT_MANIFEST_FILE, lambda _: render_manifest(make_manifest(
         COLLECTOR_FILE, WORKLOAD_FILE, (SCP_FILE, PROTECTION_SCP_FILE))), is_template=False),
 )
@@ -87,7 +93,7 @@ def render_all(options: GuardrailOptions | None = None) -> dict[str, str]:
     """Every dist/ file name mapped to its content, as the code produces it now (guardrails
     with ``options``, the defaults when None)."""
     options = options or GuardrailOptions()
-    return {a.filename: a.build(options) for a in ARTIFACTS}
+    return {a.filename: a.build(options) for a in ARTIFACTS if a.offered(options)}
 
 
 def example_records() -> dict[str, dict]:
@@ -126,6 +132,7 @@ def generated_sections(rendered: dict[str, str]) -> dict[str, Callable[[], str]]
         "detections": docs.detection_reference,
         "threats": threat_model_table,
         "cost": cost_table,
+        "scp-layouts": layout_sizes_table,
     }
 
 

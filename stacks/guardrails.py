@@ -46,7 +46,8 @@ from awacs.aws import (
     StringEquals,
     StringNotEquals,
 )
-from troposphere import Equals, Join, Not, Output, Parameter, Ref, Tags, Template
+from troposphere import Condition as ConditionRef
+from troposphere import Equals, If, Join, Not, Or, Output, Parameter, Ref, Tags, Template
 from troposphere.organizations import Policy as _Policy
 
 from detections.errors import UsageError, UserError
@@ -264,6 +265,63 @@ DELETION_RCP = "deletion-guardrails-rcp"
 RCP_STATEMENTS = ("DenyShortKeyDeletionWindow", "DenyShortSecretRecoveryWindow", "DenySecretForceDelete")
 
 
+# With the deletion statements in the RCP, the rest of the guardrails SCP (imports, trails) joins the
+# protection SCP: the organization gives the product one SCP slot instead of two (an OU, account or
+# root takes five, FullAWSAccess and Control Tower's own included).
+PROTECTION_WITH_RCP = "deletion-alarms-protection-with-rcp"
+DELETION_CONTROLS = ("ServiceControlPolicy", "ResourceControlPolicy")
+AS_RCP, AS_SCP = "DeletionControlsAsRcp", "DeletionControlsAsScp"
+
+
+def scp_documents(options: GuardrailOptions) -> dict[str, PolicyDocument]:
+    """Every SCP the build offers, by name: the two of the default layout, and the protection SCP
+    that also holds what of the guardrails SCP the RCP does not."""
+    scps = make_scps(options)
+    rest = [st for st in scps[GUARDRAILS_SCP].Statement if st.Sid not in RCP_STATEMENTS]
+    return {**scps, PROTECTION_WITH_RCP: PolicyDocument(
+        Version="2012-10-17", Statement=[*scps[PROTECTION_SCP].Statement, *rest])}
+
+
+def merged_scp_fits(options: GuardrailOptions) -> bool:
+    """Whether the protection SCP with the guardrails' rest fits Organizations' limit: with many
+    exemptions it does not, and the build offers the two SCPs only."""
+    try:
+        render_scp(options, PROTECTION_WITH_RCP)
+    except UserError:
+        return False
+    return True
+
+
+# Build options of the size table in docs/security.md: (what, options).
+LAYOUT_EXAMPLES: tuple[tuple[str, dict], ...] = (
+    ("the defaults (dist/)", {}),
+    ("one `--break-glass-arn`", {"break_glass_arns": ("arn:aws:iam::111122223333:role/BreakGlass",)}),
+    ("`--no-trail-protection`", {"protect_trails": False}),
+    ("`--no-trail-protection`, one `--break-glass-arn`",
+     {"protect_trails": False, "break_glass_arns": ("arn:aws:iam::111122223333:role/BreakGlass",)}),
+    ("`--no-trail-protection`, CfCT's `AWSControlTowerExecution` as a deploy role, one `--break-glass-arn`",
+     {"protect_trails": False, "break_glass_arns": ("arn:aws:iam::111122223333:role/BreakGlass",),
+      "deploy_role_arns": (*DEFAULT_DEPLOY_ROLES, "arn:*:iam::*:role/AWSControlTowerExecution")}),
+)
+
+
+def layout_sizes_table() -> str:
+    """Markdown: each SCP's length in characters, as Organizations counts it, for each layout and
+    the build options of LAYOUT_EXAMPLES; the one-SCP layout is offered only where it fits."""
+    def size(options: GuardrailOptions, name: str) -> int:
+        return len(json.dumps(json.loads(scp_documents(options)[name].to_json()), sort_keys=True,
+                              separators=(",", ":")))
+
+    rows = ["| Build options | Two SCPs: guardrails + protection | One SCP and the RCP: protection | One SCP offered |",
+            "|---|---|---|---|"]
+    for what, values in LAYOUT_EXAMPLES:
+        o = GuardrailOptions(**values)
+        merged = size(o, PROTECTION_WITH_RCP)
+        rows.append(f"| {what} | {size(o, GUARDRAILS_SCP):,} + {size(o, PROTECTION_SCP):,} | {merged:,} | "
+                    f"{'yes' if merged <= SCP_SIZE_LIMIT else 'no: over 5,120'} |")
+    return "\n".join(rows)
+
+
 def make_rcp(options: GuardrailOptions) -> PolicyDocument:
     """The RCP: the guardrails SCP's deletion statements, each with ``Principal: "*"`` (an RCP's
     statements must name it), the same exemptions (deploy roles, break-glass)."""
@@ -307,7 +365,7 @@ def _deny(sid: str, actions: list, resources: list, *conditions: ConditionElemen
 
 def render_scp(options: GuardrailOptions, name: str = GUARDRAILS_SCP) -> str:
     """One SCP as compact, sorted JSON (AWS counts every character against the 5,120 limit)."""
-    body = json.dumps(json.loads(make_scps(options)[name].to_json()), sort_keys=True, separators=(",", ":"))
+    body = json.dumps(json.loads(scp_documents(options)[name].to_json()), sort_keys=True, separators=(",", ":"))
     if len(body) > SCP_SIZE_LIMIT:
         raise UserError(f"the service control policy {name} is {len(body)} characters, over the "
                         f"{SCP_SIZE_LIMIT} limit: give fewer --break-glass-arn, --deploy-role-arn or prefixes")
@@ -336,22 +394,40 @@ def make_guardrails_template(options: GuardrailOptions) -> Template:
     ))
     template.add_parameter_to_group(targets, "Attachment")
     template.set_parameter_label(targets, "Target OU, account or root IDs")
-    # (logical ID, name, description, output): logical IDs are an API, kept stable.
-    for logical_id, name, description, output in (
+    merged = merged_scp_fits(options)
+    controls = template.add_parameter(Parameter(
+        "DeletionControls", Type="String", Default=DELETION_CONTROLS[0],
+        AllowedValues=list(DELETION_CONTROLS if merged else DELETION_CONTROLS[:1]),
+        Description=(
+            "ServiceControlPolicy: two SCPs on TargetIds. ResourceControlPolicy: the deletion controls as an "
+            "RCP on TargetIds, which also holds for principals of other organizations, and one SCP (its "
+            "slot freed); enable RCPs in the organization first." if merged else
+            "ServiceControlPolicy only: with this build's exemptions, the one-SCP layout is over 5,120 characters."),
+    ))
+    template.add_parameter_to_group(controls, "Attachment")
+    template.set_parameter_label(controls, "Deletion controls as")
+    template.add_condition(AS_RCP, Equals(Ref(controls), DELETION_CONTROLS[1]))
+    template.add_condition(AS_SCP, Not(ConditionRef(AS_RCP)))
+    protection = render_scp(options, PROTECTION_SCP).rstrip("\n")
+    # (logical ID, name, description, output, condition, content): logical IDs are an API, kept stable.
+    for logical_id, name, description, output, condition, content in (
         ("DeletionGuardrailsPolicy", GUARDRAILS_SCP,
-         "Long deletion windows, no secret force delete or import, trails kept", "PolicyId"),
+         "Long deletion windows, no secret force delete or import, trails kept", "PolicyId", AS_SCP,
+         render_scp(options, GUARDRAILS_SCP).rstrip("\n")),
         ("ProductProtectionPolicy", PROTECTION_SCP,
          "deletion-alarms protected: its resources, its notifier's data, its tag, the deploy roles",
-         "ProtectionPolicyId"),
+         "ProtectionPolicyId", None,
+         If(AS_RCP, render_scp(options, PROTECTION_WITH_RCP).rstrip("\n"), protection) if merged else protection),
     ):
         # The exact text, measured against the 5,120-character limit, not an object: how the resource
         # handler would serialize an object is not documented, and pretty-printed the protection SCP
         # no longer fits (tests/stacks/test_guardrails.py measures it). The price: CloudFormation's
         # drift detection skips a policy given as a string (AWS::Organizations::Policy, Content).
+        when = {"Condition": condition} if condition else {}
         policy = template.add_resource(Policy(
             logical_id, Name=name, Description=description, Type="SERVICE_CONTROL_POLICY",
-            Content=render_scp(options, name).rstrip("\n"), TargetIds=Ref(targets)))
-        template.add_output(Output(output, Description=f"ID of the {name} SCP", Value=Ref(policy)))
+            Content=content, TargetIds=Ref(targets), **when))
+        template.add_output(Output(output, Description=f"ID of the {name} SCP", Value=Ref(policy), **when))
     rcp_targets = template.add_parameter(Parameter(
         "RcpTargetIds", Type="CommaDelimitedList", Default="",
         Description=("Where to attach the deletion guardrails as a resource control policy too (empty: "
@@ -360,11 +436,17 @@ def make_guardrails_template(options: GuardrailOptions) -> Template:
     ))
     template.add_parameter_to_group(rcp_targets, "Attachment")
     template.set_parameter_label(rcp_targets, "RCP target OU, account or root IDs (optional)")
-    template.add_condition(ATTACH_RCP, Not(Equals(Join("", Ref(rcp_targets)), "")))
+    template.add_condition(ATTACH_RCP, Or(ConditionRef(AS_RCP), Not(Equals(Join("", Ref(rcp_targets)), ""))))
+    # In the one-SCP layout the RCP holds the deletion controls for TargetIds: no other targets.
+    template.add_rule("RcpGoesWhereTheScpGoes", {
+        "RuleCondition": {"Fn::Equals": [{"Ref": controls.title}, DELETION_CONTROLS[1]]},
+        "Assertions": [{"Assert": {"Fn::EachMemberEquals": [{"Ref": rcp_targets.title}, ""]},
+                        "AssertDescription": "With DeletionControls ResourceControlPolicy the RCP is attached to "
+                                             "TargetIds: leave RcpTargetIds empty."}]})
     rcp = template.add_resource(Policy(
         "DeletionGuardrailsRcp", Condition=ATTACH_RCP, Name=DELETION_RCP, Type="RESOURCE_CONTROL_POLICY",
         Description="Long deletion windows and no secret force delete, for every principal",
-        Content=render_rcp(options).rstrip("\n"), TargetIds=Ref(rcp_targets)))
+        Content=render_rcp(options).rstrip("\n"), TargetIds=If(AS_RCP, Ref(targets), Ref(rcp_targets))))
     template.add_output(Output("RcpId", Condition=ATTACH_RCP, Description=f"ID of the {DELETION_RCP} RCP",
                                Value=Ref(rcp)))
     return template

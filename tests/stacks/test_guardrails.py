@@ -20,9 +20,11 @@ from stacks.guardrails import (
     SCP_SIZE_LIMIT,
     TAG_ACTIONS,
     GuardrailOptions,
+    PROTECTION_WITH_RCP,
     SCP_NAMES,
     render_scp,
 )
+from tests.helpers import ConditionEvaluator
 from tests.iam_evaluator import Request, matching_sids, wildcard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,8 +278,8 @@ def test_is_a_valid_iam_policy_under_the_size_limit(file) -> None:
 PARLIAMENT_ALLOWED: set = set()  # no finding is accepted
 
 
-@pytest.mark.parametrize("name", SCP_NAMES)
-@pytest.mark.parametrize("options", [{}, {"break_glass_arns": (BREAK_GLASS,), "min_window_days": 7}])
+@pytest.mark.parametrize("name", [*SCP_NAMES, PROTECTION_WITH_RCP])
+@pytest.mark.parametrize("options", [{}, {"break_glass_arns": (BREAK_GLASS,), "min_window_days": 7, "protect_trails": False}])
 def test_parliament_finds_nothing_else(options, name) -> None:
     findings = {(f.issue, f.detail)
                 for f in analyze_policy_string(render_scp(GuardrailOptions(**options), name)).findings}
@@ -287,7 +289,7 @@ def test_parliament_finds_nothing_else(options, name) -> None:
     assert any(f.issue == "UNKNOWN_ACTION" for f in analyze_policy_string(json.dumps(broken)).findings)
 
 
-@pytest.mark.parametrize("name", SCP_NAMES)
+@pytest.mark.parametrize("name", [*SCP_NAMES, PROTECTION_WITH_RCP])
 def test_too_many_exemptions_are_refused(name) -> None:
     many = tuple(f"arn:aws:iam::111122223333:role/break-glass-{i:03}-with-a-long-descriptive-name" for i in range(60))
     with pytest.raises(UserError, match=f"{name} is .* over the 5120 limit"):
@@ -308,7 +310,9 @@ def test_invalid_options_are_refused(options, message) -> None:
 
 def test_management_template_attaches_the_same_policies() -> None:
     rendered = render_all()
-    template = json.loads(rendered[GUARDRAILS_FILE])
+    template = ConditionEvaluator(json.loads(rendered[GUARDRAILS_FILE]), {
+        "TargetIds": "ou-ab12-11111111", "RcpTargetIds": "ou-ab12-11111111",
+        "DeletionControls": "ServiceControlPolicy"}).resolved_template()  # the default layout
     policies = {p["Properties"]["Name"]: p for p in template["Resources"].values()}
     assert sorted(policies) == sorted([*SCP_NAMES, "deletion-guardrails-rcp"])
     # the RCP (tests/stacks/test_rcp.py): the exact text of its file, attached only where asked
@@ -420,9 +424,14 @@ def test_the_scps_are_given_as_measured_text_because_an_object_might_not_fit() -
     from stacks.guardrails import SCP_SIZE_LIMIT
 
     template = json.loads(render_all()[GUARDRAILS_FILE])
-    for policy in (r for r in template["Resources"].values() if r["Type"] == "AWS::Organizations::Policy"):
-        content = policy["Properties"]["Content"]
+    contents = []
+    for layout in ("ServiceControlPolicy", "ResourceControlPolicy"):
+        decided = ConditionEvaluator(template, {"TargetIds": "ou-ab12-11111111", "RcpTargetIds": "",
+                                                "DeletionControls": layout}).resolved_template()
+        contents += [r["Properties"]["Content"] for r in decided["Resources"].values()
+                     if r["Type"] == "AWS::Organizations::Policy"]
+    assert len(contents) == 4  # two SCPs, then one SCP and the RCP
+    for content in contents:
         assert isinstance(content, str) and len(content) <= SCP_SIZE_LIMIT
-    indented = [len(json.dumps(json.loads(p["Properties"]["Content"]), indent=4))
-                for p in template["Resources"].values() if p["Type"] == "AWS::Organizations::Policy"]
+    indented = [len(json.dumps(json.loads(c), indent=4)) for c in contents]
     assert max(indented) > SCP_SIZE_LIMIT  # why not an object: one plausible serialization does not fit

@@ -101,3 +101,84 @@ def test_the_guardrails_template_attaches_the_rcp_only_where_asked() -> None:
     assert policy["Condition"] == "AttachRcp" and policy["Properties"]["Type"] == "RESOURCE_CONTROL_POLICY"
     assert policy["Properties"]["Name"] == DELETION_RCP and template["Parameters"]["RcpTargetIds"]["Default"] == ""
     assert json.loads(policy["Properties"]["Content"]) == rcp()
+
+
+# ------------------------------------------------- one SCP and the RCP: a slot freed, nothing lost
+def layouts(layout: str, **options) -> tuple[list[dict], list[dict]]:
+    """(SCPs, RCPs) attached to an account in ``layout`` of the guardrails template."""
+    from stacks.guardrails import GUARDRAILS_SCP, PROTECTION_SCP, PROTECTION_WITH_RCP, render_scp
+
+    o = GuardrailOptions(**options)
+    scp = lambda name: json.loads(render_scp(o, name))  # noqa: E731
+    if layout == "two SCPs":
+        return [FULL_AWS_ACCESS, scp(GUARDRAILS_SCP), scp(PROTECTION_SCP)], []
+    return [FULL_AWS_ACCESS, scp(PROTECTION_WITH_RCP)], [RCP_FULL_AWS_ACCESS, rcp(**options)]
+
+
+def in_account_decision(case: tuple, layout: str) -> str:
+    options, action, resource, context = case[1:5]
+    scps, rcps = layouts(layout, **options)
+    principal = context["aws:PrincipalArn"]
+    keys = {"aws:PrincipalAccount": principal.split(":")[4], "aws:ResourceAccount": ACCOUNT, **context}
+    return evaluate(Request(action, resource, principal, keys), identity_policies=[FULL_AWS_ACCESS],
+                    scps=scps, rcps=rcps)
+
+
+def guardrail_cases() -> list[tuple]:
+    from tests.stacks.test_guardrails import CASES
+
+    return CASES
+
+
+@pytest.mark.parametrize("case", guardrail_cases(), ids=[c[0] for c in guardrail_cases()])
+def test_one_scp_and_the_rcp_decide_every_guardrail_case_as_the_two_scps(case: tuple) -> None:
+    """Every request of the guardrails' table, made in the account (the case the SCPs were made for):
+    allowed or denied alike in both layouts, so moving the deletion controls to the RCP loses nothing.
+    Where the case's build options make the one SCP too long, the build does not offer it."""
+    from stacks.guardrails import merged_scp_fits
+
+    two = in_account_decision(case, "two SCPs")
+    assert two == (EXPLICIT_DENY if case[5] else ALLOW)  # the table's own expectation, not vacuous
+    if not merged_scp_fits(GuardrailOptions(**case[1])):
+        assert "deletion-alarms-protection-scp-with-rcp.json" not in render_all(GuardrailOptions(**case[1]))
+        return
+    assert in_account_decision(case, "one SCP and the RCP") == two
+
+
+def test_the_one_scp_layout_frees_a_slot_and_fits_with_the_default_options() -> None:
+    from stacks.distribution import PROTECTION_WITH_RCP_FILE
+
+    rendered = render_all()
+    assert len(rendered[PROTECTION_WITH_RCP_FILE].rstrip("\n")) <= 5120
+    scps, _ = layouts("one SCP and the RCP")
+    assert len(scps) - 1 == 1  # beside FullAWSAccess: one slot of the five, where the default takes two
+
+
+def test_the_guardrails_template_attaches_one_scp_and_the_rcp_to_the_targets_when_asked() -> None:
+    from stacks.distribution import PROTECTION_WITH_RCP_FILE
+    from tests.helpers import ConditionEvaluator
+
+    template = json.loads(json.dumps(make_guardrails_template(GuardrailOptions()).to_dict()))
+    params = {"TargetIds": "ou-ab12-11111111", "RcpTargetIds": "", "DeletionControls": "ResourceControlPolicy"}
+    evaluator = ConditionEvaluator(template, params)
+    resources = evaluator.resolved_template()["Resources"]
+    assert set(resources) == {"ProductProtectionPolicy", "DeletionGuardrailsRcp"}
+    assert resources["ProductProtectionPolicy"]["Properties"]["Content"] == render_all()[PROTECTION_WITH_RCP_FILE].rstrip("\n")
+    assert resources["DeletionGuardrailsRcp"]["Properties"]["TargetIds"] == {"Ref": "TargetIds"}
+    assert evaluator.failed_rules() == []
+    # The RCP on other targets than the SCP would leave TargetIds without the deletion controls.
+    assert ConditionEvaluator(template, {**params, "RcpTargetIds": "r-ab12"}).failed_rules() != []
+    default = ConditionEvaluator(template, {**params, "DeletionControls": "ServiceControlPolicy"}).resolved_template()
+    assert set(default["Resources"]) == {"DeletionGuardrailsPolicy", "ProductProtectionPolicy"}
+
+
+def test_with_too_many_exemptions_for_one_scp_only_the_two_scps_are_offered(tmp_path) -> None:
+    from stacks.distribution import PROTECTION_WITH_RCP_FILE
+    from stacks.guardrails import merged_scp_fits
+
+    many = (f"arn:aws:iam::{ACCOUNT}:role/BreakGlass",)
+    assert not merged_scp_fits(GuardrailOptions(break_glass_arns=many))
+    rendered = render_all(GuardrailOptions(break_glass_arns=many))
+    assert PROTECTION_WITH_RCP_FILE not in rendered
+    template = json.loads(rendered["deletion-guardrails.json"])
+    assert template["Parameters"]["DeletionControls"]["AllowedValues"] == ["ServiceControlPolicy"]
