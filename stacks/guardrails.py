@@ -309,8 +309,7 @@ def layout_sizes_table() -> str:
     """Markdown: each SCP's length in characters, as Organizations counts it, for each layout and
     the build options of LAYOUT_EXAMPLES; the one-SCP layout is offered only where it fits."""
     def size(options: GuardrailOptions, name: str) -> int:
-        return len(json.dumps(json.loads(scp_documents(options)[name].to_json()), sort_keys=True,
-                              separators=(",", ":")))
+        return len(scp_text(options, name))
 
     rows = ["| Build options | Two SCPs: guardrails + protection | One SCP and the RCP: protection | One SCP offered |",
             "|---|---|---|---|"]
@@ -363,9 +362,14 @@ def _deny(sid: str, actions: list, resources: list, *conditions: ConditionElemen
                      Condition=Condition(list(conditions)))
 
 
+def scp_text(options: GuardrailOptions, name: str) -> str:
+    """One SCP as compact, sorted JSON: the text whose characters AWS counts."""
+    return json.dumps(json.loads(scp_documents(options)[name].to_json()), sort_keys=True, separators=(",", ":"))
+
+
 def render_scp(options: GuardrailOptions, name: str = GUARDRAILS_SCP) -> str:
     """One SCP as compact, sorted JSON (AWS counts every character against the 5,120 limit)."""
-    body = json.dumps(json.loads(scp_documents(options)[name].to_json()), sort_keys=True, separators=(",", ":"))
+    body = scp_text(options, name)
     if len(body) > SCP_SIZE_LIMIT:
         raise UserError(f"the service control policy {name} is {len(body)} characters, over the "
                         f"{SCP_SIZE_LIMIT} limit: give fewer --break-glass-arn, --deploy-role-arn or prefixes")
