@@ -49,8 +49,10 @@ def node(value: str) -> dict[str, str]:
     for pattern, kind in NODE_TYPES:
         if pattern.fullmatch(value):
             return {"Type": kind, "Value": value}
+    hint = ("; for the whole organization give its ID: aws organizations describe-organization"
+            if value.startswith("r-") else "")  # a root ID, as StackSets take it
     raise ShareError(f"{PARAMETER}: {value!r} is not an organization ID (o-...), an OU ID (ou-...) or an "
-                     "account ID (12 digits)")
+                     f"account ID (12 digits){hint}")
 
 
 def wanted_nodes(properties: dict[str, Any], strict: bool = True) -> list[str]:

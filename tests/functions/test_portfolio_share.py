@@ -164,6 +164,7 @@ def test_a_bad_node_fails_before_any_share_naming_the_parameter(response_url, mo
     answer, _ = run(request("Create", response_url, [OU, "r-ab12"]), Catalog(), monkeypatch=monkeypatch)
     assert answer["Status"] == "FAILED"
     assert "ShareWith: 'r-ab12' is not an organization ID (o-...), an OU ID (ou-...) or an account ID" in answer["Reason"]
+    assert answer["Reason"].endswith("for the whole organization give its ID: aws organizations describe-organization")
 
 
 def test_the_delete_after_that_failed_create_succeeds_and_removes_what_exists(response_url, monkeypatch) -> None:
